@@ -1,0 +1,217 @@
+"""Plain Python records the core works on. Protobuf stays at the service edge."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class StateType(str, enum.Enum):
+    SCHEDULED = "SCHEDULED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CRASHED = "CRASHED"
+    CANCELLED = "CANCELLED"
+    CANCELLING = "CANCELLING"
+    PAUSED = "PAUSED"
+
+
+TERMINAL_TYPES = frozenset(
+    {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+)
+
+
+class ResultKind(str, enum.Enum):
+    NONE = "NONE"
+    UNPERSISTED = "UNPERSISTED"
+    PERSISTED = "PERSISTED"
+    LITERAL = "LITERAL"
+
+
+@dataclass(slots=True)
+class ResultRef:
+    kind: ResultKind = ResultKind.NONE
+    storage_key: str = ""
+    serializer: str = ""
+    json: str | None = None
+
+
+@dataclass(slots=True)
+class StateDetails:
+    flow_run_id: str = ""
+    task_run_id: str = ""
+    child_flow_run_id: str = ""
+    scheduled_time: datetime | None = None
+    cache_key: str = ""
+    cache_expiration: datetime | None = None
+    refresh_cache: bool = False
+    pause_timeout: datetime | None = None
+    pause_reschedule: bool = False
+    pause_key: str = ""
+    retriable: bool | None = None
+    transition_id: str = ""
+    untrackable_result: bool = False
+
+
+@dataclass(slots=True)
+class State:
+    type: StateType
+    name: str = ""
+    message: str = ""
+    timestamp: datetime = field(default_factory=now_utc)
+    data: ResultRef = field(default_factory=ResultRef)
+    details: StateDetails = field(default_factory=StateDetails)
+    id: str = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            self.name = self.type.value.title()
+
+    def is_final(self) -> bool:
+        return self.type in TERMINAL_TYPES
+
+    def fresh_copy(self, **changes) -> "State":
+        """A new state (new id and timestamp) with the same content, e.g. for "Cached"."""
+        return replace(
+            self,
+            id=new_id(),
+            timestamp=now_utc(),
+            details=replace(self.details),
+            data=replace(self.data),
+            **changes,
+        )
+
+
+@dataclass(slots=True)
+class FlowRunPolicy:
+    retries: int = 0
+    retry_delay_seconds: float = 0.0
+    pause_keys: set[str] = field(default_factory=set)
+    resuming: bool = False
+
+
+@dataclass(slots=True)
+class TaskRunPolicy:
+    retries: int = 0
+    retry_delay_seconds: list[float] = field(default_factory=list)
+    retry_jitter_factor: float | None = None
+
+
+@dataclass(slots=True)
+class TaskInput:
+    input_type: str  # "task_run", "parameter", "constant"
+    id: str
+
+
+@dataclass(slots=True)
+class FlowRun:
+    id: str = field(default_factory=new_id)
+    name: str = ""
+    flow_name: str = ""
+    flow_version: str = ""
+    parameters_json: str = "{}"
+    tags: list[str] = field(default_factory=list)
+    parent_task_run_id: str = ""
+    deployment_id: str = ""
+    idempotency_key: str = ""
+    empirical_policy: FlowRunPolicy = field(default_factory=FlowRunPolicy)
+    state: State | None = None
+    run_count: int = 0
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    total_run_time: float = 0.0
+    expected_start_time: datetime | None = None
+    next_scheduled_start_time: datetime | None = None
+    created: datetime = field(default_factory=now_utc)
+
+    kind = "flow"
+
+
+@dataclass(slots=True)
+class TaskRun:
+    id: str = field(default_factory=new_id)
+    name: str = ""
+    flow_run_id: str = ""
+    task_key: str = ""
+    dynamic_key: str = ""
+    task_version: str = ""
+    tags: list[str] = field(default_factory=list)
+    task_inputs: dict[str, list[TaskInput]] = field(default_factory=dict)
+    idempotency_key: str = ""
+    empirical_policy: TaskRunPolicy = field(default_factory=TaskRunPolicy)
+    state: State | None = None
+    run_count: int = 0
+    flow_run_run_count: int = 0
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    total_run_time: float = 0.0
+    expected_start_time: datetime | None = None
+    next_scheduled_start_time: datetime | None = None
+    created: datetime = field(default_factory=now_utc)
+
+    kind = "task"
+
+
+@dataclass(slots=True)
+class ConcurrencyLimit:
+    tag: str
+    concurrency_limit: int
+    active_slots: set[str] = field(default_factory=set)
+    id: str = field(default_factory=new_id)
+    created: datetime = field(default_factory=now_utc)
+
+
+@dataclass(slots=True)
+class CacheEntry:
+    key: str
+    expiration: datetime | None
+    state: State
+
+
+class Status(str, enum.Enum):
+    ACCEPT = "ACCEPT"
+    REJECT = "REJECT"
+    WAIT = "WAIT"
+    ABORT = "ABORT"
+
+
+@dataclass(slots=True)
+class Proposal:
+    """A request to move a run into `state`."""
+
+    state: State
+    force: bool = False
+    expected_state_id: str = ""
+
+
+@dataclass(slots=True)
+class Decision:
+    """The answer to a proposal.
+
+    ACCEPT: `state` is the validated state now current. REJECT: `state` is the state the caller
+    must adopt; when a rule said "stay where you are" it is the run's current state and
+    `nullified` is True. WAIT: `delay_seconds`, nothing changed. ABORT: nothing changed.
+    """
+
+    status: Status
+    state: State | None
+    reason: str = ""
+    delay_seconds: float = 0.0
+    nullified: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """True when the run moved to a new state that must be stored."""
+        return self.status in (Status.ACCEPT, Status.REJECT) and not self.nullified
