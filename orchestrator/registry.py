@@ -1,0 +1,149 @@
+"""In-memory view of the runs the orchestrator is working on, over the durable store.
+
+The orchestrator is the store's only writer, so what it holds in memory is authoritative:
+decisions read and change these objects on the event loop thread (one at a time, so
+proposals on one run are serialised), and the store makes each change durable before it is
+answered. Final runs are evicted least-recently-used; runs with commits in flight never are.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime
+from itertools import islice
+
+from .core.context import PolicySettings
+from .core.models import CacheEntry, ConcurrencyLimit, FlowRun, State, TaskRun, now_utc
+from .store.base import Store
+
+
+class _LRU:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.items: OrderedDict[str, FlowRun | TaskRun] = OrderedDict()
+
+    def get(self, key: str):
+        run = self.items.get(key)
+        if run is not None:
+            self.items.move_to_end(key)
+        return run
+
+    def put(self, key: str, run, pinned: set[str]) -> None:
+        self.items[key] = run
+        self.items.move_to_end(key)
+        if len(self.items) <= self.capacity:
+            return
+        # Evict old final runs only: a live run's in-memory state is the one that matters.
+        excess = len(self.items) - self.capacity
+        victims = []
+        for old_key in islice(self.items, excess + 64):
+            old = self.items[old_key]
+            if old_key in pinned or old.state is None or not old.state.is_final():
+                continue
+            victims.append(old_key)
+            if len(victims) >= excess:
+                break
+        for old_key in victims:
+            del self.items[old_key]
+
+    def pop(self, key: str) -> None:
+        self.items.pop(key, None)
+
+
+class Registry:
+    """Runs, limits and recent cache entries in memory; also the core's PolicyContext."""
+
+    def __init__(self, store: Store, settings: PolicySettings, capacity: int = 20000) -> None:
+        self.store = store
+        self.settings = settings
+        self.flow_runs = _LRU(capacity)
+        self.task_runs = _LRU(capacity * 5)
+        self.task_keys: dict[tuple[str, str, str], str] = {}
+        self.limits: dict[str, ConcurrencyLimit] = {}
+        self.recent_cache: OrderedDict[str, CacheEntry] = OrderedDict()
+        self.in_flight: dict[str, int] = {}  # run id -> commits not yet durable
+
+    def load(self) -> None:
+        for limit in self.store.list_limits():
+            self.limits[limit.tag] = limit
+        for run in self.store.non_final_flow_runs():
+            self.flow_runs.put(run.id, run, set())
+
+    # -- PolicyContext --------------------------------------------------------------------
+    def now(self) -> datetime:
+        return now_utc()
+
+    def read_flow_run(self, flow_run_id: str) -> FlowRun | None:
+        run = self.flow_runs.get(flow_run_id)
+        if run is None:
+            run = self.store.get_flow_run(flow_run_id)
+            if run is not None:
+                self.flow_runs.put(run.id, run, self.in_flight.keys())
+        return run
+
+    def read_task_run(self, task_run_id: str) -> TaskRun | None:
+        run = self.task_runs.get(task_run_id)
+        if run is None:
+            run = self.store.get_task_run(task_run_id)
+            if run is not None:
+                self.remember_task_run(run)
+        return run
+
+    def find_task_run(self, flow_run_id: str, task_key: str, dynamic_key: str) -> TaskRun | None:
+        known = self.task_keys.get((flow_run_id, task_key, dynamic_key))
+        if known is not None:
+            run = self.read_task_run(known)
+            if run is not None:
+                return run
+        run = self.store.find_task_run(flow_run_id, task_key, dynamic_key)
+        if run is not None:
+            self.remember_task_run(run)
+        return run
+
+    def remember_flow_run(self, run: FlowRun) -> None:
+        self.flow_runs.put(run.id, run, self.in_flight.keys())
+
+    def remember_task_run(self, run: TaskRun) -> None:
+        self.task_runs.put(run.id, run, self.in_flight.keys())
+        key = (run.flow_run_id, run.task_key, run.dynamic_key)
+        self.task_keys[key] = run.id
+        if len(self.task_keys) > self.task_runs.capacity * 2:
+            # The key index is only a shortcut; the store answers what it forgets.
+            for stale in list(self.task_keys)[: len(self.task_keys) // 2]:
+                del self.task_keys[stale]
+
+    def forget(self, run_id: str) -> None:
+        """Drop a run whose in-memory change could not be committed; it reloads from the store."""
+        self.flow_runs.pop(run_id)
+        self.task_runs.pop(run_id)
+
+    def lookup_cache(self, cache_key: str, now: datetime) -> State | None:
+        entry = self.recent_cache.get(cache_key)
+        if entry is not None and (entry.expiration is None or entry.expiration > now):
+            return entry.state
+        return self.store.lookup_cache(cache_key, now)
+
+    def remember_cache_entry(self, entry: CacheEntry) -> None:
+        self.recent_cache[entry.key] = entry
+        self.recent_cache.move_to_end(entry.key)
+        while len(self.recent_cache) > 10000:
+            self.recent_cache.popitem(last=False)
+
+    def read_concurrency_limit(self, tag: str) -> ConcurrencyLimit | None:
+        return self.limits.get(tag)
+
+    # -- commit tracking ------------------------------------------------------------------
+    def begin_commit(self, run_ids) -> None:
+        for run_id in run_ids:
+            self.in_flight[run_id] = self.in_flight.get(run_id, 0) + 1
+
+    def end_commit(self, run_ids) -> None:
+        for run_id in run_ids:
+            left = self.in_flight.get(run_id, 0) - 1
+            if left <= 0:
+                self.in_flight.pop(run_id, None)
+            else:
+                self.in_flight[run_id] = left
+
+    def live_flow_runs(self) -> list[FlowRun]:
+        return [r for r in self.flow_runs.items.values() if r.state and not r.state.is_final()]

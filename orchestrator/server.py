@@ -1,0 +1,155 @@
+"""Run the orchestrator: gRPC server with health checking, reflection and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from cadenza.v1 import orchestrator_pb2 as pb
+from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
+
+from .auth import BearerTokenInterceptor
+from .config import ServerConfig, cadenza_home
+from .service import OrchestratorService
+from .servicer import OrchestratorServicer
+from .store import SQLiteStore
+
+log = logging.getLogger("cadenza.orchestrator")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Orchestrator"].full_name
+
+# Long-lived streams (ProposeStates, WatchFlowRun) need client keepalives to be allowed.
+SERVER_OPTIONS = [
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+]
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    host: str
+    service: OrchestratorService
+    store: SQLiteStore
+    health: health.aio.HealthServicer
+    loops: list[asyncio.Task] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        for task in self.loops:
+            task.cancel()
+        await self.server.stop(grace)
+        # Every answered decision is already durable; this drains what is still queued.
+        self.store.close()
+
+
+async def _expire_pauses(service: OrchestratorService, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await service.fail_expired_pauses()
+        except Exception:
+            log.exception("pause expiry check failed")
+
+
+async def start_server(config: ServerConfig) -> RunningServer:
+    store = SQLiteStore(config.db_path or str(cadenza_home() / "cadenza.db"), config.db_synchronous)
+    store.open()
+    service = OrchestratorService(store, config.policy)
+    interceptors = [BearerTokenInterceptor(config.api_token)] if config.api_token else []
+    server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
+    pb_grpc.add_OrchestratorServicer_to_server(OrchestratorServicer(service), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(f"{config.host}:{config.port}")
+    if port == 0:
+        store.close()
+        raise OSError(f"could not bind {config.host}:{config.port}")
+    await server.start()
+    for name in (SERVICE_NAME, ""):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    running = RunningServer(server, port, config.host, service, store, health_servicer)
+    running.loops.append(
+        asyncio.create_task(_expire_pauses(service, config.pause_check_interval_seconds))
+    )
+    return running
+
+
+async def serve(config: ServerConfig, announce=print) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    running = await start_server(config)
+    announce(f"Cadenza orchestrator listening on {running.address}", flush=True)
+    log.info("database: %s", config.db_path)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await running.stop(config.shutdown_grace_seconds)
+
+
+class BackgroundServer:
+    """An orchestrator on its own event loop in a daemon thread (embedded default, tests)."""
+
+    def __init__(self, running: RunningServer, loop: asyncio.AbstractEventLoop, thread: threading.Thread):
+        self._running = running
+        self._loop = loop
+        self._thread = thread
+        self.address = running.address
+        self.port = running.port
+
+    @classmethod
+    def start(cls, db_path: str | None = None, host: str = "127.0.0.1", port: int = 0,
+              config: ServerConfig | None = None) -> "BackgroundServer":
+        config = config or ServerConfig.from_env()
+        config.host, config.port = host, port
+        if db_path:
+            config.db_path = db_path
+        loop = asyncio.new_event_loop()
+        ready: dict = {}
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                ready["server"] = loop.run_until_complete(start_server(config))
+            except BaseException as exc:  # surfaced to the caller below
+                ready["error"] = exc
+                started.set()
+                return
+            started.set()
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, name="cadenza-orchestrator", daemon=True)
+        thread.start()
+        started.wait()
+        if "error" in ready:
+            raise ready["error"]
+        return cls(ready["server"], loop, thread)
+
+    def stop(self, grace: float = 1.0) -> None:
+        if not self._loop.is_running():
+            return
+        future = asyncio.run_coroutine_threadsafe(self._running.stop(grace), self._loop)
+        with contextlib.suppress(Exception):
+            future.result(timeout=grace + 10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)

@@ -1,0 +1,333 @@
+"""SQLite store: WAL mode, one writer thread that group-commits queued batches.
+
+Every decision the event loop makes is queued as a `WriteBatch`; the writer drains the queue,
+writes everything it found in ONE transaction, commits, and only then wakes the callers. So
+an ACCEPT is answered after its state is durable, and a burst of proposals costs one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from ..core.models import ConcurrencyLimit, FlowRun, State, StateType, TaskRun, TERMINAL_TYPES
+from . import codec
+from .base import FlowRunFilter, Page, WriteBatch
+from .migrations import MIGRATIONS
+
+log = logging.getLogger("cadenza.orchestrator.store")
+
+_STOP = object()
+_MAX_PAGE = 1000
+
+
+class StoreError(RuntimeError):
+    """A batch could not be made durable."""
+
+
+class PageTokenError(ValueError):
+    """A page token this store did not hand out."""
+
+
+def encode_token(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode()
+
+
+def decode_token(token: str) -> int:
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        prefix, _, value = text.partition(":")
+        if prefix != "seq":
+            raise ValueError
+        return int(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PageTokenError("page_token is not a token returned by a previous page") from exc
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
+        # NORMAL in WAL mode survives a killed process (SIGKILL); FULL also survives power loss.
+        self.path = str(path)
+        self.synchronous = synchronous
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._read: sqlite3.Connection | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        write = _connect(self.path)
+        write.execute(f"PRAGMA synchronous={self.synchronous}")
+        self._migrate(write)
+        self._read = _connect(self.path)
+        self._writer = threading.Thread(
+            target=self._write_loop, args=(write,), name="cadenza-store-writer", daemon=True
+        )
+        self._writer.start()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(_STOP)
+            self._writer.join(timeout=10)
+            self._writer = None
+        if self._read is not None:
+            self._read.close()
+            self._read = None
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"database schema version {version} is newer than this Cadenza "
+                f"(knows {len(MIGRATIONS)}); upgrade Cadenza or use another --db"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number + 1}")
+                conn.execute("COMMIT")
+            except Exception:
+                conn.execute("ROLLBACK")
+                raise
+            log.info("store schema migrated to version %d", number + 1)
+
+    # -- writes --------------------------------------------------------------------------
+    async def commit(self, batch: WriteBatch) -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._queue.put((batch, loop, done))
+        await done
+
+    async def flush(self) -> None:
+        await self.commit(WriteBatch())
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                conn.close()
+                return
+            pending = [item]
+            stop = False
+            # Group commit: everything queued while the last commit ran goes in this one.
+            while len(pending) < 2000:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                pending.append(nxt)
+            error: BaseException | None = None
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for batch, _, _ in pending:
+                    if batch:
+                        self._apply(conn, batch)
+                conn.execute("COMMIT")
+            except BaseException as exc:  # report to every waiter; keep the writer alive
+                error = exc
+                log.exception("store commit failed")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            for _, loop, done in pending:
+                loop.call_soon_threadsafe(_settle, done, error)
+            if stop:
+                conn.close()
+                return
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, b: WriteBatch) -> None:
+        if b.flow_runs:
+            conn.executemany(
+                "INSERT INTO flow_runs VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "state_type=excluded.state_type, tags=excluded.tags, doc=excluded.doc",
+                [
+                    (r.id, r.flow_name, r.state_type, r.parent_task_run_id, r.deployment_id,
+                     r.idempotency_key, json.dumps(r.tags), r.doc)
+                    for r in b.flow_runs.values()
+                ],
+            )
+        if b.task_runs:
+            conn.executemany(
+                "INSERT INTO task_runs VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "state_type=excluded.state_type, doc=excluded.doc",
+                [
+                    (r.id, r.flow_run_id, r.task_key, r.dynamic_key, r.state_type,
+                     r.idempotency_key, r.doc)
+                    for r in b.task_runs.values()
+                ],
+            )
+        if b.states:
+            conn.executemany(
+                "INSERT INTO states (run_kind, run_id, id, doc) VALUES (?,?,?,?)", b.states
+            )
+        for tag, doc in b.limits.items():
+            if doc is None:
+                conn.execute("DELETE FROM concurrency_limits WHERE tag=?", (tag,))
+            else:
+                conn.execute(
+                    "INSERT INTO concurrency_limits VALUES (?,?) "
+                    "ON CONFLICT(tag) DO UPDATE SET doc=excluded.doc",
+                    (tag, doc),
+                )
+        if b.cache_entries:
+            conn.executemany(
+                "INSERT INTO cache_entries (key, expiration, state) VALUES (?,?,?)",
+                b.cache_entries,
+            )
+        if b.transitions:
+            conn.executemany(
+                "INSERT OR IGNORE INTO transitions VALUES (?,?,?)", b.transitions
+            )
+        if b.logs:
+            conn.executemany(
+                "INSERT INTO logs (flow_run_id, task_run_id, doc) VALUES (?,?,?)", b.logs
+            )
+
+    # -- reads (on the caller's thread; WAL lets them run beside the writer) ---------------
+    def _one(self, sql: str, args: tuple) -> tuple | None:
+        return self._read.execute(sql, args).fetchone()
+
+    def get_flow_run(self, flow_run_id: str) -> FlowRun | None:
+        row = self._one("SELECT doc FROM flow_runs WHERE id=?", (flow_run_id,))
+        return codec.flow_run_from_doc(row[0]) if row else None
+
+    def get_task_run(self, task_run_id: str) -> TaskRun | None:
+        row = self._one("SELECT doc FROM task_runs WHERE id=?", (task_run_id,))
+        return codec.task_run_from_doc(row[0]) if row else None
+
+    def find_flow_run_by_idempotency_key(self, key: str) -> FlowRun | None:
+        row = self._one("SELECT doc FROM flow_runs WHERE idempotency_key=?", (key,))
+        return codec.flow_run_from_doc(row[0]) if row else None
+
+    def find_task_run(self, flow_run_id: str, task_key: str, dynamic_key: str) -> TaskRun | None:
+        row = self._one(
+            "SELECT doc FROM task_runs WHERE flow_run_id=? AND task_key=? AND dynamic_key=?",
+            (flow_run_id, task_key, dynamic_key),
+        )
+        return codec.task_run_from_doc(row[0]) if row else None
+
+    def find_task_run_by_idempotency_key(self, key: str) -> TaskRun | None:
+        row = self._one("SELECT doc FROM task_runs WHERE idempotency_key=?", (key,))
+        return codec.task_run_from_doc(row[0]) if row else None
+
+    def list_flow_runs(self, flt: FlowRunFilter, page_size: int, page_token: str) -> Page:
+        where, args = ["rowid > ?"], [decode_token(page_token)]
+        if flt.state_types:
+            where.append(f"state_type IN ({','.join('?' * len(flt.state_types))})")
+            args += flt.state_types
+        if flt.parent_task_run_id:
+            where.append("parent_task_run_id = ?")
+            args.append(flt.parent_task_run_id)
+        if flt.flow_name:
+            where.append("flow_name = ?")
+            args.append(flt.flow_name)
+        if flt.deployment_id:
+            where.append("deployment_id = ?")
+            args.append(flt.deployment_id)
+        for tag in flt.tags:
+            where.append("EXISTS (SELECT 1 FROM json_each(flow_runs.tags) WHERE value = ?)")
+            args.append(tag)
+        return self._page(
+            f"SELECT rowid, doc FROM flow_runs WHERE {' AND '.join(where)} ORDER BY rowid",
+            args, page_size, codec.flow_run_from_doc,
+        )
+
+    def list_task_runs(
+        self, flow_run_id: str, state_types: list[str], page_size: int, page_token: str
+    ) -> Page:
+        where, args = ["rowid > ?"], [decode_token(page_token)]
+        if flow_run_id:
+            where.append("flow_run_id = ?")
+            args.append(flow_run_id)
+        if state_types:
+            where.append(f"state_type IN ({','.join('?' * len(state_types))})")
+            args += state_types
+        return self._page(
+            f"SELECT rowid, doc FROM task_runs WHERE {' AND '.join(where)} ORDER BY rowid",
+            args, page_size, codec.task_run_from_doc,
+        )
+
+    def _page(self, sql: str, args: list, page_size: int, decode) -> Page:
+        size = min(page_size or 100, _MAX_PAGE)
+        rows = self._read.execute(f"{sql} LIMIT ?", (*args, size + 1)).fetchall()
+        more = len(rows) > size
+        rows = rows[:size]
+        token = encode_token(rows[-1][0]) if more and rows else ""
+        return Page([decode(doc) for _, doc in rows], token)
+
+    def read_states(self, run_id: str) -> list[State]:
+        rows = self._read.execute(
+            "SELECT doc FROM states WHERE run_id=? ORDER BY seq", (run_id,)
+        ).fetchall()
+        return [codec.loads_state(doc) for (doc,) in rows]
+
+    def list_limits(self) -> list[ConcurrencyLimit]:
+        rows = self._read.execute("SELECT doc FROM concurrency_limits ORDER BY tag").fetchall()
+        return [codec.limit_from_doc(doc) for (doc,) in rows]
+
+    def lookup_cache(self, key: str, now: datetime) -> State | None:
+        row = self._one(
+            "SELECT state FROM cache_entries WHERE key=? AND (expiration IS NULL OR expiration > ?) "
+            "ORDER BY seq DESC LIMIT 1",
+            (key, now.isoformat()),
+        )
+        return codec.loads_state(row[0]) if row else None
+
+    def get_transition(self, transition_id: str) -> str | None:
+        row = self._one("SELECT answer FROM transitions WHERE id=?", (transition_id,))
+        return row[0] if row else None
+
+    def read_logs(self, flow_run_id: str, task_run_id: str, page_size: int, page_token: str) -> Page:
+        where, args = ["seq > ?", "flow_run_id = ?"], [decode_token(page_token), flow_run_id]
+        if task_run_id:
+            where.append("task_run_id = ?")
+            args.append(task_run_id)
+        sql = f"SELECT seq, doc FROM logs WHERE {' AND '.join(where)} ORDER BY seq"
+        return self._page(sql, args, page_size, json.loads)
+
+    def non_final_flow_runs(self) -> list[FlowRun]:
+        final = tuple(t.value for t in TERMINAL_TYPES)
+        rows = self._read.execute(
+            f"SELECT doc FROM flow_runs WHERE state_type NOT IN ({','.join('?' * len(final))})",
+            final,
+        ).fetchall()
+        return [codec.flow_run_from_doc(doc) for (doc,) in rows]
+
+
+def _settle(done: asyncio.Future, error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(StoreError(f"could not commit to the store: {error}"))
+
+
+__all__ = ["SQLiteStore", "StoreError", "PageTokenError", "StateType"]
