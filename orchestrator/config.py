@@ -33,6 +33,8 @@ class ServerConfig:
     api_token: str = ""
     shutdown_grace_seconds: float = 5.0
     pause_check_interval_seconds: float = 0.5
+    # A Scheduled run this far past due is marked "Late" (Prefect's MarkLateRuns).
+    late_runs_after_seconds: float = 5.0
     policy: PolicySettings = field(default_factory=PolicySettings)
 
     @classmethod
@@ -47,6 +49,7 @@ class ServerConfig:
             db_path=env.get("CADENZA_ORCHESTRATOR_DB", "") or str(cadenza_home() / "cadenza.db"),
             db_synchronous=env.get("CADENZA_DB_SYNCHRONOUS", "NORMAL").upper(),
             api_token=env.get("CADENZA_API_TOKEN", ""),
+            late_runs_after_seconds=_float("CADENZA_LATE_RUNS_AFTER_SECONDS", 5.0),
             policy=PolicySettings(
                 slot_wait_seconds=_float("CADENZA_SLOT_WAIT_SECONDS", 0.05),
                 slot_wait_max_seconds=_float("CADENZA_SLOT_WAIT_MAX_SECONDS", 1.0),

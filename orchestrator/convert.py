@@ -13,6 +13,8 @@ from cadenza.v1 import states_pb2 as spb
 from .core.models import (
     ConcurrencyLimit,
     Decision,
+    Deployment,
+    Schedule,
     FlowRun,
     FlowRunPolicy,
     ResultKind,
@@ -206,6 +208,10 @@ def flow_run_to_pb(run: FlowRun) -> pb.FlowRun:
         ),
         idempotency_key=run.idempotency_key,
         estimated_run_time_seconds=_estimated_run_time(run),
+        entrypoint=run.entrypoint,
+        worker_id=run.worker_id,
+        lease_expiration=ts(run.lease_expiration),
+        run_input_json=run.run_input_json,
     )
 
 
@@ -287,4 +293,30 @@ def limit_to_pb(limit: ConcurrencyLimit) -> pb.ConcurrencyLimit:
         concurrency_limit=limit.concurrency_limit,
         active_slots=sorted(limit.active_slots),
         created=ts(limit.created),
+    )
+
+
+def deployment_to_pb(dep: Deployment) -> pb.Deployment:
+    return pb.Deployment(
+        id=dep.id,
+        name=dep.name,
+        flow_name=dep.flow_name,
+        entrypoint=dep.entrypoint,
+        parameters_json=dep.parameters_json,
+        tags=dep.tags,
+        schedule=pb.Schedule(interval_seconds=dep.schedule.interval_seconds, cron=dep.schedule.cron),
+        description=dep.description,
+        created=ts(dep.created),
+    )
+
+
+def deployment_from_pb(msg: pb.CreateDeploymentRequest) -> Deployment:
+    return Deployment(
+        name=msg.name,
+        flow_name=msg.flow_name,
+        entrypoint=msg.entrypoint,
+        parameters_json=msg.parameters_json or "{}",
+        tags=list(dict.fromkeys(msg.tags)),
+        schedule=Schedule(msg.schedule.interval_seconds, msg.schedule.cron),
+        description=msg.description,
     )

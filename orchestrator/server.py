@@ -18,7 +18,9 @@ from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
 from .auth import BearerTokenInterceptor
 from .config import ServerConfig, cadenza_home
+from .deployments import DeploymentService, run_scheduler
 from .service import OrchestratorService
+from .workers import WorkerService, run_worker_loops
 from .servicer import OrchestratorServicer
 from .store import SQLiteStore
 
@@ -70,9 +72,11 @@ async def start_server(config: ServerConfig) -> RunningServer:
     store = SQLiteStore(config.db_path or str(cadenza_home() / "cadenza.db"), config.db_synchronous)
     store.open()
     service = OrchestratorService(store, config.policy)
+    deployments = DeploymentService(service)
+    workers = WorkerService(service, config.late_runs_after_seconds)
     interceptors = [BearerTokenInterceptor(config.api_token)] if config.api_token else []
     server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
-    pb_grpc.add_OrchestratorServicer_to_server(OrchestratorServicer(service), server)
+    pb_grpc.add_OrchestratorServicer_to_server(OrchestratorServicer(service, deployments, workers), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -86,9 +90,11 @@ async def start_server(config: ServerConfig) -> RunningServer:
     for name in (SERVICE_NAME, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running = RunningServer(server, port, config.host, service, store, health_servicer)
-    running.loops.append(
-        asyncio.create_task(_expire_pauses(service, config.pause_check_interval_seconds))
-    )
+    running.loops += [
+        asyncio.create_task(_expire_pauses(service, config.pause_check_interval_seconds)),
+        asyncio.create_task(run_worker_loops(workers)),
+        asyncio.create_task(run_scheduler(deployments)),
+    ]
     return running
 
 

@@ -7,6 +7,7 @@ the store, and answered once the store says it is durable.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from .core.models import (
 )
 from .core.policy import propose_flow_state, propose_task_state
 from .errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from .descendants import live_descendants
 from .registry import Registry
 from .store import codec
 from .store.base import FlowRunFilter, Page, Store, WriteBatch
@@ -67,12 +69,24 @@ def _answer_from_doc(text: str) -> Answer:
     return Answer(decision, doc["run_count"])
 
 
+def _ends_lease(state: State) -> bool:
+    """States in which no executor process is working on the run any more."""
+    return (
+        state.is_final()
+        or state.type is StateType.SCHEDULED
+        or (state.type is StateType.PAUSED and state.details.pause_reschedule)
+    )
+
+
 class OrchestratorService:
     def __init__(self, store: Store, settings: PolicySettings | None = None) -> None:
         self.store = store
         self.registry = Registry(store, settings or PolicySettings())
         self.hub = WatchHub()
         self._recent_answers: dict[str, Answer] = {}
+        # Set whenever a flow run becomes SCHEDULED, to wake workers long-polling for runs.
+        self.runs_scheduled = asyncio.Event()
+        self._cleanups: set[asyncio.Task] = set()
         self.registry.load()
 
     # -- commit -----------------------------------------------------------------------------
@@ -89,6 +103,26 @@ class OrchestratorService:
             self.registry.end_commit(run_ids)
         for flow_run_id, event in events:
             self.hub.publish(flow_run_id, event)
+            if isinstance(event, StateEvent) and event.run_kind == "flow":
+                self._after_flow_state(event)
+
+    def _after_flow_state(self, event: StateEvent) -> None:
+        if event.state.type is StateType.SCHEDULED:
+            self.runs_scheduled.set()
+        elif event.state.type is StateType.CANCELLED:
+            task = asyncio.get_running_loop().create_task(self.cancel_descendants(event.run_id))
+            self._cleanups.add(task)
+            task.add_done_callback(self._cleanups.discard)
+
+    async def cancel_descendants(self, flow_run_id: str) -> None:
+        """CancellationCleanup: children of a cancelled flow run end Cancelled too."""
+        await self.store.flush()
+        tasks, flows = live_descendants(self, flow_run_id)
+        message = "The parent flow run was cancelled."
+        for run in flows:
+            await self.propose("flow", run.id, Proposal(State(StateType.CANCELLED, message=message), force=True))
+        for run in tasks:
+            await self.propose("task", run.id, Proposal(State(StateType.CANCELLED, message=message), force=True))
 
     # -- reads --------------------------------------------------------------------------------
     def read_flow_run(self, flow_run_id: str) -> FlowRun:
@@ -236,6 +270,10 @@ class OrchestratorService:
             return decision
         state = run.state
         if run_kind == "flow":
+            if run.lease_expiration is not None and _ends_lease(state):
+                run.lease_expiration = None
+                if state.type is StateType.SCHEDULED:
+                    run.worker_id = ""  # claimable again
             batch.put_flow_run(run)
             batch.add_state("flow", run.id, state)
             events.append((run.id, StateEvent("flow", run.id, run.name, run.id, state)))
@@ -274,7 +312,7 @@ class OrchestratorService:
         self._decide("task", tracker, Proposal(copy, force=True), batch, events)
 
     # -- resume and external state changes ----------------------------------------------------
-    async def resume_flow_run(self, flow_run_id: str) -> Answer:
+    async def resume_flow_run(self, flow_run_id: str, run_input_json: str = "") -> Answer:
         run = self.read_flow_run(flow_run_id)
         if run.state is None or run.state.type is not StateType.PAUSED:
             current = run.state.type.value if run.state else "no state"
@@ -286,7 +324,14 @@ class OrchestratorService:
             target = State(StateType.SCHEDULED, name="Resuming", details=StateDetails(scheduled_time=now_utc()))
         else:
             target = State(StateType.RUNNING)
-        return await self.propose("flow", flow_run_id, Proposal(target))
+        batch, events = WriteBatch(), []
+        answer = self._propose_in_batch("flow", run, Proposal(target), batch, events)
+        if answer.decision.changed and run_input_json:
+            run.run_input_json = run_input_json  # the paused flow reads it when it resumes
+            batch.put_flow_run(run)
+        if batch:
+            await self._commit(batch, events)
+        return answer
 
     async def fail_expired_pauses(self) -> int:
         """Server loop step: a pause past its timeout fails the run (forced)."""

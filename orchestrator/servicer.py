@@ -15,10 +15,12 @@ from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
 from . import convert
 from .core.models import FlowRun, Proposal, StateType, TaskRun
+from .deployments import DeploymentService, check_entrypoint
 from .errors import InvalidArgument, ServiceError
 from .service import Answer, OrchestratorService
 from .store.base import FlowRunFilter
 from .watch import LogEvent, StateEvent
+from .workers import WorkerService
 
 log = logging.getLogger("cadenza.orchestrator.rpc")
 
@@ -79,7 +81,10 @@ def _new_flow_run(msg: pb.CreateFlowRunRequest) -> tuple[FlowRun, object]:
         deployment_id=msg.deployment_id,
         idempotency_key=msg.idempotency_key,
         empirical_policy=convert.flow_run_policy_from_pb(msg.empirical_policy),
+        entrypoint=msg.entrypoint,
     )
+    if msg.entrypoint:
+        check_entrypoint(msg.entrypoint)
     initial = convert.state_from_pb(msg.state) if msg.HasField("state") else None
     return run, initial
 
@@ -104,8 +109,10 @@ def _new_task_run(msg: pb.CreateTaskRunRequest):
 
 
 class OrchestratorServicer(pb_grpc.OrchestratorServicer):
-    def __init__(self, service: OrchestratorService) -> None:
+    def __init__(self, service: OrchestratorService, deployments: DeploymentService, workers: WorkerService) -> None:
         self.service = service
+        self.deployments = deployments
+        self.workers = workers
 
     # -- runs -----------------------------------------------------------------------------
     @unary
@@ -329,7 +336,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServicer):
                 json.loads(request.run_input_json)
             except ValueError as exc:
                 raise InvalidArgument(f"run_input_json is not valid JSON: {exc}") from None
-        answer = await self.service.resume_flow_run(flow_run_id)
+        answer = await self.service.resume_flow_run(flow_run_id, request.run_input_json)
         return pb.ResumeFlowRunResponse(result=_answer_pb(answer))
 
     @unary
@@ -369,6 +376,48 @@ class OrchestratorServicer(pb_grpc.OrchestratorServicer):
             request.page_token,
         )
         return pb.ReadLogsResponse(logs=[_log_pb(e) for e in page.items], next_page_token=page.next_token)
+
+    # -- deployments ------------------------------------------------------------------------
+    @unary
+    async def CreateDeployment(self, request, context):
+        dep, created = await self.deployments.create(convert.deployment_from_pb(request))
+        return pb.CreateDeploymentResponse(deployment=convert.deployment_to_pb(dep), created=created)
+
+    @unary
+    async def ReadDeployment(self, request, context):
+        dep = self.deployments.read(request.deployment_id, request.name)
+        return pb.ReadDeploymentResponse(deployment=convert.deployment_to_pb(dep))
+
+    @unary
+    async def ListDeployments(self, request, context):
+        return pb.ListDeploymentsResponse(deployments=[convert.deployment_to_pb(d) for d in self.deployments.list()])
+
+    @unary
+    async def DeleteDeployment(self, request, context):
+        if not request.name:
+            raise InvalidArgument("name is required")
+        await self.deployments.delete(request.name)
+        return pb.DeleteDeploymentResponse()
+
+    @unary
+    async def CreateFlowRunFromDeployment(self, request, context):
+        dep = self.deployments.read(request.deployment_id, request.name)
+        when = convert.dt(request.scheduled_time) if request.HasField("scheduled_time") else None
+        run, created = await self.deployments.create_flow_run(
+            dep, request.parameters_json, list(request.tags), request.idempotency_key, when, request.flow_run_name
+        )
+        return pb.CreateFlowRunResponse(flow_run=convert.flow_run_to_pb(run), created=created)
+
+    # -- workers ----------------------------------------------------------------------------
+    @unary
+    async def ClaimFlowRuns(self, request, context):
+        runs = await self.workers.claim(request.worker_id, request.limit, request.lease_seconds, request.wait_seconds)
+        return pb.ClaimFlowRunsResponse(flow_runs=[convert.flow_run_to_pb(r) for r in runs])
+
+    @unary
+    async def Heartbeat(self, request, context):
+        cancel, lost = await self.workers.heartbeat(request.worker_id, list(request.flow_run_ids), request.lease_seconds)
+        return pb.HeartbeatResponse(cancel_requested=cancel, lost=lost)
 
 
 def _log_pb(entry: dict) -> pb.LogEntry:

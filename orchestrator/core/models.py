@@ -135,6 +135,10 @@ class FlowRun:
     expected_start_time: datetime | None = None
     next_scheduled_start_time: datetime | None = None
     created: datetime = field(default_factory=now_utc)
+    entrypoint: str = ""
+    worker_id: str = ""
+    lease_expiration: datetime | None = None
+    run_input_json: str = ""
 
     kind = "flow"
 
@@ -165,10 +169,47 @@ class TaskRun:
 
 
 @dataclass(slots=True)
+class SlotWaiter:
+    """A task run queued for concurrency slots. One object is shared by the queues of all the
+    run's tags, so the run holds one place in line everywhere and leaves every queue at once."""
+
+    task_run_id: str
+    since: datetime
+    last_seen: datetime
+    waits: int = 0
+    gone: bool = False  # dropped from one queue (stale or served): dropped from all
+
+
+@dataclass(slots=True)
 class ConcurrencyLimit:
     tag: str
     concurrency_limit: int
     active_slots: set[str] = field(default_factory=set)
+    id: str = field(default_factory=new_id)
+    created: datetime = field(default_factory=now_utc)
+    # Fairness queue of runs waiting for a slot, oldest first. In memory only: never stored,
+    # never compared; losing it on restart only costs the order of the next hand-overs.
+    waiters: dict[str, SlotWaiter] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(slots=True)
+class Schedule:
+    interval_seconds: float = 0.0
+    cron: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.interval_seconds or self.cron)
+
+
+@dataclass(slots=True)
+class Deployment:
+    name: str
+    flow_name: str
+    entrypoint: str
+    parameters_json: str = "{}"
+    tags: list[str] = field(default_factory=list)
+    schedule: Schedule = field(default_factory=Schedule)
+    description: str = ""
     id: str = field(default_factory=new_id)
     created: datetime = field(default_factory=now_utc)
 

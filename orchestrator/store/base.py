@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from ..core.models import CacheEntry, ConcurrencyLimit, FlowRun, State, TaskRun
+from ..core.models import CacheEntry, ConcurrencyLimit, Deployment, FlowRun, State, TaskRun
 from . import codec
 
 
@@ -48,6 +48,7 @@ class WriteBatch:
     cache_entries: list[tuple[str, str | None, str]] = field(default_factory=list)
     transitions: list[tuple[str, str, str]] = field(default_factory=list)  # id, run id, doc
     logs: list[tuple[str, str, str]] = field(default_factory=list)  # flow run, task run, doc
+    deployments: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # id -> (name, doc)
 
     def put_flow_run(self, run: FlowRun) -> None:
         self.flow_runs[run.id] = FlowRunRow(
@@ -91,10 +92,16 @@ class WriteBatch:
     def add_log(self, flow_run_id: str, task_run_id: str, doc: str) -> None:
         self.logs.append((flow_run_id, task_run_id, doc))
 
+    def put_deployment(self, dep: Deployment) -> None:
+        self.deployments[dep.id] = (dep.name, codec.deployment_to_doc(dep))
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        self.deployments[deployment_id] = None
+
     def __bool__(self) -> bool:
         return bool(
             self.flow_runs or self.task_runs or self.states or self.limits
-            or self.cache_entries or self.transitions or self.logs
+            or self.cache_entries or self.transitions or self.logs or self.deployments
         )
 
 
@@ -140,3 +147,4 @@ class Store(Protocol):
     def get_transition(self, transition_id: str) -> str | None: ...
     def read_logs(self, flow_run_id: str, task_run_id: str, page_size: int, page_token: str) -> Page: ...
     def non_final_flow_runs(self) -> list[FlowRun]: ...
+    def list_deployments(self) -> list[Deployment]: ...

@@ -9,6 +9,8 @@ from typing import Any
 from ..core.models import (
     CacheEntry,
     ConcurrencyLimit,
+    Deployment,
+    Schedule,
     FlowRun,
     FlowRunPolicy,
     ResultKind,
@@ -122,6 +124,10 @@ def flow_run_to_doc(run: FlowRun) -> str:
         "deployment_id": run.deployment_id,
         "idempotency_key": run.idempotency_key,
         "policy": [p.retries, p.retry_delay_seconds, sorted(p.pause_keys), p.resuming],
+        "entrypoint": run.entrypoint,
+        "worker_id": run.worker_id,
+        "lease_expiration": _t(run.lease_expiration),
+        "run_input_json": run.run_input_json,
         **_times(run),
     }
     return json.dumps(doc, separators=(",", ":"))
@@ -141,6 +147,10 @@ def flow_run_from_doc(text: str) -> FlowRun:
         deployment_id=doc["deployment_id"],
         idempotency_key=doc["idempotency_key"],
         empirical_policy=FlowRunPolicy(retries, delay, set(keys), resuming),
+        entrypoint=doc.get("entrypoint", ""),
+        worker_id=doc.get("worker_id", ""),
+        lease_expiration=_pt(doc.get("lease_expiration")),
+        run_input_json=doc.get("run_input_json", ""),
     )
     _load_times(run, doc)
     return run
@@ -218,3 +228,35 @@ def dumps_state(state: State) -> str:
 
 def loads_state(text: str) -> State:
     return state_from_doc(json.loads(text))
+
+
+def deployment_to_doc(dep: Deployment) -> str:
+    return json.dumps(
+        {
+            "id": dep.id,
+            "name": dep.name,
+            "flow_name": dep.flow_name,
+            "entrypoint": dep.entrypoint,
+            "parameters_json": dep.parameters_json,
+            "tags": dep.tags,
+            "schedule": [dep.schedule.interval_seconds, dep.schedule.cron],
+            "description": dep.description,
+            "created": _t(dep.created),
+        }
+    )
+
+
+def deployment_from_doc(text: str) -> Deployment:
+    doc = json.loads(text)
+    interval, cron = doc["schedule"]
+    return Deployment(
+        id=doc["id"],
+        name=doc["name"],
+        flow_name=doc["flow_name"],
+        entrypoint=doc["entrypoint"],
+        parameters_json=doc["parameters_json"],
+        tags=doc["tags"],
+        schedule=Schedule(interval, cron),
+        description=doc["description"],
+        created=_pt(doc["created"]),
+    )

@@ -50,4 +50,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX logs_flow_run ON logs(flow_run_id, seq);
     """,
+    # 2: deployments
+    """
+    CREATE TABLE deployments (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL
+    );
+    """,
 ]

@@ -17,7 +17,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from ..core.models import ConcurrencyLimit, FlowRun, State, StateType, TaskRun, TERMINAL_TYPES
+from ..core.models import ConcurrencyLimit, Deployment, FlowRun, State, StateType, TaskRun, TERMINAL_TYPES
 from . import codec
 from .base import FlowRunFilter, Page, WriteBatch
 from .migrations import MIGRATIONS
@@ -205,6 +205,15 @@ class SQLiteStore:
             conn.executemany(
                 "INSERT OR IGNORE INTO transitions VALUES (?,?,?)", b.transitions
             )
+        for dep_id, row in b.deployments.items():
+            if row is None:
+                conn.execute("DELETE FROM deployments WHERE id=?", (dep_id,))
+            else:
+                conn.execute(
+                    "INSERT INTO deployments VALUES (?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                    "name=excluded.name, doc=excluded.doc",
+                    (dep_id, *row),
+                )
         if b.logs:
             conn.executemany(
                 "INSERT INTO logs (flow_run_id, task_run_id, doc) VALUES (?,?,?)", b.logs
@@ -311,6 +320,10 @@ class SQLiteStore:
             args.append(task_run_id)
         sql = f"SELECT seq, doc FROM logs WHERE {' AND '.join(where)} ORDER BY seq"
         return self._page(sql, args, page_size, json.loads)
+
+    def list_deployments(self) -> list[Deployment]:
+        rows = self._read.execute("SELECT doc FROM deployments ORDER BY name").fetchall()
+        return [codec.deployment_from_doc(doc) for (doc,) in rows]
 
     def non_final_flow_runs(self) -> list[FlowRun]:
         final = tuple(t.value for t in TERMINAL_TYPES)

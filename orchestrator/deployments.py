@@ -1,0 +1,141 @@
+"""Deployments: named flow entrypoints, runs created from them, and their schedules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime, timedelta
+
+from croniter import croniter
+
+from .core.models import Deployment, FlowRun, FlowRunPolicy, State, StateDetails, StateType, now_utc
+from .errors import InvalidArgument, NotFound
+from .service import OrchestratorService
+from .store.base import WriteBatch
+
+log = logging.getLogger("cadenza.orchestrator.deployments")
+
+# How many future runs of a scheduled deployment exist at any time.
+SCHEDULED_AHEAD = 3
+
+
+def check_entrypoint(entrypoint: str) -> None:
+    target, sep, func = entrypoint.rpartition(":")
+    if not sep or not target or not func.isidentifier():
+        raise InvalidArgument(
+            f"entrypoint {entrypoint!r} must look like 'path/to/file.py:flow_function' "
+            "or 'package.module:flow_function'"
+        )
+
+
+def check_schedule(interval: float, cron: str) -> None:
+    if interval < 0:
+        raise InvalidArgument(f"schedule.interval_seconds must not be negative (got {interval})")
+    if interval and cron:
+        raise InvalidArgument("schedule takes interval_seconds or cron, not both")
+    if cron and not croniter.is_valid(cron):
+        raise InvalidArgument(f"schedule.cron {cron!r} is not a valid cron expression")
+
+
+def next_times(dep: Deployment, after: datetime, count: int) -> list[datetime]:
+    if dep.schedule.cron:
+        it = croniter(dep.schedule.cron, after)
+        return [it.get_next(datetime) for _ in range(count)]
+    step = timedelta(seconds=dep.schedule.interval_seconds)
+    elapsed = max(0, int((after - dep.created) / step) + 1)
+    return [dep.created + step * (elapsed + i) for i in range(count)]
+
+
+class DeploymentService:
+    def __init__(self, service: OrchestratorService) -> None:
+        self.service = service
+        self.by_id: dict[str, Deployment] = {d.id: d for d in service.store.list_deployments()}
+
+    def _by_name(self, name: str) -> Deployment | None:
+        return next((d for d in self.by_id.values() if d.name == name), None)
+
+    async def create(self, dep: Deployment) -> tuple[Deployment, bool]:
+        if not dep.name:
+            raise InvalidArgument("name is required")
+        if not dep.flow_name:
+            raise InvalidArgument("flow_name is required")
+        check_entrypoint(dep.entrypoint)
+        self.service._check_parameters(dep.parameters_json)
+        check_schedule(dep.schedule.interval_seconds, dep.schedule.cron)
+        existing = self._by_name(dep.name)
+        created = existing is None
+        if existing is not None:
+            dep.id, dep.created = existing.id, existing.created
+        batch = WriteBatch()
+        batch.put_deployment(dep)
+        await self.service._commit(batch, [])
+        self.by_id[dep.id] = dep
+        return dep, created
+
+    def read(self, deployment_id: str = "", name: str = "") -> Deployment:
+        if not deployment_id and not name:
+            raise InvalidArgument("deployment_id or name is required")
+        dep = self.by_id.get(deployment_id) if deployment_id else self._by_name(name)
+        if dep is None:
+            raise NotFound(f"deployment {deployment_id or name!r} not found")
+        return dep
+
+    def list(self) -> list[Deployment]:
+        return sorted(self.by_id.values(), key=lambda d: d.name)
+
+    async def delete(self, name: str) -> None:
+        dep = self.read(name=name)
+        batch = WriteBatch()
+        batch.delete_deployment(dep.id)
+        await self.service._commit(batch, [])
+        del self.by_id[dep.id]
+
+    async def create_flow_run(
+        self,
+        dep: Deployment,
+        parameters_json: str = "",
+        tags: list[str] | None = None,
+        idempotency_key: str = "",
+        scheduled_time: datetime | None = None,
+        name: str = "",
+    ) -> tuple[FlowRun, bool]:
+        params = json.loads(dep.parameters_json or "{}")
+        if parameters_json:
+            self.service._check_parameters(parameters_json)
+            params.update(json.loads(parameters_json))
+        run = FlowRun(
+            name=name,
+            flow_name=dep.flow_name,
+            parameters_json=json.dumps(params),
+            tags=list(dict.fromkeys([*dep.tags, *(tags or [])])),
+            deployment_id=dep.id,
+            idempotency_key=idempotency_key,
+            entrypoint=dep.entrypoint,
+            empirical_policy=FlowRunPolicy(),
+        )
+        when = scheduled_time or now_utc()
+        initial = State(StateType.SCHEDULED, details=StateDetails(scheduled_time=when))
+        return await self.service.create_flow_run(run, initial)
+
+    async def schedule_due_runs(self) -> int:
+        """Keep the next few runs of every scheduled deployment in the Scheduled state."""
+        made = 0
+        now = now_utc()
+        for dep in list(self.by_id.values()):
+            if not dep.schedule:
+                continue
+            for when in next_times(dep, now, SCHEDULED_AHEAD):
+                key = f"schedule:{dep.id}:{when.isoformat()}"
+                _, created = await self.create_flow_run(dep, idempotency_key=key, scheduled_time=when)
+                made += created
+        return made
+
+
+async def run_scheduler(deployments: DeploymentService, interval: float = 1.0) -> None:
+    while True:
+        try:
+            await deployments.schedule_due_runs()
+        except Exception:
+            log.exception("scheduling deployments failed")
+        await asyncio.sleep(interval)

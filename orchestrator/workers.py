@@ -1,0 +1,156 @@
+"""Workers: claiming due runs under a lease, heartbeats, and what happens when they stop.
+
+A claim is the proposal SCHEDULED -> PENDING, decided on the event loop like every other
+proposal, so two executors can never claim the same run. The claimant must renew its lease
+with heartbeats; a lapsed lease means the executor or its child process died, and the run
+is marked Crashed (its task runs too, which releases their concurrency slots).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from .core.models import FlowRun, Proposal, State, StateDetails, StateType, now_utc
+from .descendants import live_descendants
+from .errors import InvalidArgument
+from .service import OrchestratorService
+from .store.base import WriteBatch
+
+log = logging.getLogger("cadenza.orchestrator.workers")
+
+_HELD_TYPES = (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING, StateType.PAUSED)
+
+
+def _check_lease(lease_seconds: float) -> timedelta:
+    if lease_seconds <= 0:
+        raise InvalidArgument(f"lease_seconds must be positive (got {lease_seconds})")
+    return timedelta(seconds=lease_seconds)
+
+
+class WorkerService:
+    def __init__(self, service: OrchestratorService, late_after_seconds: float = 5.0) -> None:
+        self.service = service
+        self.late_after = timedelta(seconds=late_after_seconds)
+
+    def _due_runs(self) -> list[FlowRun]:
+        now = now_utc()
+        due = [
+            run
+            for run in self.service.registry.live_flow_runs()
+            if run.state.type is StateType.SCHEDULED
+            and run.entrypoint
+            and (run.state.details.scheduled_time or run.state.timestamp) <= now
+        ]
+        due.sort(key=lambda r: r.state.details.scheduled_time or r.state.timestamp)
+        return due
+
+    def _claim_now(self, worker_id: str, limit: int, lease: timedelta) -> tuple[list[FlowRun], WriteBatch, list]:
+        batch, events, claimed = WriteBatch(), [], []
+        for run in self._due_runs()[:limit]:
+            answer = self.service._propose_in_batch("flow", run, Proposal(State(StateType.PENDING)), batch, events)
+            if answer.decision.changed and run.state.type is StateType.PENDING:
+                run.worker_id = worker_id
+                run.lease_expiration = now_utc() + lease
+                batch.put_flow_run(run)
+                claimed.append(run)
+        return claimed, batch, events
+
+    async def claim(self, worker_id: str, limit: int, lease_seconds: float, wait_seconds: float) -> list[FlowRun]:
+        if not worker_id:
+            raise InvalidArgument("worker_id is required")
+        if limit < 0:
+            raise InvalidArgument(f"limit must not be negative (got {limit})")
+        if wait_seconds < 0:
+            raise InvalidArgument(f"wait_seconds must not be negative (got {wait_seconds})")
+        lease = _check_lease(lease_seconds)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(wait_seconds, 60.0)
+        while True:
+            self.service.runs_scheduled.clear()
+            claimed, batch, events = self._claim_now(worker_id, limit or 1, lease)
+            if batch:
+                await self.service._commit(batch, events)
+            remaining = deadline - loop.time()
+            if claimed or remaining <= 0:
+                return claimed
+            # Wake on a newly scheduled run, or re-check soon for runs that became due.
+            try:
+                await asyncio.wait_for(self.service.runs_scheduled.wait(), timeout=min(remaining, 0.25))
+            except asyncio.TimeoutError:
+                pass
+
+    async def heartbeat(self, worker_id: str, flow_run_ids: list[str], lease_seconds: float) -> tuple[list[str], list[str]]:
+        if not worker_id:
+            raise InvalidArgument("worker_id is required")
+        lease = _check_lease(lease_seconds)
+        cancel, lost = [], []
+        batch = WriteBatch()
+        for run_id in flow_run_ids:
+            run = self.service.registry.read_flow_run(run_id)
+            if run is None or run.worker_id != worker_id or run.state is None or run.state.is_final():
+                lost.append(run_id)
+                continue
+            if run.lease_expiration is not None:
+                run.lease_expiration = now_utc() + lease
+                batch.put_flow_run(run)
+            if run.state.type is StateType.CANCELLING:
+                cancel.append(run_id)
+        if batch:
+            await self.service._commit(batch, [])
+        return cancel, lost
+
+    async def crash_lapsed_leases(self) -> int:
+        now = now_utc()
+        lapsed = [
+            run
+            for run in self.service.registry.live_flow_runs()
+            if run.lease_expiration is not None
+            and run.lease_expiration < now
+            and run.state.type in _HELD_TYPES
+        ]
+        for run in lapsed:
+            worker = run.worker_id or "unknown"
+            if run.state.type is StateType.CANCELLING:
+                final = State(StateType.CANCELLED, message=f"Executor {worker} stopped while the run was cancelling.")
+            else:
+                final = State(
+                    StateType.CRASHED,
+                    message=f"Flow run crashed: its executor ({worker}) stopped sending heartbeats; "
+                    "the process running it was killed or lost.",
+                )
+            log.warning("lease of flow run %s lapsed (worker %s): marking %s", run.id, worker, final.type.value)
+            await self.service.propose("flow", run.id, Proposal(final, force=True))
+            await self._end_descendants(run.id, final)
+        return len(lapsed)
+
+    async def _end_descendants(self, flow_run_id: str, final: State) -> None:
+        tasks, flows = live_descendants(self.service, flow_run_id)
+        for child in flows:
+            await self.service.propose("flow", child.id, Proposal(State(final.type, message=final.message), force=True))
+        for task in tasks:
+            await self.service.propose("task", task.id, Proposal(State(final.type, message=final.message), force=True))
+
+    async def mark_late_runs(self) -> int:
+        """MarkLateRuns: a Scheduled run past due by more than the threshold becomes "Late"."""
+        now = now_utc()
+        count = 0
+        for run in self.service.registry.live_flow_runs():
+            st = run.state
+            when = st.details.scheduled_time
+            if st.type is StateType.SCHEDULED and st.name != "Late" and when and now - when > self.late_after:
+                late = State(StateType.SCHEDULED, name="Late", details=StateDetails(scheduled_time=when))
+                await self.service.propose("flow", run.id, Proposal(late, force=True))
+                count += 1
+        return count
+
+
+async def run_worker_loops(workers: WorkerService, interval: float = 0.5) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await workers.crash_lapsed_leases()
+            await workers.mark_late_runs()
+        except Exception:
+            log.exception("worker bookkeeping failed")
