@@ -1,0 +1,102 @@
+"""One real orchestrator service per test session, on a loopback port chosen at run time.
+
+The engine reads CADENZA_ORCHESTRATOR and CADENZA_HOME when it first needs them (the first
+flow call), so they are set here, before any test body runs. The orchestrator's database lives
+outside CADENZA_HOME so that tests can look at the result files the engine writes there.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+LISTENING = re.compile(r"Cadenza orchestrator listening on ([0-9.]+):(\d+)")
+STARTUP_TIMEOUT = 20.0
+
+
+def _pump(stream, lines: "queue.Queue[str | None]") -> None:
+    for line in iter(stream.readline, ""):
+        lines.put(line)
+    lines.put(None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def orchestrator(tmp_path_factory):
+    """Start `python -m orchestrator serve` and point the engine at it for the whole session."""
+    db_dir = tmp_path_factory.mktemp("orchestrator-db")
+    home = tmp_path_factory.mktemp("cadenza-home")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--db", str(db_dir / "cadenza.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    lines: "queue.Queue[str | None]" = queue.Queue()
+    threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
+
+    seen: list[str] = []
+    address = None
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while address is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            break
+        if line is None:  # the process closed its output: it exited
+            break
+        seen.append(line)
+        match = LISTENING.search(line)
+        if match:
+            address = f"{match.group(1)}:{match.group(2)}"
+    if address is None:
+        proc.kill()
+        proc.wait(timeout=5)
+        pytest.fail(
+            "the orchestrator did not report 'Cadenza orchestrator listening on HOST:PORT' "
+            f"within {STARTUP_TIMEOUT:.0f}s (exit code {proc.returncode}); its output:\n"
+            + "".join(seen[-40:]),
+            pytrace=False,
+        )
+
+    saved = {key: os.environ.get(key) for key in ("CADENZA_ORCHESTRATOR", "CADENZA_HOME")}
+    os.environ["CADENZA_ORCHESTRATOR"] = address
+    os.environ["CADENZA_HOME"] = str(home)
+    try:
+        yield {"address": address, "home": home, "process": proc}
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture
+def client(orchestrator):
+    """The engine's synchronous orchestrator client."""
+    from executor.client import get_client
+
+    return get_client()
+
+
+@pytest.fixture
+def cadenza_home(orchestrator):
+    return orchestrator["home"]

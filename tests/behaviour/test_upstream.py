@@ -1,0 +1,409 @@
+"""C. Upstream failure, allow_failure, quote (scenarios 23-34)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from executor import allow_failure, flow, quote, task
+from executor.states import Cancelled, Completed, Failed, Pending, Running, State, StateType
+
+from ._util import uniq
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@task
+def fails():
+    raise ValueError("boom")
+
+
+@task
+def identity(x):
+    return x
+
+
+def upstream_message(task_run_id) -> str:
+    return f"Upstream task run '{task_run_id}' did not reach a 'COMPLETED' state."
+
+
+def assert_not_ready(state, upstream_id=None):
+    assert state.type == StateType.PENDING, state
+    assert state.name == "NotReady"
+    if upstream_id is not None:
+        assert state.message == upstream_message(upstream_id)
+
+
+# 23 ------------------------------------------------------------------------------------------
+def test_23_failed_upstream_makes_downstream_not_ready(client):
+    calls = []
+
+    @task
+    def bar(x):
+        calls.append(x)
+        return x
+
+    out = {}
+
+    @flow(name=uniq("up-23"))
+    def f():
+        a = fails.submit()
+        b = bar.submit(a)
+        out.update(a=a.task_run_id, b=b.task_run_id, b_state=b.wait())
+        return "done"
+
+    assert f() == "done"
+    assert calls == []
+    assert_not_ready(out["b_state"], out["a"])
+    stored = client.read_task_run(str(out["b"]))
+    assert stored.state.type == StateType.PENDING
+    assert stored.state.name == "NotReady"
+    assert str(out["a"]) in stored.state.message
+
+
+# 24 ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "make_upstream",
+    [
+        pytest.param(lambda: Pending(), id="pending"),
+        pytest.param(lambda: Running(), id="running"),
+        pytest.param(lambda: Cancelled(), id="cancelled"),
+        pytest.param(lambda: Failed(), id="failed"),
+    ],
+)
+def test_24_upstream_state_that_is_not_completed_blocks(make_upstream):
+    calls = []
+
+    @task
+    def bar(x):
+        calls.append(x)
+        return x
+
+    @flow(name=uniq("up-24"))
+    def f():
+        return bar(make_upstream(), return_state=True)
+
+    inner = f(return_state=True).result(raise_on_failure=False)
+    assert_not_ready(inner)
+    assert calls == []
+
+
+def test_24_completed_state_as_input_is_resolved_to_its_value():
+    @flow(name=uniq("up-24c"))
+    def f():
+        return identity(Completed(data=5))
+
+    assert f() == 5
+
+
+def test_24_upstream_future_nested_deep_in_a_parameter_blocks():
+    calls = []
+
+    @task
+    def bar(x):
+        calls.append(x)
+        return x
+
+    out = {}
+
+    @flow(name=uniq("up-24n"))
+    def f():
+        a = fails.submit()
+        b = bar.submit({"nested": [a]})
+        out.update(a=a.task_run_id, b_state=b.wait())
+        return "done"
+
+    f()
+    assert_not_ready(out["b_state"], out["a"])
+    assert calls == []
+
+
+def test_24_upstream_cancelled_and_not_ready_futures_block():
+    calls = []
+
+    @task
+    def cancels():
+        return Cancelled(message="stop")
+
+    @task
+    def bar(x):
+        calls.append(x)
+        return x
+
+    out = {}
+
+    @flow(name=uniq("up-24cf"))
+    def f():
+        c = cancels.submit()
+        blocked = bar.submit(c)  # NotReady: upstream Cancelled
+        blocked_again = bar.submit(blocked)  # NotReady: upstream itself Pending/NotReady
+        out.update(
+            c=c.task_run_id,
+            blocked=blocked.task_run_id,
+            s1=blocked.wait(),
+            s2=blocked_again.wait(),
+        )
+        return "done"
+
+    f()
+    assert_not_ready(out["s1"], out["c"])
+    assert_not_ready(out["s2"], out["blocked"])
+    assert calls == []
+
+
+# 25 ------------------------------------------------------------------------------------------
+def test_25_chain_of_failures_and_not_ready():
+    @task
+    def task_a():
+        raise RuntimeError("a failed")
+
+    @task
+    def task_b():
+        raise ValueError("b failed")
+
+    @task
+    def task_c(x):
+        return x
+
+    out = {}
+
+    @flow(name=uniq("up-25"))
+    def f():
+        a = task_a.submit()
+        b = task_b.submit()
+        c = task_c.submit(b)
+        d = task_c.submit(c)
+        out.update(b=b.task_run_id, c=c.task_run_id)
+        return a, b, c, d
+
+    state = f(return_state=True)
+    assert state.is_failed()
+    a, b, c, d = state.result(raise_on_failure=False)
+    with pytest.raises(RuntimeError, match="a failed"):
+        a.result()
+    with pytest.raises(ValueError, match="b failed"):
+        b.result()
+    assert_not_ready(c, out["b"])
+    assert_not_ready(d, out["c"])
+
+
+# 26 ------------------------------------------------------------------------------------------
+def test_26_flow_returning_only_a_not_ready_future_fails():
+    @flow(name=uniq("up-26"))
+    def f():
+        a = fails.submit()
+        return identity.submit(a)
+
+    state = f(return_state=True)
+    assert state.is_failed()
+    assert state.message == "1/1 states are not final."
+
+
+# 27 ------------------------------------------------------------------------------------------
+def test_27_task_with_failed_wait_for_is_not_ready():
+    calls = []
+
+    @task
+    def bar(x):
+        calls.append(x)
+        return x
+
+    out = {}
+
+    @flow(name=uniq("up-27"))
+    def f():
+        a = fails.submit()
+        out["a"] = a.task_run_id
+        return bar(2, wait_for=[a], return_state=True)
+
+    inner = f(return_state=True).result(raise_on_failure=False)
+    assert_not_ready(inner, out["a"])
+    assert calls == []
+
+
+def test_27_subflow_with_failed_wait_for_is_not_ready():
+    calls = []
+
+    @flow(name=uniq("up-27child"))
+    def child():
+        calls.append(1)
+        return 1
+
+    @flow(name=uniq("up-27"))
+    def parent():
+        a = fails.submit()
+        return child(wait_for=[a], return_state=True)
+
+    child_state = parent(return_state=True).result(raise_on_failure=False)
+    assert child_state.type == StateType.PENDING
+    assert child_state.name == "NotReady"
+    assert calls == []
+
+
+# 28 ------------------------------------------------------------------------------------------
+def test_28_allow_failure_passes_the_exception():
+    @task
+    def bar(x):
+        return x
+
+    @flow(name=uniq("up-28"))
+    def f():
+        a = fails.submit()
+        return bar.submit(allow_failure(a)).result()
+
+    exc = f()
+    assert isinstance(exc, ValueError)
+    assert str(exc) == "boom"
+
+
+# 29 ------------------------------------------------------------------------------------------
+def test_29_allow_failure_around_a_list():
+    @task
+    def bar(x):
+        return x
+
+    @flow(name=uniq("up-29"))
+    def f():
+        a = fails.submit()
+        return bar(allow_failure([a, 1, 2]))
+
+    out = f()
+    assert isinstance(out[0], ValueError)
+    assert out[1:] == [1, 2]
+
+
+# 30 ------------------------------------------------------------------------------------------
+def test_30_map_over_allow_failure_of_mapped_futures():
+    @task
+    def fails_on_two(x):
+        if x == 2:
+            raise ValueError("two")
+        return x
+
+    @flow(name=uniq("up-30"))
+    def f():
+        upstream = fails_on_two.map([1, 2, 3])
+        return identity.map(allow_failure(upstream), return_state=True)
+
+    states = f()
+    assert len(states) == 3
+    assert all(s.is_completed() for s in states)
+    assert states[0].result() == 1
+    assert isinstance(states[1].result(), ValueError)
+    assert states[2].result() == 3
+
+
+# 31 ------------------------------------------------------------------------------------------
+def test_31_map_with_a_static_allow_failure_argument():
+    @task
+    def pair(x, y):
+        return x, y
+
+    @flow(name=uniq("up-31"))
+    def f():
+        a = fails.submit()
+        return [fut.result() for fut in pair.map([1, 2, 3], allow_failure(a))]
+
+    out = f()
+    assert [x for x, _ in out] == [1, 2, 3]
+    assert all(isinstance(y, ValueError) for _, y in out)
+
+
+# 32 ------------------------------------------------------------------------------------------
+def test_32_quote_passes_the_value_unwrapped():
+    @task
+    def bar(x):
+        return x
+
+    @flow(name=uniq("up-32"))
+    def f():
+        return bar(quote(1))
+
+    assert f() == 1
+
+
+def test_32_quoted_incomplete_state_skips_the_upstream_check():
+    seen = []
+
+    @task
+    def bar(x):
+        seen.append(x)
+        return "ran"
+
+    @flow(name=uniq("up-32s"))
+    def f():
+        return bar(quote(Pending()))
+
+    assert f() == "ran"
+    assert len(seen) == 1
+    assert isinstance(seen[0], State) and seen[0].is_pending()
+
+
+def test_32_quoted_failed_future_passes_untouched():
+    seen = []
+
+    @task
+    def bar(x):
+        seen.append(x)
+        return "ran"
+
+    @flow(name=uniq("up-32f"))
+    def f():
+        a = fails.submit()
+        a.wait()
+        return bar(quote(a))
+
+    assert f() == "ran"
+    assert hasattr(seen[0], "task_run_id")  # the future itself, not a value
+
+
+# 33 ------------------------------------------------------------------------------------------
+def test_33_subflow_gets_allow_failure_exception_as_data():
+    @flow(name=uniq("up-33child"))
+    def child(x):
+        return x
+
+    @flow(name=uniq("up-33"))
+    def parent():
+        a = fails.submit()
+        return child(allow_failure(a))
+
+    state = parent(return_state=True)
+    assert state.is_completed()
+    result = state.result()
+    assert isinstance(result, ValueError)
+    assert str(result) == "boom"
+
+
+# 34 ------------------------------------------------------------------------------------------
+def test_34_subflow_waiting_on_task_that_waits_on_it_deadlocks_to_failed():
+    @task
+    async def waiter(event, delay):
+        await asyncio.sleep(delay)
+        if not event.is_set():
+            raise RuntimeError("The event hasn't been set!")
+        return "set"
+
+    setter_called = []
+
+    @flow(name=uniq("up-34child"))
+    async def setter(event):
+        setter_called.append(1)
+        event.set()
+        return 42
+
+    @flow(name=uniq("up-34"))
+    async def parent():
+        event = threading.Event()
+        fut = await waiter.submit(event, 0.3)
+        return await setter(event, wait_for=[fut])
+
+    started = time.monotonic()
+    state = asyncio.run(parent(return_state=True))
+    assert time.monotonic() - started < 3
+    assert state.is_failed()
+    assert "UnfinishedRun" in state.message
+    assert setter_called == []
