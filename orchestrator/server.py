@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
-from .auth import BearerTokenInterceptor
+from cadenza.auth import BearerTokenInterceptor
 from .config import ServerConfig, cadenza_home
 from .deployments import DeploymentService, run_scheduler
 from .service import OrchestratorService
