@@ -19,6 +19,9 @@ class PolicySettings:
     slot_wait_seconds: float = 0.05
     # Upper bound of that delay as a run keeps waiting (seconds).
     slot_wait_max_seconds: float = 1.0
+    # A queued run that has not proposed again for this long is presumed gone and loses its
+    # place, so a dead waiter never holds a freed slot back (at least 3x the max delay).
+    slot_waiter_stale_seconds: float = 5.0
 
 
 @dataclass(slots=True)

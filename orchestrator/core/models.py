@@ -174,6 +174,7 @@ class SlotWaiter:
     run's tags, so the run holds one place in line everywhere and leaves every queue at once."""
 
     task_run_id: str
+    seq: int  # place in line: every queue is kept in seq order, so all agree on who is first
     since: datetime
     last_seen: datetime
     waits: int = 0

@@ -1,0 +1,40 @@
+"""Prefect 2's core orchestration rules, one module per family. Policies order them."""
+
+from .base import Rule
+from .caching import CacheInsertion, CacheRetrieval
+from .concurrency import ReleaseTaskConcurrencySlots, SecureTaskConcurrencySlots
+from .pausing import (
+    HandlePausingFlows,
+    HandleResumingPausedFlows,
+    PreventRunningTasksFromStoppedFlows,
+)
+from .pending import BypassCancellingScheduledFlowRuns, PreventPendingTransitions
+from .retries import RenameReruns, RetryFailedFlows, RetryFailedTasks, UpdateFlowRunTrackerOnTasks
+from .scheduling import CopyScheduledTime, WaitForScheduledTime
+from .terminal import (
+    EnforceCancellingToCancelledTransition,
+    HandleFlowTerminalStateTransitions,
+    HandleTaskTerminalStateTransitions,
+)
+
+__all__ = [
+    "BypassCancellingScheduledFlowRuns",
+    "CacheInsertion",
+    "CacheRetrieval",
+    "CopyScheduledTime",
+    "EnforceCancellingToCancelledTransition",
+    "HandleFlowTerminalStateTransitions",
+    "HandlePausingFlows",
+    "HandleResumingPausedFlows",
+    "HandleTaskTerminalStateTransitions",
+    "PreventPendingTransitions",
+    "PreventRunningTasksFromStoppedFlows",
+    "ReleaseTaskConcurrencySlots",
+    "RenameReruns",
+    "RetryFailedFlows",
+    "RetryFailedTasks",
+    "Rule",
+    "SecureTaskConcurrencySlots",
+    "UpdateFlowRunTrackerOnTasks",
+    "WaitForScheduledTime",
+]
