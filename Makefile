@@ -29,10 +29,10 @@ run-orchestrator: install
 	$(PY) -m orchestrator serve
 
 run: install
-	$(PY) -m executor run-all
+	$(VENV)/bin/cadenza start
 
 demo: install
-	$(PY) -m executor demo
+	$(VENV)/bin/cadenza demo
 
 bench: install
 	$(PY) -m benchmarks.run

@@ -1,0 +1,64 @@
+"""Load a flow from an entrypoint: "path/to/file.py:function" or "package.module:function"."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+
+class FlowLoadError(Exception):
+    """The entrypoint does not name a loadable flow."""
+
+
+def split_entrypoint(entrypoint: str) -> tuple[str, str]:
+    target, sep, name = entrypoint.rpartition(":")
+    if not sep or not target or not name.isidentifier():
+        raise FlowLoadError(
+            f"entrypoint {entrypoint!r} must look like 'path/to/file.py:flow' or 'package.module:flow'"
+        )
+    return target, name
+
+
+def _module_from_path(path: Path):
+    if not path.is_file():
+        raise FlowLoadError(f"flow file {str(path)!r} does not exist")
+    name = f"cadenza_flow_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    # The flow's own folder comes first, so its sibling imports work as with `python file.py`.
+    sys.path.insert(0, str(path.resolve().parent))
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_flow(entrypoint: str):
+    """Import the entrypoint's module and return the flow object it names."""
+    from .flows import Flow
+
+    target, name = split_entrypoint(entrypoint)
+    try:
+        if target.endswith(".py") or "/" in target:
+            module = _module_from_path(Path(target))
+        else:
+            module = importlib.import_module(target)
+    except FlowLoadError:
+        raise
+    except Exception as exc:
+        raise FlowLoadError(f"could not import {target!r}: {exc.__class__.__name__}: {exc}") from exc
+    obj = getattr(module, name, None)
+    if obj is None:
+        raise FlowLoadError(f"{target!r} has no attribute {name!r}")
+    if not isinstance(obj, Flow):
+        raise FlowLoadError(f"{entrypoint!r} is not a flow: decorate it with @flow")
+    return obj
+
+
+def absolute_entrypoint(entrypoint: str) -> str:
+    """File entrypoints are stored with an absolute path, so any worker's cwd can load them."""
+    target, name = split_entrypoint(entrypoint)
+    if target.endswith(".py") or "/" in target:
+        return f"{Path(target).resolve()}:{name}"
+    return entrypoint

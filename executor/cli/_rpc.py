@@ -1,0 +1,72 @@
+"""Connections from the CLI to the two services, and how gRPC errors are shown."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+
+import grpc
+
+from cadenza.v1 import executor_pb2_grpc as epb_grpc
+from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
+
+
+def orchestrator_address() -> str:
+    return os.environ.get("CADENZA_ORCHESTRATOR", "") or "127.0.0.1:4300"
+
+
+def executor_address() -> str:
+    return os.environ.get("CADENZA_EXECUTOR", "") or "127.0.0.1:4301"
+
+
+def metadata() -> tuple:
+    token = os.environ.get("CADENZA_API_TOKEN", "")
+    return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+class Stub:
+    """A stub whose calls carry the token and a deadline."""
+
+    def __init__(self, stub, timeout: float | None = 30) -> None:
+        self._stub = stub
+        self._timeout = timeout
+
+    def __getattr__(self, name):
+        method = getattr(self._stub, name)
+
+        def call(request, **kw):
+            kw.setdefault("metadata", metadata())
+            if self._timeout is not None:
+                kw.setdefault("timeout", self._timeout)
+            return method(request, **kw)
+
+        return call
+
+
+def orchestrator(timeout: float | None = 30) -> Stub:
+    return Stub(pb_grpc.OrchestratorStub(grpc.insecure_channel(orchestrator_address())), timeout)
+
+
+def executor(timeout: float | None = 30) -> Stub:
+    return Stub(epb_grpc.ExecutorStub(grpc.insecure_channel(executor_address())), timeout)
+
+
+class CommandError(Exception):
+    """A problem to print for the user, with exit code 1."""
+
+
+@contextmanager
+def reported_errors():
+    try:
+        yield
+    except grpc.RpcError as exc:
+        code = exc.code()
+        hint = ""
+        if code == grpc.StatusCode.UNAVAILABLE:
+            hint = " (is the service running? see CADENZA_ORCHESTRATOR / CADENZA_EXECUTOR)"
+        print(f"error: {code.name}: {exc.details()}{hint}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -1,0 +1,130 @@
+"""Starting the services: each alone, both together (`cadenza start`), and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from ._rpc import CommandError
+
+_LISTENING = re.compile(r"listening on (\S+:\d+)")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+
+
+def orchestrator_serve(extra: list[str]) -> int:
+    """`cadenza orchestrator serve ...` runs `python -m orchestrator serve ...` in this process's place."""
+    os.execv(sys.executable, [sys.executable, "-m", "orchestrator", "serve", *extra])
+    return 0  # pragma: no cover
+
+
+def executor_serve(args) -> int:
+    from ..service.config import ExecutorConfig
+    from ..service.server import serve
+
+    _setup_logging(args.log_level)
+    config = ExecutorConfig.from_env()
+    config.host, config.port = args.host or config.host, args.port if args.port is not None else config.port
+    if args.orchestrator:
+        config.orchestrator = args.orchestrator
+    if args.max_runs is not None:
+        config.max_concurrent_runs = args.max_runs
+    try:
+        asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"cannot start the executor: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+class OrchestratorProcess:
+    """The orchestrator as a child process, on a port it picks itself when asked for 0."""
+
+    def __init__(self, port: int, db: str | None = None) -> None:
+        cmd = [sys.executable, "-m", "orchestrator", "serve", "--port", str(port)]
+        if db:
+            cmd += ["--db", db]
+        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        match = _LISTENING.search(line)
+        if not match:
+            self.process.kill()
+            raise CommandError(f"the orchestrator did not start (exit code {self.process.wait()})")
+        self.address = match.group(1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start(args) -> int:
+    """Both services in the foreground; Ctrl-C (or SIGTERM) stops both cleanly."""
+    from ..service.config import ExecutorConfig
+    from ..service.server import serve
+
+    _setup_logging(args.log_level)
+    orch = OrchestratorProcess(args.orchestrator_port)
+    print(f"Cadenza orchestrator listening on {orch.address}", flush=True)
+    config = ExecutorConfig.from_env()
+    config.orchestrator = orch.address
+    config.port = args.executor_port
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        orch.stop()
+    print("Stopped both services.", flush=True)
+    return 0
+
+
+def demo(args) -> int:
+    """Start both services, deploy the example flows, run one through the Executor RPC and
+    stream its states to the terminal, then stop everything."""
+    from cadenza.v1 import executor_pb2 as epb
+    from cadenza.v1 import orchestrator_pb2 as pb
+
+    from . import _rpc
+    from .commands import watch_run
+    from .._load import absolute_entrypoint, load_flow
+
+    examples = Path(args.examples).resolve()
+    entrypoint = f"{examples / 'demo_etl.py'}:etl"
+    orch = OrchestratorProcess(0)
+    executor = subprocess.Popen(
+        [sys.executable, "-m", "executor", "serve", "--port", "0", "--orchestrator", orch.address],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        match = _LISTENING.search(executor.stdout.readline())
+        if not match:
+            raise CommandError("the executor did not start")
+        os.environ["CADENZA_ORCHESTRATOR"] = orch.address
+        os.environ["CADENZA_EXECUTOR"] = match.group(1)
+        print(f"orchestrator on {orch.address}, executor on {match.group(1)}")
+        flow = load_flow(entrypoint)
+        _rpc.orchestrator().CreateDeployment(
+            pb.CreateDeploymentRequest(name="demo-etl", flow_name=flow.name, entrypoint=absolute_entrypoint(entrypoint),
+                                       parameters_json='{"rows": 5}')
+        )
+        print("deployed examples/demo_etl.py:etl as 'demo-etl'; submitting a run through the Executor RPC")
+        resp = _rpc.executor().SubmitFlowRun(epb.SubmitFlowRunRequest(deployment_name="demo-etl"))
+        code = watch_run(resp.flow_run_id)
+        details = _rpc.executor().ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=resp.flow_run_id))
+        print(f"result: {details.result_json if details.has_result else details.result_note}")
+        return code
+    finally:
+        executor.terminate()
+        executor.wait(timeout=15)
+        orch.stop()

@@ -1,0 +1,128 @@
+"""WatchFlowRun for callers: the orchestrator's watch of a run, merged with the watches of its
+subflows as they appear, with task-run progress counts on every event."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from cadenza.v1 import executor_pb2 as epb
+from cadenza.v1 import orchestrator_pb2 as pb
+from cadenza.v1 import states_pb2 as spb
+
+from .config import ExecutorConfig
+
+_FINAL = {spb.STATE_TYPE_COMPLETED, spb.STATE_TYPE_FAILED, spb.STATE_TYPE_CRASHED, spb.STATE_TYPE_CANCELLED}
+_END = object()
+
+
+class _Progress:
+    def __init__(self) -> None:
+        self.final: dict[str, bool] = {}
+
+    def see(self, change: pb.RunStateChange) -> None:
+        if change.run_kind == pb.RUN_KIND_TASK and not change.state.details.child_flow_run_id:
+            self.final[change.run_id] = change.state.type in _FINAL
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        return len(self.final), sum(self.final.values())
+
+
+async def _history(stub, config: ExecutorConfig, run: pb.FlowRun):
+    """A finished run: its whole state history and its task runs' states, then the end."""
+    meta = config.metadata()
+    states = await stub.ReadStates(pb.ReadStatesRequest(run_kind=pb.RUN_KIND_FLOW, run_id=run.id), timeout=10, metadata=meta)
+    for state in states.states:
+        yield pb.RunStateChange(run_kind=pb.RUN_KIND_FLOW, run_id=run.id, run_name=run.name, flow_run_id=run.id, state=state)
+    token = ""
+    while True:
+        page = await stub.ListTaskRuns(
+            pb.ListTaskRunsRequest(flow_run_id=run.id, page_size=1000, page_token=token), timeout=10, metadata=meta
+        )
+        for task in page.task_runs:
+            yield pb.RunStateChange(
+                run_kind=pb.RUN_KIND_TASK, run_id=task.id, run_name=task.name, flow_run_id=run.id, state=task.state
+            )
+        token = page.next_page_token
+        if not token:
+            return
+
+
+async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
+    meta = config.metadata()
+    run = (await stub.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=flow_run_id), timeout=10, metadata=meta)).flow_run
+    progress = _Progress()
+    sequence = 0
+    if run.state.type in _FINAL:
+        changes = [c async for c in _history(stub, config, run)]
+        for change in changes:
+            progress.see(change)
+        for i, change in enumerate(changes):
+            sequence += 1
+            total, done = progress.counts
+            yield epb.FlowRunEvent(
+                sequence=sequence, state_change=change, snapshot=True,
+                terminal=i == len(changes) - 1, task_runs_total=total, task_runs_done=done,
+            )
+        return
+
+    queue: asyncio.Queue = asyncio.Queue()
+    watched: set[str] = set()
+    tasks: list[asyncio.Task] = []
+
+    async def pump(run_id: str, root: bool) -> None:
+        try:
+            call = stub.WatchFlowRun(pb.WatchFlowRunRequest(flow_run_id=run_id), metadata=meta)
+            async for msg in call:
+                await queue.put((root, msg))
+        except grpc.aio.AioRpcError as exc:
+            if root:
+                await queue.put((root, exc))
+        finally:
+            if root:
+                await queue.put((root, _END))
+
+    def follow(run_id: str, root: bool = False) -> None:
+        if run_id not in watched:
+            watched.add(run_id)
+            tasks.append(asyncio.create_task(pump(run_id, root)))
+
+    follow(flow_run_id, root=True)
+    try:
+        while True:
+            root, msg = await queue.get()
+            if msg is _END:
+                return
+            if isinstance(msg, grpc.aio.AioRpcError):
+                raise msg
+            if msg.HasField("state_change"):
+                change = msg.state_change
+                progress.see(change)
+                child = change.state.details.child_flow_run_id
+                if child:
+                    follow(child)
+            elif not msg.HasField("log"):
+                if root and msg.terminal:
+                    sequence += 1
+                    total, done = progress.counts
+                    yield epb.FlowRunEvent(sequence=sequence, terminal=True, task_runs_total=total, task_runs_done=done)
+                    return
+                continue
+            sequence += 1
+            total, done = progress.counts
+            event = epb.FlowRunEvent(
+                sequence=sequence, snapshot=msg.snapshot, terminal=root and msg.terminal,
+                task_runs_total=total, task_runs_done=done,
+            )
+            if msg.HasField("state_change"):
+                event.state_change.CopyFrom(msg.state_change)
+            else:
+                event.log.CopyFrom(msg.log)
+            yield event
+            if event.terminal:
+                return
+    finally:
+        for task in tasks:
+            task.cancel()
