@@ -1,0 +1,59 @@
+"""PreventPendingTransitions and BypassCancellingScheduledFlowRuns."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.core.models import Status
+
+from .conftest import ST, flow_in, propose, state, task_in
+
+
+@pytest.mark.parametrize("current", [ST.PENDING, ST.RUNNING])
+def test_flow_cannot_go_back_to_pending(ctx, current):
+    run = flow_in(ctx, current)
+    decision, _ = propose(ctx, run, ST.PENDING)
+    assert decision.status is Status.ABORT
+    assert "cannot transition to a PENDING state" in decision.reason
+    assert run.state.type is current
+
+
+@pytest.mark.parametrize("current", [ST.SCHEDULED, ST.COMPLETED, ST.FAILED, ST.CRASHED])
+def test_flow_may_become_pending_from_elsewhere(ctx, current):
+    run = flow_in(ctx, state(current, scheduled_time=ctx.clock))
+    assert propose(ctx, run, ST.PENDING)[0].status is Status.ACCEPT
+
+
+def test_task_pending_to_pending_is_not_guarded(ctx):
+    # The task policy has no such rule (reference 2.3); NotReady renames go through.
+    run = task_in(ctx, ST.PENDING)
+    decision, _ = propose(ctx, run, state(ST.PENDING, name="NotReady"))
+    assert decision.status is Status.ACCEPT and run.state.name == "NotReady"
+
+
+@pytest.mark.parametrize("name", ["Scheduled", "Resuming", "Late"])
+def test_cancelling_a_scheduled_flow_cancels_it_at_once(ctx, name):
+    run = flow_in(ctx, state(ST.SCHEDULED, name=name, scheduled_time=ctx.clock))
+    decision, _ = propose(ctx, run, state(ST.CANCELLING, message="by user"))
+    assert decision.status is Status.REJECT and not decision.nullified
+    assert run.state.type is ST.CANCELLED and run.state.message == "by user"
+
+
+def test_cancelling_a_suspended_flow_cancels_it_at_once(ctx):
+    run = flow_in(ctx, state(ST.PAUSED, pause_reschedule=True), deployment_id="d1")
+    decision, _ = propose(ctx, run, ST.CANCELLING)
+    assert decision.status is Status.REJECT and run.state.type is ST.CANCELLED
+
+
+def test_cancelling_a_blocking_pause_is_not_bypassed(ctx):
+    # Its process is alive; the resume rule then keeps the run paused.
+    run = flow_in(ctx, ST.PAUSED)
+    decision, _ = propose(ctx, run, ST.CANCELLING)
+    assert decision.nullified and run.state.type is ST.PAUSED
+
+
+@pytest.mark.parametrize("current", [ST.PENDING, ST.RUNNING])
+def test_cancelling_a_started_flow_goes_through_cancelling(ctx, current):
+    run = flow_in(ctx, current)
+    assert propose(ctx, run, ST.CANCELLING)[0].status is Status.ACCEPT
+    assert run.state.type is ST.CANCELLING
