@@ -32,6 +32,11 @@ def orchestrator(tmp_path_factory):
     """Start `python -m orchestrator serve` and point the engine at it for the whole session."""
     db_dir = tmp_path_factory.mktemp("orchestrator-db")
     home = tmp_path_factory.mktemp("cadenza-home")
+    env = dict(os.environ)
+    # Short slot WAITs: tasks waiting on a tag concurrency limit retry every 10-20 ms, so the
+    # limit tests stay fast and a waiting run goes through many WAIT answers (scenario 104).
+    env.update(CADENZA_SLOT_WAIT_SECONDS="0.01", CADENZA_SLOT_WAIT_MAX_SECONDS="0.02")
+    env.pop("CADENZA_ORCHESTRATOR", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "serve", "--host", "127.0.0.1", "--port", "0",
          "--db", str(db_dir / "cadenza.db")],
@@ -39,6 +44,7 @@ def orchestrator(tmp_path_factory):
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
+        env=env,
     )
     lines: "queue.Queue[str | None]" = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()

@@ -12,7 +12,7 @@ from executor.context import get_run_context
 from executor.exceptions import ParameterTypeError
 from executor.states import StateType
 
-from ._util import flow_run_id, ids, task_runs, uniq
+from ._util import ids, task_runs, uniq
 
 pytestmark = pytest.mark.timeout(30)
 
