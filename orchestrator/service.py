@@ -300,14 +300,13 @@ class OrchestratorService:
         if tracker is None:
             log.warning("tracking task run %s of subflow %s is gone", child.parent_task_run_id, child.id)
             return
-        copy = state.fresh_copy(
-            details=replace(
-                state.details,
-                child_flow_run_id=child.id,
-                flow_run_id=tracker.flow_run_id,
-                task_run_id=tracker.id,
-                transition_id="",
-            )
+        copy = state.fresh_copy()  # fresh_copy sets details itself: replace them after
+        copy.details = replace(
+            state.details,
+            child_flow_run_id=child.id,
+            flow_run_id=tracker.flow_run_id,
+            task_run_id=tracker.id,
+            transition_id="",
         )
         self._decide("task", tracker, Proposal(copy, force=True), batch, events)
 
