@@ -1,0 +1,304 @@
+"""Protobuf <-> plain Python at the edge of the engine. Nothing else touches *_pb2 types' fields."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cadenza.v1 import orchestrator_pb2 as opb
+from cadenza.v1 import states_pb2 as spb
+
+from executor.results import ResultRef
+from executor.states import State, StateDetails, StateType
+
+_UTC = _dt.timezone.utc
+_TYPE_TO_PB = {t: getattr(spb, f"STATE_TYPE_{t.value}") for t in StateType}
+_PB_TO_TYPE = {v: k for k, v in _TYPE_TO_PB.items()}
+_KIND_TO_PB = {
+    "": spb.RESULT_KIND_UNSPECIFIED,
+    "unpersisted": spb.RESULT_KIND_UNPERSISTED,
+    "persisted": spb.RESULT_KIND_PERSISTED,
+    "literal": spb.RESULT_KIND_LITERAL,
+}
+_PB_TO_KIND = {v: k for k, v in _KIND_TO_PB.items()}
+
+
+def dt_from_pb(ts: Any) -> _dt.datetime | None:
+    if not ts.seconds and not ts.nanos:
+        return None
+    return _dt.datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, _UTC)
+
+
+def dt_to_pb(value: _dt.datetime, target: Any) -> None:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    seconds = value.timestamp()
+    whole = int(seconds // 1)
+    target.seconds = whole
+    target.nanos = int(round((seconds - whole) * 1e9)) % 1_000_000_000
+
+
+def state_type_to_pb(t: StateType) -> int:
+    return _TYPE_TO_PB[t]
+
+
+def state_type_from_pb(v: int) -> StateType:
+    return _PB_TO_TYPE[v]
+
+
+def state_to_pb(state: State, transition_id: str | None = None) -> spb.State:
+    """Build the proposal's protobuf once; the server stamps id and timestamp."""
+    msg = spb.State(type=_TYPE_TO_PB[state.type], name=state.name)
+    if state.message:
+        msg.message = state.message
+    ref = state.result_ref
+    if ref is not None and ref.kind:
+        data = msg.data
+        data.kind = _KIND_TO_PB[ref.kind]
+        if ref.storage_key:
+            data.storage_key = ref.storage_key
+        if ref.serializer:
+            data.serializer = ref.serializer
+        if ref.json is not None:
+            data.json = ref.json
+    d = state.state_details
+    pd = msg.details
+    if d.flow_run_id:
+        pd.flow_run_id = d.flow_run_id
+    if d.task_run_id:
+        pd.task_run_id = d.task_run_id
+    if d.child_flow_run_id:
+        pd.child_flow_run_id = d.child_flow_run_id
+    if d.scheduled_time is not None:
+        dt_to_pb(d.scheduled_time, pd.scheduled_time)
+    if d.cache_key:
+        pd.cache_key = d.cache_key
+    if d.cache_expiration is not None:
+        dt_to_pb(d.cache_expiration, pd.cache_expiration)
+    if d.refresh_cache:
+        pd.refresh_cache = True
+    if d.pause_timeout is not None:
+        dt_to_pb(d.pause_timeout, pd.pause_timeout)
+    if d.pause_reschedule:
+        pd.pause_reschedule = True
+    if d.pause_key:
+        pd.pause_key = d.pause_key
+    if d.retriable is not None:
+        pd.retriable = d.retriable
+    if d.untrackable_result:
+        pd.untrackable_result = True
+    tid = transition_id or d.transition_id
+    if tid:
+        pd.transition_id = tid
+    return msg
+
+
+def details_from_pb(pd: Any) -> StateDetails:
+    return StateDetails(
+        flow_run_id=pd.flow_run_id or None,
+        task_run_id=pd.task_run_id or None,
+        child_flow_run_id=pd.child_flow_run_id or None,
+        scheduled_time=dt_from_pb(pd.scheduled_time) if pd.HasField("scheduled_time") else None,
+        cache_key=pd.cache_key or None,
+        cache_expiration=dt_from_pb(pd.cache_expiration) if pd.HasField("cache_expiration") else None,
+        refresh_cache=pd.refresh_cache,
+        pause_timeout=dt_from_pb(pd.pause_timeout) if pd.HasField("pause_timeout") else None,
+        pause_reschedule=pd.pause_reschedule,
+        pause_key=pd.pause_key or None,
+        retriable=pd.retriable if pd.HasField("retriable") else None,
+        transition_id=pd.transition_id or None,
+        untrackable_result=pd.untrackable_result,
+    )
+
+
+def ref_from_pb(data: Any) -> ResultRef | None:
+    if not data.kind:
+        return None
+    return ResultRef(
+        _PB_TO_KIND.get(data.kind, ""),
+        data.storage_key,
+        data.serializer,
+        data.json if data.HasField("json") else None,
+    )
+
+
+def state_from_pb(msg: spb.State) -> State:
+    return State(
+        _PB_TO_TYPE[msg.type] if msg.type else StateType.PENDING,
+        name=msg.name or None,
+        message=msg.message or None,
+        state_details=details_from_pb(msg.details),
+        timestamp=dt_from_pb(msg.timestamp),
+        id=msg.id or None,
+        result_ref=ref_from_pb(msg.data),
+    )
+
+
+# -- plain records returned by the client ------------------------------------------------------
+@dataclass
+class FlowRun:
+    id: str
+    name: str = ""
+    flow_name: str = ""
+    flow_version: str | None = None
+    parameters: dict = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    parent_task_run_id: str | None = None
+    deployment_id: str | None = None
+    state: State | None = None
+    run_count: int = 0
+    start_time: _dt.datetime | None = None
+    end_time: _dt.datetime | None = None
+    total_run_time: float = 0.0
+    expected_start_time: _dt.datetime | None = None
+    next_scheduled_start_time: _dt.datetime | None = None
+    created: _dt.datetime | None = None
+    empirical_policy: dict = field(default_factory=dict)
+    idempotency_key: str | None = None
+    estimated_run_time: float = 0.0
+
+    @property
+    def state_type(self) -> StateType | None:
+        return self.state.type if self.state else None
+
+    @property
+    def state_name(self) -> str | None:
+        return self.state.name if self.state else None
+
+
+@dataclass
+class TaskInput:
+    input_type: str
+    id: str
+
+
+@dataclass
+class TaskRun:
+    id: str
+    name: str = ""
+    flow_run_id: str | None = None
+    task_key: str = ""
+    dynamic_key: str = ""
+    task_version: str | None = None
+    tags: list[str] = field(default_factory=list)
+    task_inputs: dict = field(default_factory=dict)
+    empirical_policy: dict = field(default_factory=dict)
+    state: State | None = None
+    run_count: int = 0
+    flow_run_run_count: int = 0
+    start_time: _dt.datetime | None = None
+    end_time: _dt.datetime | None = None
+    total_run_time: float = 0.0
+    expected_start_time: _dt.datetime | None = None
+    created: _dt.datetime | None = None
+    estimated_run_time: float = 0.0
+
+    @property
+    def state_type(self) -> StateType | None:
+        return self.state.type if self.state else None
+
+    @property
+    def state_name(self) -> str | None:
+        return self.state.name if self.state else None
+
+
+@dataclass
+class ConcurrencyLimit:
+    id: str
+    tag: str
+    concurrency_limit: int
+    active_slots: list[str] = field(default_factory=list)
+    created: _dt.datetime | None = None
+
+
+@dataclass
+class LogEntry:
+    flow_run_id: str | None
+    task_run_id: str | None
+    name: str
+    level: int
+    message: str
+    timestamp: _dt.datetime | None
+
+
+def flow_run_from_pb(m: opb.FlowRun) -> FlowRun:
+    pol = m.empirical_policy
+    return FlowRun(
+        id=m.id,
+        name=m.name,
+        flow_name=m.flow_name,
+        flow_version=m.flow_version or None,
+        parameters=json.loads(m.parameters_json) if m.parameters_json else {},
+        tags=list(m.tags),
+        parent_task_run_id=m.parent_task_run_id or None,
+        deployment_id=m.deployment_id or None,
+        state=state_from_pb(m.state) if m.HasField("state") else None,
+        run_count=m.run_count,
+        start_time=dt_from_pb(m.start_time),
+        end_time=dt_from_pb(m.end_time),
+        total_run_time=m.total_run_time_seconds,
+        expected_start_time=dt_from_pb(m.expected_start_time),
+        next_scheduled_start_time=dt_from_pb(m.next_scheduled_start_time),
+        created=dt_from_pb(m.created),
+        empirical_policy={
+            "retries": pol.retries,
+            "retry_delay": pol.retry_delay_seconds,
+            "pause_keys": list(pol.pause_keys),
+            "resuming": pol.resuming,
+        },
+        idempotency_key=m.idempotency_key or None,
+        estimated_run_time=m.estimated_run_time_seconds,
+    )
+
+
+def task_run_from_pb(m: opb.TaskRun) -> TaskRun:
+    pol = m.empirical_policy
+    return TaskRun(
+        id=m.id,
+        name=m.name,
+        flow_run_id=m.flow_run_id or None,
+        task_key=m.task_key,
+        dynamic_key=m.dynamic_key,
+        task_version=m.task_version or None,
+        tags=list(m.tags),
+        task_inputs={
+            k: [TaskInput(i.input_type, i.id) for i in v.inputs] for k, v in m.task_inputs.items()
+        },
+        empirical_policy={
+            "retries": pol.retries,
+            "retry_delay": list(pol.retry_delay_seconds),
+            "retry_jitter_factor": pol.retry_jitter_factor if pol.HasField("retry_jitter_factor") else None,
+        },
+        state=state_from_pb(m.state) if m.HasField("state") else None,
+        run_count=m.run_count,
+        flow_run_run_count=m.flow_run_run_count,
+        start_time=dt_from_pb(m.start_time),
+        end_time=dt_from_pb(m.end_time),
+        total_run_time=m.total_run_time_seconds,
+        expected_start_time=dt_from_pb(m.expected_start_time),
+        created=dt_from_pb(m.created),
+        estimated_run_time=m.estimated_run_time_seconds,
+    )
+
+
+def limit_from_pb(m: opb.ConcurrencyLimit) -> ConcurrencyLimit:
+    return ConcurrencyLimit(
+        id=m.id,
+        tag=m.tag,
+        concurrency_limit=m.concurrency_limit,
+        active_slots=list(m.active_slots),
+        created=dt_from_pb(m.created),
+    )
+
+
+def log_from_pb(m: opb.LogEntry) -> LogEntry:
+    return LogEntry(
+        m.flow_run_id or None,
+        m.task_run_id or None,
+        m.logger_name,
+        m.level,
+        m.message,
+        dt_from_pb(m.timestamp),
+    )

@@ -1,0 +1,176 @@
+"""Entering the engine from user code: the thin sync and async adapters around the one async
+implementation (run_flow, run_task). They decide where user code runs and how the caller
+waits; the orchestration itself never differs between colours."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Any
+
+from executor import _runtime as rtm
+from executor._engine.flow_run import FlowCall, run_flow
+from executor._engine.task_run import TaskCall, run_task
+from executor.context import FlowRunContext, TaskRunContext, current_tags
+from executor.futures import PrefectFuture
+from executor.states import State
+
+
+def _in_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        return False
+
+
+def _wait(rt: rtm.Runtime, cf: "concurrent.futures.Future", portal: rtm.CallerPortal | None) -> rtm.Outcome:
+    return portal.wait(cf) if portal is not None else cf.result()
+
+
+def _deliver(outcome: rtm.Outcome, return_state: bool) -> Any:
+    if outcome.exc is not None:
+        raise outcome.exc
+    state: State = outcome.value
+    return state if return_state else state.result()
+
+
+# -- flows -------------------------------------------------------------------------------------
+def enter_flow_call(flow: Any, args: tuple, kwargs: dict, return_state: bool, wait_for: Any) -> Any:
+    if TaskRunContext.get() is not None:
+        raise RuntimeError("Flows cannot be run from within tasks. Did you mean to call this flow in a flow?")
+    parent = FlowRunContext.get()
+    if wait_for is not None and parent is None:
+        raise ValueError("Only flows run as subflows can wait for dependencies.")
+    if parent is not None and parent.timed_out.is_set():
+        raise TimeoutError("Flow run timed out")
+    parameters = flow._bind(args, kwargs)
+    name = flow._run_name(parameters)
+    tags = current_tags()
+    dynamic_key = parent.next_dynamic_key(flow.task_key) if parent is not None else 0
+    rt = rtm.get_runtime()
+
+    if flow.isasync and (parent is None or parent.flow.isasync):
+        return _async_flow_call(rt, flow, parameters, wait_for, parent, tags, name, dynamic_key, return_state)
+
+    portal = None
+    if flow.isasync:  # an async subflow under a sync parent: the caller gets the value
+        call = FlowCall(flow, parameters, wait_for, parent, tags, name, "loop", loop=rt.user_loop(), dynamic_key=dynamic_key)
+    elif flow.timeout_seconds:
+        call = FlowCall(flow, parameters, wait_for, parent, tags, name, "thread", dynamic_key=dynamic_key)
+    else:
+        portal = rtm.CallerPortal(rt.loop)
+        call = FlowCall(flow, parameters, wait_for, parent, tags, name, "caller", portal=portal, dynamic_key=dynamic_key)
+    return _deliver(_wait(rt, rt.submit(run_flow(call)), portal), return_state)
+
+
+async def _async_flow_call(rt: rtm.Runtime, flow: Any, parameters: dict, wait_for: Any, parent: Any,
+                           tags: frozenset, name: str | None, dynamic_key: int, return_state: bool) -> Any:
+    call = FlowCall(flow, parameters, wait_for, parent, tags, name, "loop",
+                    loop=asyncio.get_running_loop(), dynamic_key=dynamic_key)
+    return _deliver(await rt.run_async(run_flow(call)), return_state)
+
+
+# -- tasks -------------------------------------------------------------------------------------
+def _task_flow_context() -> FlowRunContext:
+    flow_ctx = FlowRunContext.get()
+    if flow_ctx is None:
+        raise RuntimeError(
+            "Tasks cannot be run outside of a flow. To call the underlying task function outside "
+            "of a flow use `task.fn()`."
+        )
+    if TaskRunContext.get() is not None:
+        raise RuntimeError("Tasks cannot be run from within tasks. Did you mean to call this task in a flow?")
+    if flow_ctx.timed_out.is_set():
+        raise TimeoutError("Flow run timed out")
+    return flow_ctx
+
+
+def _new_call(task: Any, flow_ctx: FlowRunContext, parameters: dict, wait_for: Any, rt: rtm.Runtime,
+              asynchronous: bool, extra_inputs: list[str] | None = None) -> TaskCall:
+    dynamic_key = flow_ctx.next_dynamic_key(task.task_key)
+    future = PrefectFuture(task, f"{task.name}-{dynamic_key}", rt.loop, asynchronous)
+    tags = task.tags | current_tags() if task.tags else current_tags()
+    loop = flow_ctx.user_loop if (task.isasync and flow_ctx.user_loop is not None) else None
+    return TaskCall(task, parameters, wait_for, flow_ctx, dynamic_key, tags, future, "pool", loop=loop,
+                    extra_inputs=extra_inputs)
+
+
+def enter_task_call(task: Any, args: tuple, kwargs: dict, return_state: bool, wait_for: Any) -> Any:
+    """`task(...)`: run to the end and give back the value (or the state)."""
+    flow_ctx = _task_flow_context()
+    parameters = task._bind(args, kwargs)
+    rt = rtm.get_runtime()
+    both_async = task.isasync and flow_ctx.flow.isasync
+    call = _new_call(task, flow_ctx, parameters, wait_for, rt, both_async)
+    if both_async:
+        return _async_task_call(rt, call, flow_ctx, return_state)
+    portal = None
+    if not task.isasync and not task.timeout_seconds:
+        portal = rtm.CallerPortal(rt.loop)
+        call.where, call.portal = "caller", portal
+    outcome = _wait(rt, rt.submit(run_task(call)), portal)
+    flow_ctx.children.append(outcome.value)
+    return _deliver(outcome, return_state)
+
+
+async def _async_task_call(rt: rtm.Runtime, call: TaskCall, flow_ctx: FlowRunContext, return_state: bool) -> Any:
+    outcome = await rt.run_async(run_task(call))
+    flow_ctx.children.append(outcome.value)
+    return _deliver(outcome, return_state)
+
+
+_running: set = set()  # strong references: the loop itself only keeps weak ones to tasks
+
+
+def _spawn(rt: rtm.Runtime, call: TaskCall) -> None:
+    task = rt.loop.create_task(run_task(call))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+
+
+def _start(rt: rtm.Runtime, call: TaskCall) -> None:
+    """Schedule the run on the engine loop (from any thread) without waiting for it."""
+    rt.loop.call_soon_threadsafe(_spawn, rt, call)
+
+
+def enter_task_submit(task: Any, args: tuple, kwargs: dict, return_state: bool, wait_for: Any) -> Any:
+    """`task.submit(...)`: a future at once (concurrent runner) or after the run (sequential)."""
+    flow_ctx = _task_flow_context()
+    parameters = task._bind(args, kwargs)
+    return submit_parameters(task, flow_ctx, parameters, return_state, wait_for)
+
+
+def submit_parameters(task: Any, flow_ctx: FlowRunContext, parameters: dict, return_state: bool,
+                      wait_for: Any, extra_inputs: list[str] | None = None) -> Any:
+    rt = rtm.get_runtime()
+    both_async = task.isasync and flow_ctx.flow.isasync
+    call = _new_call(task, flow_ctx, parameters, wait_for, rt, both_async, extra_inputs)
+    future = call.future
+    flow_ctx.children.append(future)
+    sequential = flow_ctx.task_runner.sequential
+    if both_async:
+        return _async_submit(rt, call, sequential, return_state)
+    if sequential:
+        portal = None
+        if not task.isasync and not task.timeout_seconds:
+            portal = rtm.CallerPortal(rt.loop)
+            call.where, call.portal = "caller", portal
+        outcome = _wait(rt, rt.submit(run_task(call)), portal)
+        if outcome.exc is not None:
+            raise outcome.exc
+    else:
+        _start(rt, call)
+    return future.wait() if return_state else future
+
+
+async def _async_submit(rt: rtm.Runtime, call: TaskCall, sequential: bool, return_state: bool) -> Any:
+    if sequential:
+        outcome = await rt.run_async(run_task(call))
+        if outcome.exc is not None:
+            raise outcome.exc
+    else:
+        _start(rt, call)
+    if return_state:
+        return await call.future.wait()
+    return call.future

@@ -1,0 +1,196 @@
+"""The RUNNING loop of a flow run: run the body (with its timeout), wait for its task runs,
+turn what it returned into the final state, propose it, and run again on AwaitingRetry."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any
+
+from executor import _runtime as rtm
+from executor import settings
+from executor._engine.orchestrate import FLOW, crashed_state, is_crash, propose
+from executor._params import to_call_args
+from executor._resolve import resolve_parameters, resolve_wait_for
+from executor.logging import print_mode
+from executor.context import FlowRunContext, enter_flow_context
+from executor.exceptions import Abort, PausedRun, UpstreamTaskError
+from executor.futures import PrefectFuture
+from executor.results import ResultFactory
+from executor.states import State, StateType, _UNSET, return_value_to_state
+from executor.task_runners import as_task_runner
+
+log = logging.getLogger("cadenza.flow_runs")
+
+
+def _call_sync_body(flow: Any, params: dict, ctx: FlowRunContext) -> Any:
+    with enter_flow_context(ctx):
+        args, kwargs = to_call_args(flow.signature, params)
+        with print_mode(ctx.log_prints):
+            value = flow.fn(*args, **kwargs)
+        return list(value) if inspect.isgenerator(value) else value
+
+
+async def _call_async_body(flow: Any, params: dict, ctx: FlowRunContext) -> Any:
+    with enter_flow_context(ctx):
+        args, kwargs = to_call_args(flow.signature, params)
+        with print_mode(ctx.log_prints):
+            return await flow.fn(*args, **kwargs)
+
+
+async def _run_body(call: Any, ctx: FlowRunContext, params: dict) -> tuple[rtm.Outcome | None, bool]:
+    flow = call.flow
+    if call.where == "loop":
+        aw = rtm.run_on_loop(call.loop, lambda: _call_async_body(flow, params, ctx))
+    elif call.where == "thread":
+        aw = rtm.run_in_new_thread(_call_sync_body, flow, params, ctx)
+    else:
+        aw = call.portal.call(_call_sync_body, flow, params, ctx)
+    if not flow.timeout_seconds:
+        return await aw, False
+    try:
+        return await asyncio.wait_for(aw, flow.timeout_seconds), False
+    except asyncio.TimeoutError:
+        ctx.timed_out.set()  # a sync body stops at its next task call
+        return None, True
+
+
+async def _futures_to_states(value: Any) -> Any:
+    if isinstance(value, PrefectFuture):
+        return await value._wait_engine()
+    typ = type(value)
+    if typ in (list, tuple, set):
+        items = [await _futures_to_states(v) for v in value]
+        return typ(items)
+    if typ is dict:
+        return {k: await _futures_to_states(v) for k, v in value.items()}
+    return value
+
+
+async def _children_states(ctx: FlowRunContext) -> list[State]:
+    out = []
+    for child in ctx.children:
+        out.append(await child._wait_engine() if isinstance(child, PrefectFuture) else child)
+    return out
+
+
+def _persist_settings(flow: Any, parent: FlowRunContext | None) -> tuple[bool, bool]:
+    """(persist this run's result, persist its children's results by default) — reference 116."""
+    inherited = parent.persist_children if parent is not None else settings.persist_results_default()
+    if flow.persist_result is not None:
+        return flow.persist_result, flow.persist_result
+    return inherited, inherited or flow._retries() > 0
+
+
+async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict) -> rtm.Outcome:
+    rt = rtm.get_runtime()
+    stream = rt.stream
+    flow = call.flow
+    parent = call.parent
+    links = parent.task_run_results if parent is not None else None
+
+    try:
+        if call.wait_for is not None:
+            await resolve_wait_for(call.wait_for, links)
+        if parent is not None:
+            parameters, _ = await resolve_parameters(parameters, links)
+    except UpstreamTaskError as exc:
+        not_ready = State(StateType.PENDING, name="NotReady", message=str(exc))
+        state, _ = await propose(stream, FLOW, flow_run.id, not_ready, force=True)
+        return rtm.Outcome(state)
+
+    persist, persist_children = _persist_settings(flow, parent)
+    factory = ResultFactory(persist, flow.result_storage, flow.result_serializer)
+    log_prints = flow.log_prints if flow.log_prints is not None else (
+        parent.log_prints if parent is not None else settings.log_prints())
+    reraise: BaseException | None = None
+    try:
+        state, run_count = await propose(stream, FLOW, flow_run.id, State(StateType.RUNNING))
+        while state.type is StateType.RUNNING:
+            flow_run.run_count = run_count
+            flow_run.state = state
+            ctx = FlowRunContext(
+                flow=flow, flow_run=flow_run, parameters=parameters,
+                task_runner=as_task_runner(flow.task_runner).duplicate(),
+                result_factory=factory, persist_children=persist_children, log_prints=log_prints,
+                user_loop=call.loop if call.where == "loop" else None, tags=call.tags,
+            )
+            outcome, timed_out = await _run_body(call, ctx, parameters)
+            children = await _children_states(ctx)
+            if timed_out:
+                exc = TimeoutError(f"Flow run exceeded timeout of {flow.timeout_seconds} seconds")
+                final = State(StateType.FAILED, name="TimedOut", message=str(exc), data=exc)
+            elif outcome.exc is not None:
+                exc = outcome.exc
+                if isinstance(exc, Abort):
+                    stored = await rt.client.read_flow_run(flow_run.id)
+                    return rtm.Outcome(stored.state, exc)
+                if isinstance(exc, PausedRun):
+                    stored = await rt.client.read_flow_run(flow_run.id)
+                    if stored.state is not None and stored.state.is_paused():
+                        state = stored.state
+                        break
+                    final = _pause_from(exc)
+                elif is_crash(exc):
+                    state, _ = await propose(stream, FLOW, flow_run.id, crashed_state(exc))
+                    reraise = exc
+                    break
+                else:
+                    final = State(
+                        StateType.FAILED,
+                        message=f"Flow run encountered an exception. {type(exc).__name__}: {exc}",
+                        data=exc,
+                    )
+            else:
+                value = outcome.value
+                if value is None and children:
+                    value = children
+                else:
+                    value = await _futures_to_states(value)
+                final = return_value_to_state(value)
+            if final._data is not _UNSET:
+                final.result_ref = factory.create_ref(final._data)
+            state, run_count = await propose(stream, FLOW, flow_run.id, final)
+            if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
+                state, run_count = await propose(stream, FLOW, flow_run.id, State(StateType.RUNNING))
+    except Abort as exc:
+        stored = await rt.client.read_flow_run(flow_run.id)
+        log.debug("Flow run %s aborted by the orchestrator: %s", flow_run.id, exc)
+        return rtm.Outcome(stored.state)
+    flow_run.state = state
+    await _finish(flow, flow_run, state, call)
+    return rtm.Outcome(state, reraise)
+
+
+def _pause_from(exc: PausedRun) -> State:
+    src = exc.state
+    pause = State(StateType.PAUSED)
+    if isinstance(src, State) and src.is_paused():
+        d = src.state_details
+        pause.state_details.pause_timeout = d.pause_timeout
+        pause.state_details.pause_reschedule = d.pause_reschedule
+        pause.state_details.pause_key = d.pause_key
+    return pause
+
+
+async def _finish(flow: Any, flow_run: Any, state: State, call: Any) -> None:
+    from executor.logging import flush_logs_async, run_logger
+
+    run_logger(flow_run_id=flow_run.id, flow_run_name=flow_run.name).info("Finished in state %r", state)
+    hooks = {
+        StateType.COMPLETED: flow.on_completion,
+        StateType.FAILED: flow.on_failure,
+        StateType.CRASHED: flow.on_crashed,
+        StateType.CANCELLED: flow.on_cancellation,
+        StateType.CANCELLING: flow.on_cancellation,
+    }.get(state.type)
+    rt = rtm.get_runtime()
+    for hook in hooks or ():
+        if inspect.iscoroutinefunction(hook):
+            out = await rtm.run_on_loop(call.loop or rt.user_loop(), lambda h=hook: h(flow, flow_run, state))
+        else:
+            out = await rtm.run_in_thread(rt, hook, flow, flow_run, state)
+        if out.exc is not None:
+            log.error("Hook %r of flow %r raised %r", getattr(hook, "__name__", hook), flow.name, out.exc)
+    await flush_logs_async()

@@ -1,0 +1,173 @@
+"""One flow run, start to end (top-level or subflow): validate parameters, create the run (and,
+for a subflow, its tracking task run in the parent), run the body where it belongs with its
+timeout, wait for its task runs, turn the return value into the final state (reference 1.5),
+propose it, and follow the orchestrator's answers (AwaitingRetry -> run the body again)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from cadenza.v1 import orchestrator_pb2 as opb
+
+from executor import _convert as cv
+from executor import _runtime as rtm
+from executor._engine.orchestrate import FLOW, crashed_state, propose
+from executor._params import parameters_json
+from executor._resolve import collect_inputs, resolve_parameters
+from executor.context import FlowRunContext
+from executor.exceptions import ParameterTypeError, SignatureMismatchError, UpstreamTaskError
+from executor.states import State, StateType
+
+log = logging.getLogger("cadenza.flow_runs")
+
+
+class FlowCall:
+    """Everything one flow call needs, captured in the calling thread."""
+
+    __slots__ = ("flow", "parameters", "wait_for", "parent", "tags", "name", "where", "portal", "loop",
+                 "dynamic_key")
+
+    def __init__(self, flow: Any, parameters: dict, wait_for: Any, parent: FlowRunContext | None,
+                 tags: frozenset, name: str | None, where: str, portal: Any = None, loop: Any = None,
+                 dynamic_key: int = 0) -> None:
+        self.flow = flow
+        self.parameters = parameters
+        self.wait_for = wait_for
+        self.parent = parent
+        self.tags = tags
+        self.name = name
+        self.where = where  # "caller" (portal), "thread" (own thread, for timeouts) or "loop"
+        self.portal = portal
+        self.loop = loop
+        self.dynamic_key = dynamic_key
+
+
+async def run_flow(call: FlowCall) -> rtm.Outcome:
+    """Drive one flow run; the Outcome's value is its final state, `exc` an exception to re-raise
+    in the caller (interrupts, Abort)."""
+    rt = rtm.get_runtime()
+    flow = call.flow
+    parent = call.parent
+    tracking_id = ""
+    parameters = call.parameters
+
+    if parent is not None:
+        inputs = {n: await collect_inputs(v, parent.task_run_results) for n, v in parameters.items()}
+        req = opb.CreateTaskRunRequest(
+            flow_run_id=parent.flow_run.id,
+            task_key=flow.task_key,
+            dynamic_key=str(call.dynamic_key),
+            name=f"{flow.name}-{call.dynamic_key}",
+            task_version=flow.version or "",
+            tags=sorted(call.tags),
+        )
+        for n, ids in inputs.items():
+            entry = req.task_inputs[n]
+            for tid in ids:
+                entry.inputs.add(input_type="task_run", id=tid)
+        if call.wait_for is not None:
+            entry = req.task_inputs["wait_for"]
+            for tid in await collect_inputs(call.wait_for, parent.task_run_results):
+                entry.inputs.add(input_type="task_run", id=tid)
+        resp = await rt.stream.request(create_task_run=req)
+        tracking_id = resp.task_run.id
+        if not resp.created and resp.task_run.state.type == cv.state_type_to_pb(StateType.COMPLETED):
+            reused = await _reuse_completed_child(rt, tracking_id)
+            if reused is not None:
+                return rtm.Outcome(reused)
+        try:
+            parameters, _ = await resolve_parameters(parameters, parent.task_run_results)
+        except UpstreamTaskError:
+            pass  # the NotReady check below (orchestrate) reports it as the run's state
+
+    validation_error: Exception | None = None
+    if flow.validate_parameters:
+        try:
+            parameters = flow.validate(parameters)
+        except (ParameterTypeError, SignatureMismatchError) as exc:
+            validation_error = exc
+
+    create = opb.CreateFlowRunRequest(
+        flow_name=flow.name,
+        name=call.name or _generated_name(),
+        flow_version=flow.version or "",
+        parameters_json=parameters_json(parameters),
+        tags=sorted(call.tags),
+        parent_task_run_id=tracking_id,
+        idempotency_key=str(uuid.uuid4()),
+    )
+    create.empirical_policy.retries = flow._retries()
+    create.empirical_policy.retry_delay_seconds = flow._retry_delay()
+    if validation_error is not None and parent is None:
+        # Top-level: the run is created already Failed; its body never runs (reference 86).
+        failed = _validation_failed(validation_error)
+        create.state.CopyFrom(cv.state_to_pb(failed))
+    resp = await rt.stream.request(create_flow_run=create)
+    flow_run = cv.flow_run_from_pb(resp.flow_run)
+    if validation_error is not None:
+        failed = _validation_failed(validation_error)
+        if parent is None:
+            state = cv.state_from_pb(resp.flow_run.state)
+            state._data = validation_error
+        else:
+            state, _ = await propose(rt.stream, FLOW, flow_run.id, failed)
+            if state is not failed and state.type is StateType.FAILED:
+                state._data = validation_error
+        return rtm.Outcome(_record_child(parent, state))
+
+    try:
+        from executor._engine.flow_body import orchestrate_flow_run
+
+        outcome = await orchestrate_flow_run(call, flow_run, parameters)
+    except Exception as exc:  # engine failure: report Crashed so the run is never left Running
+        log.debug("Flow engine error", exc_info=True)
+        state = crashed_state(exc)
+        try:
+            state, _ = await propose(rt.stream, FLOW, flow_run.id, state, force=True)
+        except Exception:
+            pass
+        outcome = rtm.Outcome(state, exc)
+    _record_child(parent, outcome.value)
+    return outcome
+
+
+def _record_child(parent: FlowRunContext | None, state: State) -> State:
+    if parent is not None:
+        parent.children.append(state)
+    return state
+
+
+def _validation_failed(exc: Exception) -> State:
+    return State(
+        StateType.FAILED,
+        message=f"Validation of flow parameters failed with error: {type(exc).__name__}: {exc}",
+        data=exc,
+    )
+
+
+async def _reuse_completed_child(rt: rtm.Runtime, tracking_id: str) -> State | None:
+    runs = await rt.client.read_flow_runs(parent_task_run_id=tracking_id)
+    runs = [r for r in runs if r.state is not None]
+    if not runs:
+        return None
+    latest = max(runs, key=lambda r: r.created or 0)
+    state = latest.state
+    if state is None or not state.is_completed():
+        return None
+    ref = state.result_ref
+    if ref is not None and ref.kind == "unpersisted":
+        return None
+    return state
+
+
+_ADJ = ("amber", "brisk", "calm", "deft", "eager", "fuzzy", "gentle", "hasty", "ivory", "jolly",
+        "keen", "lively", "mellow", "nimble", "olive", "proud", "quiet", "rapid", "sunny", "tidy")
+_NOUN = ("otter", "heron", "lynx", "mole", "newt", "owl", "panda", "quail", "raven", "seal",
+         "tapir", "viper", "wren", "yak", "zebra", "bison", "crane", "dingo", "egret", "finch")
+
+
+def _generated_name() -> str:
+    h = uuid.uuid4().int
+    return f"{_ADJ[h % 20]}-{_NOUN[(h >> 8) % 20]}"

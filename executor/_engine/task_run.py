@@ -1,0 +1,327 @@
+"""One task run, start to end: resolve inputs, create the run (and propose Running in the same
+round trip), run the function where it belongs, propose the final state, and follow the
+orchestrator's answers (AwaitingRetry -> Running again, Cached, Paused/NotReady, ABORT)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import inspect
+import logging
+from typing import Any
+
+from cadenza.v1 import orchestrator_pb2 as opb
+
+from executor import _convert as cv
+from executor import _runtime as rtm
+from executor._engine.orchestrate import TASK, crashed_state, is_crash, propose
+from executor._params import to_call_args
+from executor._resolve import collect_inputs, is_untrackable, needs_resolution, resolve_parameters, resolve_wait_for
+from executor.logging import print_mode
+from executor.context import TaskRunContext, reset_task_context, set_task_context
+from executor.exceptions import Abort, UpstreamTaskError
+from executor.states import State, StateType, exception_to_failed_state, new_transition_id, return_value_to_state
+
+log = logging.getLogger("cadenza.task_runs")
+_PENDING_PB = cv.state_to_pb(State(StateType.PENDING))
+_LINK_ITEMS_MAX = 1000
+
+
+class TaskCall:
+    """Everything one task call needs, captured in the calling thread."""
+
+    __slots__ = (
+        "task", "parameters", "wait_for", "flow_ctx", "dynamic_key", "tags", "future", "where",
+        "portal", "loop", "extra_inputs",
+    )
+
+    def __init__(self, task: Any, parameters: dict, wait_for: Any, flow_ctx: Any, dynamic_key: int,
+                 tags: frozenset, future: Any, where: str, portal: Any = None, loop: Any = None,
+                 extra_inputs: list[str] | None = None) -> None:
+        self.task = task
+        self.parameters = parameters
+        self.wait_for = wait_for
+        self.flow_ctx = flow_ctx
+        self.dynamic_key = dynamic_key
+        self.tags = tags
+        self.future = future
+        self.where = where  # "caller" (portal), "pool" or "loop"
+        self.portal = portal
+        self.loop = loop
+        self.extra_inputs = extra_inputs
+
+
+def _task_inputs(req: Any, inputs: dict[str, list[str]], wait_ids: list[str] | None,
+                 extra: list[str] | None, parameters: dict) -> None:
+    ti = req.task_inputs
+    for name in parameters:
+        entry = ti[name]
+        for tid in inputs.get(name, ()):
+            entry.inputs.add(input_type="task_run", id=tid)
+    if extra:
+        for name in parameters:
+            entry = ti[name]
+            known = {i.id for i in entry.inputs}
+            for tid in extra:
+                if tid not in known:
+                    entry.inputs.add(input_type="task_run", id=tid)
+    if wait_ids is not None:
+        entry = ti["wait_for"]
+        for tid in wait_ids:
+            entry.inputs.add(input_type="task_run", id=tid)
+
+
+def _run_name(task: Any, parameters: dict, dynamic_key: int) -> str:
+    template = task.task_run_name
+    if template is None:
+        return f"{task.name}-{dynamic_key}"
+    if callable(template):
+        name = template()
+        if not isinstance(name, str):
+            raise TypeError(
+                f"Callable {template!r} for 'task_run_name' returned type {type(name).__name__} but a string is required."
+            )
+        return name
+    return template.format(**parameters)
+
+
+def _finish_value(call: TaskCall, ctx: TaskRunContext, state: State) -> State:
+    """Attach the result reference (persisting if needed) in the worker, off the engine loop."""
+    data = state._data
+    if data is not _unset():
+        state.result_ref = ctx.result_factory.create_ref(data, persist=call.task._persist(call.flow_ctx))
+        if state.type is StateType.COMPLETED and is_untrackable(data):
+            state.state_details.untrackable_result = True
+    return state
+
+
+def _unset() -> Any:
+    from executor.states import _UNSET
+
+    return _UNSET
+
+
+def _failure(call: TaskCall, ctx: TaskRunContext, exc: Exception) -> State:
+    state = exception_to_failed_state(exc, f"Task run encountered an exception {type(exc).__name__}: {exc}")
+    condition = call.task.retry_condition_fn
+    if condition is not None:
+        try:
+            state.state_details.retriable = bool(condition(call.task, ctx.task_run, state))
+        except Exception:
+            log.exception("retry_condition_fn of task %r raised; the failure stays retriable", call.task.name)
+    return _finish_value(call, ctx, state)
+
+
+def _call_sync(call: TaskCall, params: dict, ctx: TaskRunContext) -> State:
+    token = set_task_context(ctx)
+    try:
+        args, kwargs = to_call_args(call.task.signature, params)
+        with print_mode(ctx.log_prints):
+            value = call.task.fn(*args, **kwargs)
+        if inspect.isgenerator(value):
+            value = list(value)
+    except Exception as exc:
+        return _failure(call, ctx, exc)
+    finally:
+        reset_task_context(token)
+    return _finish_value(call, ctx, return_value_to_state(value))
+
+
+async def _call_async(call: TaskCall, params: dict, ctx: TaskRunContext) -> State:
+    token = set_task_context(ctx)
+    try:
+        args, kwargs = to_call_args(call.task.signature, params)
+        with print_mode(ctx.log_prints):
+            value = await call.task.fn(*args, **kwargs)
+    except Exception as exc:
+        return _failure(call, ctx, exc)
+    finally:
+        reset_task_context(token)
+    return _finish_value(call, ctx, return_value_to_state(value))
+
+
+async def _execute(call: TaskCall, params: dict, ctx: TaskRunContext) -> rtm.Outcome:
+    rt = rtm.get_runtime()
+    task = call.task
+    if task.isasync:
+        loop = call.loop or rt.user_loop()
+        aw = rtm.run_on_loop(loop, lambda: _call_async(call, params, ctx))
+    elif call.where == "caller" and call.portal is not None and not task.timeout_seconds:
+        aw = call.portal.call(_call_sync, call, params, ctx)
+    else:
+        aw = rtm.run_in_thread(rt, _call_sync, call, params, ctx)
+    if not task.timeout_seconds:
+        return await aw
+    try:
+        return await asyncio.wait_for(aw, task.timeout_seconds)
+    except asyncio.TimeoutError:
+        # A sync function's thread runs on; the run is over for the orchestrator anyway.
+        exc = TimeoutError(f"Task run exceeded timeout of {task.timeout_seconds} seconds")
+        state = State(StateType.FAILED, name="TimedOut", message=str(exc), data=exc)
+        return rtm.Outcome(_finish_value(call, ctx, state))
+
+
+async def run_task(call: TaskCall) -> rtm.Outcome:
+    """Drive one task run; the Outcome's value is its final state, `exc` an interrupt to re-raise."""
+    state: State | None = None
+    task_run_id = ""
+    reraise: BaseException | None = None
+    try:
+        state, task_run_id, reraise = await _orchestrate(call)
+    except Exception as exc:  # the engine itself failed: report Crashed, do not re-raise (ref. 98)
+        log.debug("Task engine error", exc_info=True)
+        state = crashed_state(exc)
+        if task_run_id:
+            try:
+                state, _ = await propose(rtm.get_runtime().stream, TASK, task_run_id, state, force=True)
+            except Exception:
+                pass
+    except BaseException as exc:  # cancelled engine task
+        state = crashed_state(exc)
+        reraise = None
+    call.future._set_state(state)
+    return rtm.Outcome(state, reraise)
+
+
+async def _orchestrate(call: TaskCall) -> tuple[State, str, BaseException | None]:
+    rt = rtm.get_runtime()
+    stream = rt.stream
+    task = call.task
+    flow_ctx = call.flow_ctx
+    links = flow_ctx.task_run_results
+    params = call.parameters
+
+    upstream_error: UpstreamTaskError | None = None
+    wait_ids: list[str] | None = None
+    try:
+        if needs_resolution(params):
+            resolved, inputs = await resolve_parameters(params, links)
+        else:
+            resolved, inputs = params, {}
+        if call.wait_for is not None:
+            wait_ids = await resolve_wait_for(call.wait_for, links)
+    except UpstreamTaskError as exc:
+        upstream_error = exc
+        resolved = params
+        inputs = {name: await collect_inputs(value, links) for name, value in params.items()}
+        if call.wait_for is not None:
+            wait_ids = await collect_inputs(call.wait_for, links)
+
+    pre_error: BaseException | None = None
+    cache_key = None
+    try:
+        name = _run_name(task, resolved, call.dynamic_key)
+        if task.cache_key_fn is not None and upstream_error is None:
+            cache_ctx = TaskRunContext(task, cv.TaskRun(id="", name=name, flow_run_id=flow_ctx.flow_run.id),
+                                       resolved, flow_ctx.result_factory, False, flow_ctx)
+            cache_key = task.cache_key_fn(cache_ctx, resolved)
+    except Exception as exc:
+        name = f"{task.name}-{call.dynamic_key}"
+        pre_error = exc
+
+    req = opb.CreateTaskRunRequest(
+        flow_run_id=flow_ctx.flow_run.id,
+        task_key=task.task_key,
+        dynamic_key=str(call.dynamic_key),
+        name=name,
+        task_version=task.version or "",
+        tags=sorted(call.tags),
+    )
+    policy = req.empirical_policy
+    policy.retries = task._retries()
+    policy.retry_delay_seconds.extend(task._retry_delays())
+    if task.retry_jitter_factor is not None:
+        policy.retry_jitter_factor = task.retry_jitter_factor
+    _task_inputs(req, inputs, wait_ids, call.extra_inputs, params)
+
+    running = State(StateType.RUNNING)
+    if upstream_error is not None:
+        not_ready = State(StateType.PENDING, name="NotReady", message=str(upstream_error))
+        req.state.CopyFrom(cv.state_to_pb(not_ready))
+    else:
+        req.state.CopyFrom(_PENDING_PB)
+        if pre_error is None:
+            details = running.state_details
+            details.cache_key = cache_key
+            details.refresh_cache = task._refresh_cache()
+            req.next_state.CopyFrom(cv.state_to_pb(running, new_transition_id()))
+
+    resp = await stream.request(create_task_run=req)
+    task_run_id = resp.task_run.id
+    call.future._set_task_run_id(task_run_id)
+
+    if upstream_error is not None:
+        if resp.created:
+            return cv.state_from_pb(resp.task_run.state), task_run_id, None
+        state, _ = await propose(stream, TASK, task_run_id, not_ready, force=True)
+        return state, task_run_id, None
+    if pre_error is not None:
+        state, _ = await propose(stream, TASK, task_run_id, crashed_state(pre_error), force=True)
+        return state, task_run_id, None
+
+    task_run = cv.TaskRun(
+        id=task_run_id,
+        name=name,
+        flow_run_id=flow_ctx.flow_run.id,
+        task_key=task.task_key,
+        dynamic_key=str(call.dynamic_key),
+        tags=list(req.tags),
+    )
+    log_prints = task.log_prints if task.log_prints is not None else flow_ctx.log_prints
+    ctx = TaskRunContext(task, task_run, resolved, flow_ctx.result_factory, log_prints, flow_ctx)
+    try:
+        state, run_count = await propose(stream, TASK, task_run_id, running, first=resp.next_state_result)
+        while state.type is StateType.RUNNING:
+            task_run.run_count = run_count
+            task_run.state = state
+            outcome = await _execute(call, resolved, ctx)
+            if outcome.exc is not None:
+                exc = outcome.exc
+                if not is_crash(exc):  # an engine error while running user code
+                    raise exc
+                crashed, _ = await propose(stream, TASK, task_run_id, crashed_state(exc), force=True)
+                return crashed, task_run_id, exc
+            final = outcome.value
+            if final.type is StateType.COMPLETED and cache_key:
+                final.state_details.cache_key = cache_key
+                if task.cache_expiration is not None:
+                    final.state_details.cache_expiration = _dt.datetime.now(_dt.timezone.utc) + task.cache_expiration
+            state, run_count = await propose(stream, TASK, task_run_id, final)
+            if state is final and final.type is StateType.COMPLETED:
+                _link(links, final)
+            if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
+                # AwaitingRetry: ask to run again (the orchestrator WAITs until its time).
+                state, run_count = await propose(stream, TASK, task_run_id, State(StateType.RUNNING))
+    except Abort as exc:
+        stored = await rt.client.read_task_run(task_run_id)
+        state = stored.state or State(StateType.PENDING)
+        log.debug("Task run %s aborted by the orchestrator: %s", task_run_id, exc)
+    if task.on_completion or task.on_failure:
+        await _run_hooks(call, task_run, state)
+    return state, task_run_id, None
+
+
+def _link(links: dict, state: State) -> None:
+    """link_state_to_result: remember which run produced this object (by identity)."""
+    data = state._data
+    if is_untrackable(data):
+        return
+    links[id(data)] = state
+    if type(data) in (list, tuple) and len(data) <= _LINK_ITEMS_MAX:
+        for item in data:
+            if not is_untrackable(item) and not isinstance(item, (int, float)):
+                links.setdefault(id(item), state)
+
+
+async def _run_hooks(call: TaskCall, task_run: Any, state: State) -> None:
+    hooks = call.task.on_completion if state.is_completed() else call.task.on_failure if state.is_failed() else None
+    if not hooks:
+        return
+    rt = rtm.get_runtime()
+    for hook in hooks:
+        if inspect.iscoroutinefunction(hook):
+            out = await rtm.run_on_loop(call.loop or rt.user_loop(), lambda h=hook: h(call.task, task_run, state))
+        else:
+            out = await rtm.run_in_thread(rt, hook, call.task, task_run, state)
+        if out.exc is not None:
+            log.error("Hook %r of task %r raised %r", getattr(hook, "__name__", hook), call.task.name, out.exc)

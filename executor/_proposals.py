@@ -1,0 +1,149 @@
+"""The engine's hot path: one ProposeStates bidi stream per process, multiplexing every run.
+
+Requests are correlated by request_id. When the stream drops, it is reopened and every request
+still waiting for its answer is sent again unchanged: proposals carry a transition_id and
+creations an idempotency key, so the orchestrator answers a repeat with its first answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import Any, Callable
+
+import grpc
+from cadenza.v1 import orchestrator_pb2 as opb
+
+log = logging.getLogger("cadenza.engine")
+
+_RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+class OrchestratorError(Exception):
+    """The orchestrator could not decide a request (bad request, unknown run, ...)."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.details = message
+
+
+_CODES = {c.value[0]: c for c in grpc.StatusCode}
+
+
+class ProposalStream:
+    def __init__(self, open_call: Callable[[], Any], max_backoff: float = 2.0) -> None:
+        self._open_call = open_call  # returns a fresh grpc.aio StreamStreamCall
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[asyncio.Future, opb.ProposeStatesRequest]] = {}
+        self._outbox: list[opb.ProposeStatesRequest] = []
+        self._wakeup: asyncio.Event | None = None
+        self._runner: asyncio.Task | None = None
+        self._closed = False
+        self._max_backoff = max_backoff
+        self._call: Any = None
+        self.reconnects = 0
+
+    async def request(self, **oneof: Any) -> Any:
+        """Send one request and return the inner response message (raises OrchestratorError)."""
+        if self._closed:
+            raise RuntimeError("The engine's orchestrator connection is closed")
+        rid = next(self._ids)
+        req = opb.ProposeStatesRequest(request_id=rid, **oneof)
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[rid] = (fut, req)
+        self._outbox.append(req)
+        if self._runner is None:
+            self._wakeup = asyncio.Event()
+            self._runner = asyncio.get_running_loop().create_task(self._run())
+        self._wakeup.set()
+        try:
+            resp = await fut
+        finally:
+            self._pending.pop(rid, None)
+        kind = resp.WhichOneof("response")
+        if kind == "error":
+            raise OrchestratorError(_CODES.get(resp.error.code, grpc.StatusCode.UNKNOWN), resp.error.message)
+        return getattr(resp, kind)
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while not self._closed:
+            call = self._open_call()
+            self._call = call
+            reader = asyncio.get_running_loop().create_task(self._read(call))
+            try:
+                await self._write(call, reader)
+                backoff = 0.05
+            except asyncio.CancelledError:
+                reader.cancel()
+                raise
+            except Exception as exc:  # the stream broke: reopen and resend what is in flight
+                code = getattr(exc, "code", lambda: None)()
+                if code is not None and code not in _RETRYABLE:
+                    self._fail_all(exc)
+                log.debug("ProposeStates stream dropped (%s); reconnecting", exc)
+            reader.cancel()
+            call.cancel()
+            if self._closed:
+                return
+            self.reconnects += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
+            # Everything unanswered goes out again, in the original order.
+            self._outbox = [req for _, req in sorted(self._pending.items())]
+
+    async def _write(self, call: Any, reader: asyncio.Task) -> None:
+        wakeup = self._wakeup
+        assert wakeup is not None
+        while True:
+            if not self._outbox:
+                wakeup.clear()
+                waiter = asyncio.ensure_future(wakeup.wait())
+                done, _ = await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
+                    waiter.cancel()
+                    reader.result()  # re-raise the read error
+                    raise ConnectionError("ProposeStates stream ended")
+                continue
+            batch, self._outbox = self._outbox, []
+            for req in batch:
+                if req.request_id in self._pending:
+                    await call.write(req)
+
+    async def _read(self, call: Any) -> None:
+        pending = self._pending
+        while True:
+            resp = await call.read()
+            if resp is grpc.aio.EOF:
+                raise ConnectionError("ProposeStates stream closed by the orchestrator")
+            entry = pending.get(resp.request_id)
+            if entry is not None and not entry[0].done():
+                entry[0].set_result(resp)
+
+    def _fail_all(self, exc: BaseException) -> None:
+        err = OrchestratorError(exc.code(), exc.details() or str(exc)) if hasattr(exc, "details") else exc
+        for fut, _ in list(self._pending.values()):
+            if not fut.done():
+                fut.set_exception(err)
+        self._pending.clear()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._runner is not None:
+            self._runner.cancel()
+            try:
+                await self._runner
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._call is not None:
+            self._call.cancel()
+        self._fail_all(RuntimeError("The engine's orchestrator connection is closed"))

@@ -1,0 +1,222 @@
+"""The engine thread: one asyncio loop owning the gRPC channel and the ProposeStates stream.
+
+Everything that talks to the orchestrator runs here as coroutines. User code never runs on
+this loop: sync functions run in the calling thread (through a `CallerPortal`) or on a shared
+thread pool, async functions on the caller's own loop or on a background user loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import os
+import queue
+import threading
+from typing import Any, Awaitable, Callable, Coroutine, TypeVar
+
+import grpc
+from cadenza.v1 import orchestrator_pb2_grpc as ogrpc
+
+from executor import embedded, settings
+from executor._proposals import ProposalStream
+
+T = TypeVar("T")
+
+_CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+
+
+class Runtime:
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._serve, name="cadenza-engine", daemon=True)
+        self.thread.start()
+        workers = int(os.environ.get("CADENZA_TASK_THREADS", "0")) or min(64, (os.cpu_count() or 2) * 8)
+        self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="cadenza-task")
+        self._user_loop: asyncio.AbstractEventLoop | None = None
+        self._user_lock = threading.Lock()
+        token = settings.api_token()
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else None
+        self.run(self._connect())
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    async def _connect(self) -> None:
+        self.channel = grpc.aio.insecure_channel(self.address, options=_CHANNEL_OPTIONS)
+        self.stub = ogrpc.OrchestratorStub(self.channel)
+        self.stream = ProposalStream(lambda: self.stub.ProposeStates(metadata=self.metadata))
+        from executor.client import AsyncClient
+
+        self.client = AsyncClient(self.stub, self.stream, self.metadata)
+
+    # -- crossing into the engine loop ---------------------------------------------------------
+    def submit(self, coro: Coroutine[Any, Any, T]) -> "concurrent.futures.Future[T]":
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run a coroutine on the engine loop and block the calling thread for its result."""
+        if threading.current_thread() is self.thread:
+            coro.close()
+            raise RuntimeError("Runtime.run() called from the engine thread would deadlock")
+        return self.submit(coro).result(timeout)
+
+    async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await a coroutine that must run on the engine loop, from any other loop."""
+        return await asyncio.wrap_future(self.submit(coro))
+
+    def user_loop(self) -> asyncio.AbstractEventLoop:
+        """A background loop for async user code that has no loop of its own (async task in a
+        sync flow, async subflow under a sync parent)."""
+        with self._user_lock:
+            if self._user_loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="cadenza-user-loop", daemon=True)
+                thread.start()
+                self._user_loop = loop
+            return self._user_loop
+
+    def close(self) -> None:
+        async def _close() -> None:
+            await self.stream.close()
+            await self.channel.close()
+
+        try:
+            self.run(_close(), timeout=5)
+        except Exception:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    rt = _runtime
+    if rt is not None:
+        return rt
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = Runtime(embedded.orchestrator_address())
+            atexit.register(shutdown)
+        return _runtime
+
+
+def shutdown() -> None:
+    """Flush logs, close the stream and stop the embedded orchestrator (idempotent)."""
+    global _runtime
+    with _runtime_lock:
+        rt, _runtime = _runtime, None
+    if rt is not None:
+        try:
+            from executor.logging import flush_logs
+
+            flush_logs(rt)
+        except Exception:
+            pass
+        rt.close()
+    embedded.stop_embedded()
+
+
+# -- running sync user code in the thread that is waiting ----------------------------------------
+class Outcome:
+    """A call's result or exception, carried across threads without raising on the engine loop
+    (a KeyboardInterrupt raised inside an asyncio task would stop the loop itself)."""
+
+    __slots__ = ("value", "exc")
+
+    def __init__(self, value: Any = None, exc: BaseException | None = None) -> None:
+        self.value = value
+        self.exc = exc
+
+    def unwrap(self) -> Any:
+        if self.exc is not None:
+            raise self.exc
+        return self.value
+
+
+def capture(fn: Callable[..., Any], *args: Any) -> Outcome:
+    try:
+        return Outcome(fn(*args))
+    except BaseException as exc:  # noqa: B902 - every exception crosses the thread as data
+        return Outcome(exc=exc)
+
+
+class CallerPortal:
+    """Lets a coroutine on the engine loop run callables in a thread that is blocked waiting
+    for that coroutine (the flow body runs in the thread that called the flow)."""
+
+    __slots__ = ("_queue", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._loop = loop
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Outcome:
+        fut = self._loop.create_future()
+        self._queue.put((fn, args, fut))
+        return await fut
+
+    def wait(self, cf: "concurrent.futures.Future[T]") -> T:
+        """Serve calls until `cf` (the driving coroutine) is done; return its result."""
+        put = self._queue.put
+        cf.add_done_callback(lambda _: put(None))
+        get = self._queue.get
+        loop = self._loop
+        while True:
+            item = get()
+            if item is None:
+                return cf.result()
+            fn, args, fut = item
+            out = capture(fn, *args)
+            loop.call_soon_threadsafe(_resolve, fut, out)
+
+
+def _resolve(fut: asyncio.Future, value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+async def run_in_thread(runtime: Runtime, fn: Callable[..., Any], *args: Any) -> Outcome:
+    """Run a sync callable on the shared pool; the Outcome never raises on the engine loop."""
+    return await asyncio.wrap_future(runtime.pool.submit(capture, fn, *args))
+
+
+async def run_in_new_thread(fn: Callable[..., Any], *args: Any) -> Outcome:
+    """A dedicated thread, for bodies that may outlive a timeout (sync flows with a timeout)."""
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    def target() -> None:
+        out = capture(fn, *args)
+        loop.call_soon_threadsafe(_resolve, fut, out)
+
+    threading.Thread(target=target, name="cadenza-flow-body", daemon=True).start()
+    return await fut
+
+
+async def run_on_loop(
+    loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[Any]]
+) -> Outcome:
+    """Run an async user callable on its loop; cancelling this cancels the user task."""
+
+    async def wrapper() -> Outcome:
+        try:
+            return Outcome(await factory())
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: B902
+            return Outcome(exc=exc)
+
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(wrapper(), loop))

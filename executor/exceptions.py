@@ -1,0 +1,109 @@
+"""Exceptions users of the engine see; names mirror Prefect 2 so existing code keeps working."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CadenzaException(Exception):
+    """Base class of every exception the engine raises on purpose."""
+
+
+class UpstreamTaskError(CadenzaException):
+    """An upstream run did not complete, so this run cannot start (it becomes NotReady)."""
+
+
+class ParameterTypeError(CadenzaException):
+    """Parameters did not validate against the function's type hints."""
+
+    @classmethod
+    def from_validation_error(cls, exc: Exception) -> "ParameterTypeError":
+        lines = []
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            for err in errors():
+                loc = ".".join(str(p) for p in err.get("loc", ()))
+                lines.append(f" - {loc}: {err.get('msg')}")
+        else:
+            lines.append(f" - {exc}")
+        return cls("Flow run received invalid parameters:\n" + "\n".join(lines))
+
+
+class ParameterBindError(CadenzaException, TypeError):
+    """The call does not fit the function's signature."""
+
+
+class SignatureMismatchError(CadenzaException, TypeError):
+    """Parameters were given that the function does not accept."""
+
+    @classmethod
+    def from_bad_params(cls, expected: list[str], given: list[str]) -> "SignatureMismatchError":
+        return cls(
+            f"Function expects parameters {expected!r} but was provided with parameters {given!r}"
+        )
+
+
+class ReservedArgumentError(CadenzaException, TypeError):
+    """A flow or task declares a parameter name the engine reserves (wait_for, return_state)."""
+
+
+class MappingLengthMismatch(CadenzaException):
+    """Iterables given to `.map` have different lengths."""
+
+
+class MappingMissingIterable(CadenzaException):
+    """`.map` was called with nothing to iterate over."""
+
+
+class _RunException(CadenzaException):
+    def __init__(self, *args: Any, state: Any = None) -> None:
+        super().__init__(*args)
+        self.state = state
+
+
+class FailedRun(_RunException):
+    """The run failed and its result carries no exception of its own."""
+
+
+class CrashedRun(_RunException):
+    """The run crashed (interrupt, exit, infrastructure)."""
+
+
+class CancelledRun(_RunException):
+    """The run was cancelled."""
+
+
+class PausedRun(_RunException):
+    """The run is paused; it has no result yet."""
+
+
+class UnfinishedRun(_RunException):
+    """The run is not in a final state, so it has no result."""
+
+
+class MissingResult(CadenzaException):
+    """The result was not persisted and is not in this process's memory."""
+
+
+class FlowPauseTimeout(CadenzaException):
+    """A paused flow run was not resumed before its pause timed out."""
+
+
+class NotPausedError(CadenzaException):
+    """resume_flow_run was called on a run that is not paused."""
+
+
+class Abort(CadenzaException):
+    """The orchestrator told the engine to stop working on this run (ABORT)."""
+
+
+class Pause(CadenzaException):
+    """Internal signal: the run must stop because it was paused."""
+
+
+class TerminationSignal(BaseException):
+    """Raised on SIGTERM so the run can be reported before the process exits."""
+
+
+class ObjectNotFound(CadenzaException):
+    """The orchestrator has no such run, limit or object."""

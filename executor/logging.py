@@ -1,0 +1,162 @@
+"""Run loggers. Records logged through a run logger (get_run_logger, log_prints) are batched
+and sent to the orchestrator (WriteLogs), where they can be read back per run (ReadLogs)."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import contextvars
+import logging
+import os
+import sys
+import threading
+from typing import Any, Iterator
+
+from cadenza.v1 import orchestrator_pb2 as opb
+
+from executor.context import FlowRunContext, MissingContextError, TaskRunContext
+
+_BATCH = 200
+_INTERVAL = 0.5
+
+_lock = threading.Lock()
+_buffer: list = []
+_scheduled = False
+_installed = False
+
+
+class OrchestratorHandler(logging.Handler):
+    """Buffers records that belong to a run; the engine loop sends them in batches."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        flow_run_id = getattr(record, "flow_run_id", None)
+        if not flow_run_id:
+            return
+        try:
+            entry = opb.LogEntry(
+                flow_run_id=flow_run_id,
+                task_run_id=getattr(record, "task_run_id", None) or "",
+                logger_name=record.name,
+                level=record.levelno,
+                message=record.getMessage(),
+            )
+            entry.timestamp.FromNanoseconds(int(record.created * 1e9))
+        except Exception:
+            self.handleError(record)
+            return
+        global _scheduled
+        with _lock:
+            _buffer.append(entry)
+            start = not _scheduled
+            _scheduled = True
+        if start:
+            _schedule_flush(0.0 if len(_buffer) >= _BATCH else _INTERVAL)
+
+
+def _schedule_flush(delay: float) -> None:
+    from executor._runtime import _runtime
+
+    rt = _runtime
+    if rt is None:
+        return
+    rt.loop.call_soon_threadsafe(lambda: rt.loop.call_later(delay, lambda: rt.loop.create_task(flush_logs_async())))
+
+
+async def flush_logs_async() -> None:
+    global _scheduled
+    from executor._runtime import _runtime
+
+    with _lock:
+        batch = _buffer[:]
+        _buffer.clear()
+        _scheduled = False
+    if not batch or _runtime is None:
+        return
+    try:
+        for i in range(0, len(batch), 1000):
+            await _runtime.client.write_logs(batch[i : i + 1000])
+    except Exception as exc:  # logs must never break a run
+        sys.stderr.write(f"cadenza: could not send {len(batch)} log records: {exc}\n")
+
+
+def flush_logs(rt: Any) -> None:
+    rt.run(flush_logs_async(), timeout=10)
+
+
+class RunLoggerAdapter(logging.LoggerAdapter):
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        kwargs["extra"] = {**self.extra, **(kwargs.get("extra") or {})}
+        return msg, kwargs
+
+
+def install_handlers() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    root = logging.getLogger("cadenza")
+    level = os.environ.get("CADENZA_LOGGING_LEVEL", "INFO").upper()
+    root.setLevel(level)
+    handler = OrchestratorHandler()
+    logging.getLogger("cadenza.flow_runs").addHandler(handler)
+    logging.getLogger("cadenza.task_runs").addHandler(handler)
+    if not any(getattr(h, "_cadenza_console", False) for h in root.handlers):
+        console = logging.StreamHandler(sys.stderr)
+        console._cadenza_console = True  # type: ignore[attr-defined]
+        console.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S"))
+        root.addHandler(console)
+
+
+def run_logger(flow_run_id: str | None = None, task_run_id: str | None = None, **extra: Any) -> RunLoggerAdapter:
+    install_handlers()
+    name = "cadenza.task_runs" if task_run_id else "cadenza.flow_runs"
+    return RunLoggerAdapter(logging.getLogger(name), {"flow_run_id": flow_run_id, "task_run_id": task_run_id, **extra})
+
+
+def get_run_logger(**extra: Any) -> RunLoggerAdapter:
+    """The logger of the current flow or task run; its records are stored with the run."""
+    task_ctx = TaskRunContext.get()
+    if task_ctx is not None:
+        tr = task_ctx.task_run
+        return run_logger(flow_run_id=tr.flow_run_id, task_run_id=tr.id, task_run_name=tr.name,
+                          task_name=task_ctx.task.name, **extra)
+    flow_ctx = FlowRunContext.get()
+    if flow_ctx is not None:
+        fr = flow_ctx.flow_run
+        return run_logger(flow_run_id=fr.id, flow_run_name=fr.name, flow_name=flow_ctx.flow.name, **extra)
+    raise MissingContextError("There is no active flow or task run context.")
+
+
+# -- log_prints: print() inside a run goes to the run logger ---------------------------------------
+_print_target: contextvars.ContextVar[bool] = contextvars.ContextVar("cadenza_log_prints", default=False)
+_original_print = builtins.print
+
+
+def _dispatching_print(*args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False) -> None:
+    if _print_target.get() and file in (None, sys.stdout, sys.stderr):
+        try:
+            logger = get_run_logger()
+        except MissingContextError:
+            logger = None
+        if logger is not None:
+            logger.info((sep if sep is not None else " ").join(str(a) for a in args))
+            return
+    _original_print(*args, sep=sep, end=end, file=file, flush=flush)
+
+
+@contextlib.contextmanager
+def _print_mode(enabled: bool) -> Iterator[None]:
+    if enabled and builtins.print is not _dispatching_print:
+        builtins.print = _dispatching_print
+    token = _print_target.set(enabled)
+    try:
+        yield
+    finally:
+        _print_target.reset(token)
+
+
+def print_mode(enabled: bool) -> Any:
+    """Route print() to the run logger (or stop doing so) for the duration of a run."""
+    if enabled == _print_target.get():
+        return contextlib.nullcontext()
+    return _print_mode(enabled)

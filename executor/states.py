@@ -1,0 +1,354 @@
+"""States of flow and task runs, as the engine and its users see them (Prefect 2's model)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import inspect
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
+
+from executor.exceptions import (
+    CancelledRun,
+    CrashedRun,
+    FailedRun,
+    MissingResult,
+    PausedRun,
+    UnfinishedRun,
+)
+
+# Marks "no in-memory value": the result must come from the state's ResultRef.
+_UNSET: Any = type("_Unset", (), {"__repr__": lambda self: "<unset>"})()
+
+
+class StateType(str, enum.Enum):
+    SCHEDULED = "SCHEDULED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CRASHED = "CRASHED"
+    CANCELLED = "CANCELLED"
+    CANCELLING = "CANCELLING"
+    PAUSED = "PAUSED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_STATES = frozenset(
+    {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+)
+
+
+def now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+@dataclass(slots=True)
+class StateDetails:
+    flow_run_id: str | None = None
+    task_run_id: str | None = None
+    child_flow_run_id: str | None = None
+    scheduled_time: _dt.datetime | None = None
+    cache_key: str | None = None
+    cache_expiration: _dt.datetime | None = None
+    refresh_cache: bool = False
+    pause_timeout: _dt.datetime | None = None
+    pause_reschedule: bool = False
+    pause_key: str | None = None
+    retriable: bool | None = None
+    transition_id: str | None = None
+    untrackable_result: bool = False
+
+
+class State:
+    """A run's state. `data` is the in-memory value when this process produced it; otherwise
+    the value is loaded through `result_ref` (see executor.results)."""
+
+    __slots__ = ("type", "name", "message", "timestamp", "state_details", "_data", "result_ref", "id")
+
+    def __init__(
+        self,
+        type: StateType | str,
+        name: str | None = None,
+        message: str | None = None,
+        data: Any = _UNSET,
+        state_details: StateDetails | None = None,
+        timestamp: _dt.datetime | None = None,
+        id: str | None = None,
+        result_ref: Any = None,
+    ) -> None:
+        self.type = StateType(type)
+        self.name = name or self.type.value.title()
+        self.message = message
+        self._data = data
+        self.state_details = state_details if state_details is not None else StateDetails()
+        self.timestamp = timestamp
+        self.id = id
+        self.result_ref = result_ref
+
+    # -- Prefect-compatible predicates ------------------------------------------------------
+    def is_scheduled(self) -> bool:
+        return self.type is StateType.SCHEDULED
+
+    def is_pending(self) -> bool:
+        return self.type is StateType.PENDING
+
+    def is_running(self) -> bool:
+        return self.type is StateType.RUNNING
+
+    def is_completed(self) -> bool:
+        return self.type is StateType.COMPLETED
+
+    def is_failed(self) -> bool:
+        return self.type is StateType.FAILED
+
+    def is_crashed(self) -> bool:
+        return self.type is StateType.CRASHED
+
+    def is_cancelled(self) -> bool:
+        return self.type is StateType.CANCELLED
+
+    def is_cancelling(self) -> bool:
+        return self.type is StateType.CANCELLING
+
+    def is_paused(self) -> bool:
+        return self.type is StateType.PAUSED
+
+    def is_final(self) -> bool:
+        return self.type in TERMINAL_STATES
+
+    # -- data and results ---------------------------------------------------------------------
+    @property
+    def data(self) -> Any:
+        """The in-memory value if known, else the result reference (or None)."""
+        return self._data if self._data is not _UNSET else self.result_ref
+
+    def has_data(self) -> bool:
+        return self._data is not _UNSET
+
+    def _value(self) -> Any:
+        if self._data is not _UNSET:
+            return self._data
+        from executor.results import load_result
+
+        return load_result(self.result_ref)
+
+    def result(self, raise_on_failure: bool = True, fetch: bool = True) -> Any:
+        if self.type is StateType.PAUSED:
+            raise PausedRun("Run is paused, its result is not available.", state=self)
+        if not self.is_final():
+            raise UnfinishedRun(
+                f"Run is in {self.type.value} state, its result is not available.", state=self
+            )
+        if raise_on_failure and self.type is not StateType.COMPLETED:
+            raise get_state_exception(self)
+        return self._value()
+
+    def copy(self, **changes: Any) -> "State":
+        new = State(
+            self.type,
+            name=self.name,
+            message=self.message,
+            data=self._data,
+            state_details=replace(self.state_details),
+            timestamp=self.timestamp,
+            id=None,
+            result_ref=self.result_ref,
+        )
+        for key, value in changes.items():
+            setattr(new, "_data" if key == "data" else key, value)
+        return new
+
+    def __repr__(self) -> str:
+        if self._data is not _UNSET:
+            shown = repr(self._data) if not isinstance(self._data, (list, tuple)) else f"{type(self._data).__name__}[{len(self._data)}]"
+        else:
+            shown = repr(getattr(self.result_ref, "kind", None))
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return f"{self.name}(message={self.message!r}, type={self.type.value}, result={shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, State):
+            return NotImplemented
+        return (
+            self.type is other.type
+            and self.name == other.name
+            and self.message == other.message
+            and (self.id == other.id if self.id and other.id else True)
+        )
+
+    __hash__ = object.__hash__
+
+
+# -- constructors (names as in Prefect 2) -------------------------------------------------------
+def Scheduled(scheduled_time: _dt.datetime | None = None, cls: type = State, **kw: Any) -> State:
+    details = kw.pop("state_details", None) or StateDetails()
+    details.scheduled_time = scheduled_time or details.scheduled_time or now()
+    return State(StateType.SCHEDULED, state_details=details, **kw)
+
+
+def Completed(**kw: Any) -> State:
+    return State(StateType.COMPLETED, **kw)
+
+
+def Running(**kw: Any) -> State:
+    return State(StateType.RUNNING, **kw)
+
+
+def Failed(**kw: Any) -> State:
+    return State(StateType.FAILED, **kw)
+
+
+def Crashed(**kw: Any) -> State:
+    return State(StateType.CRASHED, **kw)
+
+
+def Cancelling(**kw: Any) -> State:
+    return State(StateType.CANCELLING, **kw)
+
+
+def Cancelled(**kw: Any) -> State:
+    return State(StateType.CANCELLED, **kw)
+
+
+def Pending(**kw: Any) -> State:
+    return State(StateType.PENDING, **kw)
+
+
+def Paused(
+    timeout_seconds: float | None = None,
+    pause_expiration_time: _dt.datetime | None = None,
+    reschedule: bool = False,
+    pause_key: str | None = None,
+    **kw: Any,
+) -> State:
+    if timeout_seconds is not None and pause_expiration_time is not None:
+        raise ValueError("Cannot supply both a pause_expiration_time and timeout_seconds")
+    details = kw.pop("state_details", None) or StateDetails()
+    if pause_expiration_time is not None:
+        details.pause_timeout = pause_expiration_time
+    elif timeout_seconds is not None:
+        details.pause_timeout = now() + _dt.timedelta(seconds=timeout_seconds)
+    details.pause_reschedule = reschedule
+    details.pause_key = pause_key
+    return State(StateType.PAUSED, state_details=details, **kw)
+
+
+def AwaitingRetry(scheduled_time: _dt.datetime | None = None, **kw: Any) -> State:
+    return Scheduled(scheduled_time=scheduled_time, name="AwaitingRetry", **kw)
+
+
+def Retrying(**kw: Any) -> State:
+    return State(StateType.RUNNING, name="Retrying", **kw)
+
+
+def Late(scheduled_time: _dt.datetime | None = None, **kw: Any) -> State:
+    return Scheduled(scheduled_time=scheduled_time, name="Late", **kw)
+
+
+# -- exceptions out of states (reference 1.4) ---------------------------------------------------
+_WRAPPERS = {
+    StateType.FAILED: FailedRun,
+    StateType.CRASHED: CrashedRun,
+    StateType.CANCELLED: CancelledRun,
+}
+
+
+def is_state_iterable(obj: Any) -> bool:
+    return (
+        isinstance(obj, (list, tuple, set))
+        and len(obj) > 0
+        and all(isinstance(o, State) for o in obj)
+    )
+
+
+def get_state_exception(state: State) -> BaseException:
+    wrapper = _WRAPPERS.get(state.type, FailedRun)
+    try:
+        data = state._value()
+    except MissingResult:
+        data = None
+    if isinstance(data, Exception):
+        return data
+    if isinstance(data, BaseException):  # interrupts are re-raised where they happened
+        return wrapper(state.message or "Run crashed.", state=state)
+    if isinstance(data, str):
+        return wrapper(data, state=state)
+    if isinstance(data, State):
+        return get_state_exception(data)
+    if is_state_iterable(data):
+        for inner in data:
+            if inner.type in _WRAPPERS:
+                return get_state_exception(inner)
+        return ValueError("Failed state result was an iterable of states but none were failed.")
+    if data is None:
+        return wrapper(state.message or "Run failed.", state=state)
+    return TypeError(
+        f"Unexpected result for failed state: {data!r} —— "
+        f"{type(data).__name__} cannot be resolved into an exception"
+    )
+
+
+def raise_state_exception(state: State) -> None:
+    if state.type in _WRAPPERS:
+        raise get_state_exception(state)
+
+
+# -- return values to states (reference 1.5) ----------------------------------------------------
+def is_hand_built(state: State) -> bool:
+    d = state.state_details
+    return not d.flow_run_id and not d.task_run_id
+
+
+def aggregate_states(states: Iterable[State]) -> tuple[StateType, str]:
+    states = list(states)
+    total = len(states)
+    if all(s.type is StateType.COMPLETED for s in states):
+        return StateType.COMPLETED, "All states completed."
+    cancelled = sum(1 for s in states if s.type is StateType.CANCELLED)
+    if cancelled:
+        return StateType.CANCELLED, f"{cancelled}/{total} states cancelled."
+    paused = sum(1 for s in states if s.type is StateType.PAUSED)
+    if paused:
+        return StateType.PAUSED, f"{paused}/{total} states paused."
+    failed = sum(1 for s in states if s.type in (StateType.FAILED, StateType.CRASHED))
+    if failed:
+        return StateType.FAILED, f"{failed}/{total} states failed."
+    not_final = sum(1 for s in states if not s.is_final())
+    if not_final:
+        return StateType.FAILED, f"{not_final}/{total} states are not final."
+    return StateType.FAILED, "Given states: " + ", ".join(s.type.value for s in states)
+
+
+def return_value_to_state(retval: Any) -> State:
+    """Turn what a function returned into the state to propose (data not yet persisted)."""
+    if isinstance(retval, State) and is_hand_built(retval):
+        return retval
+    if isinstance(retval, State) or is_state_iterable(retval):
+        states = [retval] if isinstance(retval, State) else list(retval)
+        type_, message = aggregate_states(states)
+        return State(type_, message=message, data=retval)
+    if inspect.isgenerator(retval):
+        retval = list(retval)
+    return State(StateType.COMPLETED, data=retval)
+
+
+def exception_to_failed_state(exc: BaseException, message: str | None = None) -> State:
+    text = message or f"{type(exc).__name__}: {exc}"
+    return State(StateType.FAILED, message=text, data=exc)
+
+
+def new_transition_id() -> str:
+    return str(uuid.uuid4())
+
+
+__all__ = [
+    "State", "StateType", "StateDetails", "Completed", "Failed", "Crashed", "Cancelled",
+    "Cancelling", "Pending", "Running", "Scheduled", "Paused", "AwaitingRetry", "Retrying",
+    "Late", "TERMINAL_STATES", "get_state_exception", "raise_state_exception",
+    "return_value_to_state", "is_state_iterable",
+]

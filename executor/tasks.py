@@ -1,0 +1,336 @@
+"""@task and the Task object (options and call styles as in Prefect 2)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import inspect
+import json
+from typing import Any, Callable, Iterable
+
+from executor import settings
+from executor._params import bind, check_reserved
+from executor.annotations import BaseAnnotation, allow_failure, quote, unmapped
+from executor.exceptions import MappingLengthMismatch, MappingMissingIterable, UpstreamTaskError
+from executor.futures import PrefectFuture
+from executor.states import State
+
+_NOT_SET: Any = object()
+
+
+def _source_hash(fn: Callable) -> str:
+    try:
+        text = inspect.getsource(fn)
+    except (OSError, TypeError):
+        text = getattr(fn, "__qualname__", repr(fn))
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def hash_objects(*objects: Any) -> str | None:
+    """A stable hash: JSON when possible, else cloudpickle."""
+    try:
+        blob = json.dumps(objects, sort_keys=True, default=_json_default).encode()
+    except Exception:
+        try:
+            import cloudpickle
+
+            blob = cloudpickle.dumps(objects)
+        except Exception:
+            return None
+    return hashlib.md5(blob, usedforsecurity=False).hexdigest()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, bytes):
+        return {"__bytes__": obj.hex()}
+    from pydantic_core import to_jsonable_python
+
+    return to_jsonable_python(obj)
+
+
+def task_input_hash(context: Any, arguments: dict[str, Any]) -> str | None:
+    """Cache key from the task's identity and source and its (resolved) arguments."""
+    task = context.task
+    return hash_objects(task.task_key, _source_hash(task.fn), arguments)
+
+
+def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
+    def retry_backoff_callable(retries: int) -> list[float]:
+        retries = min(retries, 50)
+        return [backoff_factor * max(0, 2**r) for r in range(retries)]
+
+    return retry_backoff_callable
+
+
+class Task:
+    def __init__(
+        self,
+        fn: Callable,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        version: str | None = None,
+        cache_key_fn: Callable | None = None,
+        cache_expiration: _dt.timedelta | None = None,
+        task_run_name: str | Callable[[], str] | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: float | list[float] | Callable[[int], list[float]] | None = None,
+        retry_jitter_factor: float | None = None,
+        persist_result: bool | None = None,
+        result_storage: Any = None,
+        result_serializer: Any = None,
+        cache_result_in_memory: bool = True,
+        timeout_seconds: float | None = None,
+        log_prints: bool | None = None,
+        refresh_cache: bool | None = None,
+        retry_condition_fn: Callable | None = None,
+        on_completion: list[Callable] | None = None,
+        on_failure: list[Callable] | None = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError("'fn' must be callable")
+        self.fn = fn
+        self.signature = check_reserved(fn, "task")
+        self.isasync = inspect.iscoroutinefunction(fn)
+        self.name = name or fn.__name__
+        self.description = description or inspect.getdoc(fn)
+        self.tags = frozenset(tags or ())
+        self.version = version
+        self.cache_key_fn = cache_key_fn
+        self.cache_expiration = cache_expiration
+        self.task_run_name = task_run_name
+        self.retries = retries
+        self.retry_delay_seconds = retry_delay_seconds
+        if retry_jitter_factor is not None and retry_jitter_factor < 0:
+            raise ValueError("`retry_jitter_factor` must be >= 0.")
+        self.retry_jitter_factor = retry_jitter_factor
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
+        self.cache_result_in_memory = cache_result_in_memory
+        self.timeout_seconds = float(timeout_seconds) if timeout_seconds else None
+        self.log_prints = log_prints
+        self.refresh_cache = refresh_cache
+        self.retry_condition_fn = retry_condition_fn
+        self.on_completion = list(on_completion or ())
+        self.on_failure = list(on_failure or ())
+        self.task_key = f"{getattr(fn, '__qualname__', self.name)}-{_source_hash(fn)}"
+        self._options = dict(
+            name=name, description=description, tags=tags, version=version,
+            cache_key_fn=cache_key_fn, cache_expiration=cache_expiration, task_run_name=task_run_name,
+            retries=retries, retry_delay_seconds=retry_delay_seconds,
+            retry_jitter_factor=retry_jitter_factor, persist_result=persist_result,
+            result_storage=result_storage, result_serializer=result_serializer,
+            cache_result_in_memory=cache_result_in_memory, timeout_seconds=timeout_seconds,
+            log_prints=log_prints, refresh_cache=refresh_cache, retry_condition_fn=retry_condition_fn,
+            on_completion=on_completion, on_failure=on_failure,
+        )
+
+    # -- options the engine reads -----------------------------------------------------------------
+    def _retries(self) -> int:
+        return self.retries if self.retries is not None else settings.task_default_retries()
+
+    def _retry_delays(self) -> list[float]:
+        delay = self.retry_delay_seconds
+        if delay is None:
+            delay = settings.task_default_retry_delay()
+        if callable(delay):
+            delay = delay(self._retries())
+        if isinstance(delay, (int, float)):
+            return [float(delay)]
+        return [float(d) for d in delay]
+
+    def _refresh_cache(self) -> bool:
+        return self.refresh_cache if self.refresh_cache is not None else settings.tasks_refresh_cache()
+
+    def _persist(self, flow_ctx: Any) -> bool:
+        if self.persist_result is not None:
+            return self.persist_result
+        return self.cache_key_fn is not None or bool(flow_ctx is not None and flow_ctx.persist_children)
+
+    def _bind(self, args: tuple, kwargs: dict) -> dict[str, Any]:
+        return bind(self.signature, self.fn, args, kwargs)
+
+    # -- user API -------------------------------------------------------------------------------
+    def with_options(self, **changes: Any) -> "Task":
+        options = dict(self._options)
+        unknown = set(changes) - set(options)
+        if unknown:
+            raise TypeError(f"Unknown task options: {sorted(unknown)}")
+        options.update(changes)
+        return Task(self.fn, **options)
+
+    def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
+        from executor._engine.calls import enter_task_call
+
+        return enter_task_call(self, args, kwargs, return_state, wait_for)
+
+    def submit(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
+        from executor._engine.calls import enter_task_submit
+
+        return enter_task_submit(self, args, kwargs, return_state, wait_for)
+
+    def map(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
+        from executor._engine.calls import _task_flow_context
+
+        flow_ctx = _task_flow_context()
+        if self.isasync and flow_ctx.flow.isasync:
+            return self._map_async(flow_ctx, args, kwargs, return_state, wait_for)
+        calls, extra = self._map_calls(args, kwargs)
+        return self._submit_all(flow_ctx, calls, extra, return_state, wait_for)
+
+    async def _map_async(self, flow_ctx: Any, args: tuple, kwargs: dict, return_state: bool, wait_for: Any) -> Any:
+        import asyncio
+
+        # Resolving futures at the top level may block; keep the flow's loop free meanwhile.
+        calls, extra = await asyncio.get_running_loop().run_in_executor(None, self._map_calls, args, kwargs)
+        out = []
+        for params in calls:
+            out.append(await self._submit_one(flow_ctx, params, extra, return_state, wait_for))
+        return out
+
+    def _submit_all(self, flow_ctx: Any, calls: list[dict], extra: list[str], return_state: bool, wait_for: Any) -> list:
+        from executor._engine.calls import submit_parameters
+
+        return [submit_parameters(self, flow_ctx, p, return_state, wait_for, extra) for p in calls]
+
+    def _submit_one(self, flow_ctx: Any, params: dict, extra: list[str], return_state: bool, wait_for: Any) -> Any:
+        from executor._engine.calls import submit_parameters
+
+        return submit_parameters(self, flow_ctx, params, return_state, wait_for, extra)
+
+    def _map_calls(self, args: tuple, kwargs: dict) -> tuple[list[dict], list[str]]:
+        """One parameter dict per item (reference 35-42); upstream ids of the map's arguments."""
+        sig = self.signature
+        try:
+            bound = sig.bind_partial(*args, **kwargs)
+        except TypeError:
+            self._bind(args, kwargs)  # raises the proper binding error
+            raise
+        given = dict(bound.arguments)
+        var_kw = next((n for n, p in sig.parameters.items() if p.kind is p.VAR_KEYWORD), None)
+        if var_kw and var_kw in given:
+            given.update(given.pop(var_kw))
+        upstream: list[str] = []
+        iterables: dict[str, tuple[list, BaseAnnotation | None]] = {}
+        static: dict[str, Any] = {}
+        for name, value in given.items():
+            if isinstance(value, unmapped):
+                static[name] = value.value
+                continue
+            wrapper = value if isinstance(value, (quote, allow_failure)) else None
+            inner = value.value if wrapper is not None else value
+            inner = _resolve_top_level(inner, upstream, isinstance(wrapper, allow_failure))
+            if isinstance(inner, (str, bytes)) or not _iterable(inner):
+                static[name] = value if wrapper is None else wrapper.rewrap(inner)
+            else:
+                iterables[name] = (list(inner), wrapper)
+        if not iterables:
+            raise MappingMissingIterable(
+                f"No iterable parameters were received. Parameters for map must include at least one "
+                f"iterable. Parameter values provided: {given!r}"
+            )
+        lengths = {name: len(items) for name, (items, _) in iterables.items()}
+        if len(set(lengths.values())) > 1:
+            raise MappingLengthMismatch(
+                f"Received iterable parameters with different lengths. Parameters for map must all be "
+                f"the same length. Got lengths: {lengths}"
+            )
+        count = next(iter(lengths.values()))
+        calls = []
+        for i in range(count):
+            item = dict(static)
+            for name, (items, wrapper) in iterables.items():
+                item[name] = wrapper.rewrap(items[i]) if wrapper is not None else items[i]
+            calls.append(self._complete(item, var_kw))
+        return calls, upstream
+
+    def _complete(self, item: dict, var_kw: str | None) -> dict:
+        """Fill in defaults and gather **kwargs items back under their parameter."""
+        sig = self.signature
+        if var_kw:
+            extra = {k: item.pop(k) for k in list(item) if k not in sig.parameters}
+            item[var_kw] = extra
+        bound = sig.bind_partial(**{k: v for k, v in item.items() if sig.parameters[k].kind not in (
+            inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)})
+        bound.apply_defaults()
+        out = dict(bound.arguments)
+        for k, v in item.items():
+            out[k] = v
+        return out
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.name!r})"
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        # Tasks declared on classes behave like methods.
+        if instance is None:
+            return self
+        bound = self.with_options()
+        bound.fn = self.fn.__get__(instance, owner)
+        bound.signature = inspect.signature(bound.fn)
+        return bound
+
+
+def _iterable(value: Any) -> bool:
+    try:
+        iter(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _resolve_top_level(value: Any, upstream: list[str], allow: bool) -> Any:
+    """Futures and states given to map directly are resolved to decide what to iterate."""
+    if isinstance(value, PrefectFuture):
+        value = value._wait_sync(None)
+    if not isinstance(value, State):
+        return value
+    if value.state_details.task_run_id:
+        upstream.append(value.state_details.task_run_id)
+    if value.is_completed():
+        return value.result()
+    if allow and value.is_failed():
+        return value.result(raise_on_failure=False)
+    raise UpstreamTaskError(
+        f"Upstream task run '{value.state_details.task_run_id}' did not reach a 'COMPLETED' state."
+    )
+
+
+def task(
+    __fn: Callable | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] | None = None,
+    version: str | None = None,
+    cache_key_fn: Callable | None = None,
+    cache_expiration: _dt.timedelta | None = None,
+    task_run_name: str | Callable[[], str] | None = None,
+    retries: int | None = None,
+    retry_delay_seconds: Any = None,
+    retry_jitter_factor: float | None = None,
+    persist_result: bool | None = None,
+    result_storage: Any = None,
+    result_serializer: Any = None,
+    cache_result_in_memory: bool = True,
+    timeout_seconds: float | None = None,
+    log_prints: bool | None = None,
+    refresh_cache: bool | None = None,
+    retry_condition_fn: Callable | None = None,
+    on_completion: list[Callable] | None = None,
+    on_failure: list[Callable] | None = None,
+) -> Any:
+    """Mark a function as a task: each call is a task run orchestrated through its states."""
+    options = dict(
+        name=name, description=description, tags=tags, version=version, cache_key_fn=cache_key_fn,
+        cache_expiration=cache_expiration, task_run_name=task_run_name, retries=retries,
+        retry_delay_seconds=retry_delay_seconds, retry_jitter_factor=retry_jitter_factor,
+        persist_result=persist_result, result_storage=result_storage,
+        result_serializer=result_serializer, cache_result_in_memory=cache_result_in_memory,
+        timeout_seconds=timeout_seconds, log_prints=log_prints, refresh_cache=refresh_cache,
+        retry_condition_fn=retry_condition_fn, on_completion=on_completion, on_failure=on_failure,
+    )
+    if __fn is not None:
+        return Task(__fn, **options)
+    return lambda fn: Task(fn, **options)
