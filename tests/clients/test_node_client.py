@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from ._services import running_services
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -33,9 +36,12 @@ def node_client() -> Path:
     return NODE_CLIENT
 
 
-def submit(node_client: Path, address: str, *args: str) -> subprocess.CompletedProcess:
+def submit(node_client: Path, address: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the client; CADENZA_API_TOKEN reaches it only through `env`."""
+    if env is None:
+        env = {key: value for key, value in os.environ.items() if key != "CADENZA_API_TOKEN"}
     return subprocess.run(["node", "submit.js", "--address", address, *args], cwd=node_client,
-                          capture_output=True, text=True, timeout=120)
+                          env=env, capture_output=True, text=True, timeout=120)
 
 
 def explain(done: subprocess.CompletedProcess, services) -> str:
@@ -74,3 +80,16 @@ def test_unknown_deployment_is_not_found(node_client, services):
     assert done.returncode == 2, explain(done, services)
     assert done.stderr.startswith("ERROR NOT_FOUND: "), explain(done, services)
     assert "RESULT" not in done.stdout
+
+
+def test_token_is_sent_as_bearer_metadata(node_client, tmp_path):
+    with running_services(tmp_path, CADENZA_API_TOKEN="s3cret") as secured:
+        wrong = submit(node_client, secured.executor, "--deployment", "nothing", "--token", "guess")
+        assert wrong.returncode == 2, explain(wrong, secured)
+        assert wrong.stderr.startswith("ERROR UNAUTHENTICATED: "), explain(wrong, secured)
+
+        # Past authentication (the token comes from the environment here), the request is answered.
+        right = submit(node_client, secured.executor, "--deployment", "nothing",
+                       env={**os.environ, "CADENZA_API_TOKEN": "s3cret"})
+        assert right.returncode == 2, explain(right, secured)
+        assert right.stderr.startswith("ERROR NOT_FOUND: "), explain(right, secured)
