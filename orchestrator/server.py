@@ -69,6 +69,8 @@ async def _expire_pauses(service: OrchestratorService, interval: float) -> None:
 
 
 async def start_server(config: ServerConfig) -> RunningServer:
+    # transitions logs every state change at INFO; decisions are logged by us at DEBUG.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
     store = SQLiteStore(config.db_path or str(cadenza_home() / "cadenza.db"), config.db_synchronous)
     store.open()
     service = OrchestratorService(store, config.policy)
