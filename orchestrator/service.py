@@ -310,6 +310,18 @@ class OrchestratorService:
         )
         self._decide("task", tracker, Proposal(copy, force=True), batch, events)
 
+    async def update_flow_run(self, flow_run_id: str, flow_version: str, policy) -> FlowRun:
+        run = self.read_flow_run(flow_run_id)
+        if flow_version:
+            run.flow_version = flow_version
+        if policy is not None and run.empirical_policy.retries == 0 and policy.retries:
+            run.empirical_policy.retries = policy.retries
+            run.empirical_policy.retry_delay_seconds = policy.retry_delay_seconds
+        batch = WriteBatch()
+        batch.put_flow_run(run)
+        await self._commit(batch, [])
+        return run
+
     # -- resume and external state changes ----------------------------------------------------
     async def resume_flow_run(self, flow_run_id: str, run_input_json: str = "") -> Answer:
         run = self.read_flow_run(flow_run_id)

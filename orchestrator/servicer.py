@@ -415,6 +415,13 @@ class OrchestratorServicer(pb_grpc.OrchestratorServicer):
         return pb.ClaimFlowRunsResponse(flow_runs=[convert.flow_run_to_pb(r) for r in runs])
 
     @unary
+    async def UpdateFlowRun(self, request, context):
+        flow_run_id = convert.run_id(request.flow_run_id, "flow_run_id")
+        policy = convert.flow_run_policy_from_pb(request.empirical_policy) if request.HasField("empirical_policy") else None
+        run = await self.service.update_flow_run(flow_run_id, request.flow_version, policy)
+        return pb.UpdateFlowRunResponse(flow_run=convert.flow_run_to_pb(run))
+
+    @unary
     async def Heartbeat(self, request, context):
         cancel, lost = await self.workers.heartbeat(request.worker_id, list(request.flow_run_ids), request.lease_seconds)
         return pb.HeartbeatResponse(cancel_requested=cancel, lost=lost)
