@@ -16,6 +16,8 @@ import threading
 from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
 import grpc
+
+from cadenza import transport
 from cadenza.v1 import orchestrator_pb2_grpc as ogrpc
 
 from executor import embedded, settings
@@ -51,7 +53,7 @@ class Runtime:
         self.loop.run_forever()
 
     async def _connect(self) -> None:
-        self.channel = grpc.aio.insecure_channel(self.address, options=_CHANNEL_OPTIONS)
+        self.channel = transport.aio_channel(self.address, options=_CHANNEL_OPTIONS)
         self.stub = ogrpc.OrchestratorStub(self.channel)
         self.stream = ProposalStream(lambda: self.stub.ProposeStates(metadata=self.metadata))
         from executor.client import AsyncClient

@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
+from cadenza import transport
 from cadenza.auth import BearerTokenInterceptor
 from .config import ServerConfig, cadenza_home
 from .deployments import DeploymentService, run_scheduler
@@ -84,7 +85,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(f"{config.host}:{config.port}")
+    port = transport.add_port(server, f"{config.host}:{config.port}")
     if port == 0:
         store.close()
         raise OSError(f"could not bind {config.host}:{config.port}")

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 import grpc
 
+from cadenza import transport
+
 from cadenza.v1 import executor_pb2_grpc as epb_grpc
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
@@ -45,11 +47,11 @@ class Stub:
 
 
 def orchestrator(timeout: float | None = 30) -> Stub:
-    return Stub(pb_grpc.OrchestratorStub(grpc.insecure_channel(orchestrator_address())), timeout)
+    return Stub(pb_grpc.OrchestratorStub(transport.channel(orchestrator_address())), timeout)
 
 
 def executor(timeout: float | None = 30) -> Stub:
-    return Stub(epb_grpc.ExecutorStub(grpc.insecure_channel(executor_address())), timeout)
+    return Stub(epb_grpc.ExecutorStub(transport.channel(executor_address())), timeout)
 
 
 class CommandError(Exception):

@@ -11,6 +11,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from cadenza import transport
 from cadenza.auth import BearerTokenInterceptor
 from cadenza.v1 import executor_pb2 as epb
 from cadenza.v1 import executor_pb2_grpc as epb_grpc
@@ -56,7 +57,7 @@ class RunningExecutor:
 
 
 async def start_executor(config: ExecutorConfig) -> RunningExecutor:
-    channel = grpc.aio.insecure_channel(config.orchestrator, options=CHANNEL_OPTIONS)
+    channel = transport.aio_channel(config.orchestrator, options=CHANNEL_OPTIONS)
     stub = pb_grpc.OrchestratorStub(channel)
     interceptors = [BearerTokenInterceptor(config.api_token)] if config.api_token else []
     server = grpc.aio.server(interceptors=interceptors, options=[("grpc.keepalive_permit_without_calls", 1)])
@@ -64,7 +65,7 @@ async def start_executor(config: ExecutorConfig) -> RunningExecutor:
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(f"{config.host}:{config.port}")
+    port = transport.add_port(server, f"{config.host}:{config.port}")
     if port == 0:
         raise OSError(f"could not bind {config.host}:{config.port}")
     await server.start()
