@@ -77,7 +77,7 @@ def _build(graph: dict[str, tuple[str, ...]]) -> Machine:
         for dest in dests
     ]
     # model=None and no add_model: add_model would reset a model to `initial`. Each proposal
-    # fires on a throwaway cursor instead (see `allows`).
+    # fires on a throwaway cursor instead (see `fire`).
     return Machine(
         model=None,
         states=list(STATES),
@@ -103,13 +103,40 @@ class _Cursor:
         self.state = state
 
 
-def allows(machine: Machine, from_type: StateType | None, to_type: StateType) -> bool:
-    """True when the lifecycle has an edge from `from_type` (None: no state yet) to `to_type`."""
+def fire(machine: Machine, from_type: StateType | None, to_type: StateType) -> bool:
+    """Ask the machine itself: fire the proposal's trigger on a cursor at `from_type`."""
     cursor = _Cursor(NONE if from_type is None else from_type.value)
     try:
         return machine.events[_TRIGGERS[to_type]].trigger(cursor)
     except MachineError:
         return False
+
+
+def _has_guards(machine: Machine) -> bool:
+    return any(
+        transition.conditions  # `unless` guards are stored here too
+        for event in machine.events.values()
+        for transitions in event.transitions.values()
+        for transition in transitions
+    )
+
+
+# The graphs carry no guards, so the machine's verdict on a pair never changes: each pair is
+# fired once and remembered. Firing costs ~10 us here, a remembered verdict ~0.1 us, and this
+# sits on the hot path of every task. A machine given guards is fired every time.
+_verdicts: dict[tuple[int, StateType | None, StateType], bool] = {}
+_PURE = {id(m) for m in (FLOW_RUN_MACHINE, TASK_RUN_MACHINE) if not _has_guards(m)}
+
+
+def allows(machine: Machine, from_type: StateType | None, to_type: StateType) -> bool:
+    """True when the lifecycle has an edge from `from_type` (None: no state yet) to `to_type`."""
+    if id(machine) not in _PURE:
+        return fire(machine, from_type, to_type)
+    key = (id(machine), from_type, to_type)
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        verdict = _verdicts[key] = fire(machine, from_type, to_type)
+    return verdict
 
 
 def describe(graph: dict[str, tuple[str, ...]]) -> str:

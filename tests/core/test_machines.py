@@ -88,3 +88,27 @@ def test_describe_lists_every_source():
     text = machines.describe(machines.FLOW_RUN_GRAPH)
     assert text.count("->") == len(machines.STATES)
     assert "CANCELLING -> CANCELLED" in text
+
+
+@pytest.mark.parametrize("machine", [machines.FLOW_RUN_MACHINE, machines.TASK_RUN_MACHINE])
+def test_remembered_verdicts_agree_with_firing_the_machine(machine):
+    for from_type in [None, *StateType]:
+        for to_type in StateType:
+            assert machines.allows(machine, from_type, to_type) is machines.fire(
+                machine, from_type, to_type
+            )
+
+
+def test_a_machine_with_guards_is_fired_every_time():
+    from transitions import Machine
+
+    gate = {"open": True}
+    guarded = Machine(
+        model=None, states=list(machines.STATES), auto_transitions=False, send_event=True,
+        initial=machines.NONE,
+        transitions=[{"trigger": "propose_running", "source": "PENDING", "dest": "RUNNING",
+                      "conditions": lambda event: gate["open"]}],
+    )
+    assert machines.allows(guarded, StateType.PENDING, StateType.RUNNING)
+    gate["open"] = False
+    assert not machines.allows(guarded, StateType.PENDING, StateType.RUNNING)
