@@ -98,6 +98,9 @@ class OrchestratorService:
         except StoreError as exc:
             for run_id in run_ids:
                 self.registry.forget(run_id)
+            # Answers that never became durable must not be handed to a retry of the proposal.
+            for transition_id, _, _ in batch.transitions:
+                self._recent_answers.pop(transition_id, None)
             raise Unavailable(f"the store could not record the change; retry: {exc}") from exc
         finally:
             self.registry.end_commit(run_ids)
