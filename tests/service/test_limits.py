@@ -108,3 +108,28 @@ def test_deleted_limit_no_longer_limits(stub):
     flow = running_flow(stub)
     task = new_task(stub, flow.id, tags=["db"])
     assert propose(stub, TASK, task.id, state(RUNNING)).status == ACCEPT
+
+
+def test_a_freed_slot_goes_to_the_run_that_waited_first(stub):
+    """Fair hand-over: a newcomer does not overtake a waiting run; the waiter re-proposes the
+    same transition id after its WAIT and is then decided afresh."""
+    stub.CreateConcurrencyLimit(pb.CreateConcurrencyLimitRequest(tag="db", concurrency_limit=1))
+    flow = running_flow(stub)
+    holder, waiter, newcomer = (new_task(stub, flow.id, key, tags=["db"]) for key in ("h", "w", "n"))
+    accepted(stub, TASK, holder.id, state(RUNNING))
+    tid = "waiter-running-1"
+    assert propose(stub, TASK, waiter.id, state(RUNNING, transition_id=tid)).status == WAIT
+
+    accepted(stub, TASK, holder.id, state(COMPLETED))
+    overtaking = propose(stub, TASK, newcomer.id, state(RUNNING))
+    assert overtaking.status == WAIT, sname(overtaking.status)
+    assert overtaking.delay_seconds < 1.0
+
+    served = propose(stub, TASK, waiter.id, state(RUNNING, transition_id=tid))
+    assert served.status == ACCEPT, sname(served.status)
+    assert list(_limit(stub, "db").active_slots) == [waiter.id]
+    # The accepted answer is now the one a repeat of that transition id gets.
+    assert propose(stub, TASK, waiter.id, state(RUNNING, transition_id=tid)) == served
+
+    accepted(stub, TASK, waiter.id, state(COMPLETED))
+    assert propose(stub, TASK, newcomer.id, state(RUNNING)).status == ACCEPT

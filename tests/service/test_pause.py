@@ -89,3 +89,38 @@ def test_pause_of_a_run_that_is_not_running_is_refused(stub):
     assert resp.state.id == paused.id
     assert types(history(stub, FLOW, flow.id)).count("STATE_TYPE_PAUSED") == 1
     assert "b" not in read_flow(stub, flow.id).empirical_policy.pause_keys
+
+
+def test_resume_after_the_pause_timed_out_is_rejected_with_failed(tmp_path):
+    """Resuming goes through the rules: an expired pause answers REJECT with Failed, even
+    before the expiry loop got to the run."""
+    import grpc
+
+    from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
+    from orchestrator.config import ServerConfig
+    from orchestrator.server import BackgroundServer
+
+    srv = BackgroundServer.start(db_path=str(tmp_path / "slow-loop.db"), port=0,
+                                 config=ServerConfig(pause_check_interval_seconds=3600))
+    try:
+        with grpc.insecure_channel(srv.address) as ch:
+            stub = pb_grpc.OrchestratorStub(ch)
+            flow = running_flow(stub)
+            accepted(stub, FLOW, flow.id, state(PAUSED, pause_key="k", pause_timeout=later(0.05)))
+            time.sleep(0.1)
+            resp = _resume(stub, flow.id)
+            assert resp.status == REJECT, sname(resp.status)
+            assert resp.state.type == FAILED and resp.state.message == EXPIRED
+            run = read_flow(stub, flow.id)
+            assert run.state.id == resp.state.id
+    finally:
+        srv.stop()
+
+
+def test_pause_with_reschedule_needs_a_deployment(stub):
+    flow = running_flow(stub)
+    resp = propose(stub, FLOW, flow.id, state(PAUSED, pause_key="r", pause_reschedule=True,
+                                              pause_timeout=later(60)))
+    assert resp.status == ABORT, sname(resp.status)
+    assert resp.reason
+    assert read_flow(stub, flow.id).state.type == RUNNING

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import grpc
+import pytest
 
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
@@ -195,3 +196,60 @@ def test_stale_expected_state_id_on_a_task_run(stub):
     assert stale.status == REJECT and stale.state.id == running.id
     assert ids(history(stub, TASK, task.id)) == [task.state.id, running.id]
     assert read_task(stub, task.id).state.id == running.id
+
+
+def test_create_task_run_retried_with_the_same_next_state_transition(stub):
+    """The engine resends an unanswered create+propose unchanged: one run, one RUNNING."""
+    flow = running_flow(stub)
+    req = pb.CreateTaskRunRequest(flow_run_id=flow.id, task_key="t", dynamic_key="0",
+                                  next_state=state(RUNNING, transition_id=uid()))
+    first = stub.CreateTaskRun(req)
+    again = stub.CreateTaskRun(req)
+    assert first.created and not again.created
+    assert again.task_run.id == first.task_run.id
+    assert again.next_state_result == first.next_state_result
+    assert first.next_state_result.status == ACCEPT
+    assert types(history(stub, TASK, first.task_run.id)) == ["STATE_TYPE_PENDING", "STATE_TYPE_RUNNING"]
+    assert read_task(stub, first.task_run.id).run_count == 1
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug: a reused client-chosen state id fails the commit (UNIQUE states.id) and is "
+    "answered UNAVAILABLE 'retry'; the check must come after the transition-id lookup"))
+def test_a_state_id_already_used_is_refused_as_invalid_not_unavailable(stub):
+    """A client may choose its state ids; reusing one must be a clear INVALID_ARGUMENT /
+    ALREADY_EXISTS, not UNAVAILABLE ("retry"), which a client would retry for ever."""
+    first = new_flow(stub)
+    second = new_flow(stub)
+    used = uid()
+    accepted(stub, FLOW, first.id, state(RUNNING, id=used))
+    with pytest.raises(grpc.RpcError) as info:
+        propose(stub, FLOW, second.id, state(RUNNING, id=used))
+    assert info.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS), (
+        info.value.code(), info.value.details())
+    assert "id" in info.value.details()
+    assert read_flow(stub, second.id).state.type == PENDING
+    assert propose(stub, FLOW, second.id, state(RUNNING)).status == ACCEPT
+
+
+def test_an_answer_whose_commit_failed_is_not_replayed_to_a_retry(stub):
+    """The orchestrator says "retry" when a commit fails; retrying the same transition id must
+    not get back an ACCEPT for a state that was never stored."""
+    first = new_flow(stub)
+    second = new_flow(stub)
+    used = uid()
+    accepted(stub, FLOW, first.id, state(RUNNING, id=used))
+    tid = uid()
+    # Reusing a state id makes the commit fail (see the test above).
+    with pytest.raises(grpc.RpcError):
+        propose(stub, FLOW, second.id, state(RUNNING, id=used, transition_id=tid))
+    try:
+        retry = propose(stub, FLOW, second.id, state(RUNNING, id=used, transition_id=tid))
+    except grpc.RpcError:
+        retry = None
+    stored = ids(history(stub, FLOW, second.id))
+    if retry is not None and retry.status == ACCEPT:
+        assert retry.state.id in stored, "ACCEPT answered for a state that is not stored"
+    assert read_flow(stub, second.id).state.id == stored[-1]
+    # A fresh proposal under a new transition id goes through.
+    assert propose(stub, FLOW, second.id, state(RUNNING, transition_id=uid())).status == ACCEPT

@@ -109,3 +109,12 @@ def test_expired_cache_entry_is_not_used(stub):
     assert resp.status == ACCEPT, sname(resp.status)
     assert resp.state.type == RUNNING
     assert PENDING == history(stub, TASK, consumer.id)[0].type
+
+
+def test_task_of_a_flow_that_is_not_running_may_not_start(stub):
+    flow = new_flow(stub)
+    task = new_task(stub, flow.id)
+    resp = propose(stub, TASK, task.id, state(RUNNING))
+    assert sname(resp.status) == "PROPOSAL_STATUS_ABORT"
+    assert resp.reason
+    assert read_task(stub, task.id).state.type == PENDING
