@@ -54,13 +54,14 @@ def test_a_waiter_that_stopped_proposing_is_dropped(ctx):
     assert propose(ctx, dead, ST.RUNNING)[0].status is Status.WAIT
 
 
-def test_a_run_that_moves_on_leaves_the_queue(ctx):
+@pytest.mark.parametrize("moved_on", [ST.CRASHED, ST.CANCELLING])
+def test_a_run_that_moves_on_leaves_the_queue(ctx, moved_on):
     limit = ctx.add_limit("db", 1)
     holder, gone, alive = runs(ctx, 3)
     walk(ctx, holder, ST.RUNNING)
     propose(ctx, gone, ST.RUNNING)
     propose(ctx, alive, ST.RUNNING)
-    propose(ctx, gone, ST.CRASHED, force=True)
+    propose(ctx, gone, moved_on, force=True)
     assert gone.id not in limit.waiters
     propose(ctx, holder, ST.COMPLETED)
     assert propose(ctx, alive, ST.RUNNING)[0].status is Status.ACCEPT

@@ -67,12 +67,11 @@ class ReleaseTaskConcurrencySlots(Rule):
     UNIVERSAL = True  # whatever the edge, and under force too
 
     def after(self, t: Transition) -> None:
+        limits, run_id = t.limits(), t.run.id
+        slot_queue.leave(limits, run_id)  # whatever its new state, it is no longer waiting
         if t.proposed.type in _HOLDS_SLOT:
             return
-        limits = t.limits()
-        run_id = t.run.id
         for limit in limits:
             if run_id in limit.active_slots:
                 limit.active_slots.discard(run_id)
                 t.effects.touched_limits.add(limit.tag)
-        slot_queue.leave(limits, run_id)  # a run that moved on is no longer waiting
