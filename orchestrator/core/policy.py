@@ -164,18 +164,18 @@ def propose(
 
 def _enter(rules: tuple[Rule, ...], t: Transition, to_type: StateType) -> list:
     """Run the `before` hooks in priority order; returns (rule, type it expects to stand)."""
-    entered: list[tuple[Rule, StateType]] = []
+    entered: list[list] = []
     try:
         for rule in rules:
             if t.proposed is None:
                 break  # nullified: nothing further to decide
             if not rule.UNIVERSAL and t.proposed.type is not to_type:
                 continue  # an earlier rule swapped the state: this rule no longer concerns it
+            entered.append([rule, to_type])  # before the hook, so a failing hook is cleaned up
             seen = t.proposed
             rule.before(t)
-            # A rule that hands back a replacement expects its replacement to stand.
-            replaced = t.proposed is not None and t.proposed is not seen
-            entered.append((rule, t.proposed.type if replaced else to_type))
+            if t.proposed is not None and t.proposed is not seen:
+                entered[-1][1] = t.proposed.type  # it expects its own replacement to stand
     except BaseException:
         t.proposed = None  # leave the run as found, then let the error through
         _exit(entered, t)

@@ -114,14 +114,15 @@ def test_a_wait_changes_nothing_and_carries_the_run_state(ctx):
     assert decision.state is run.state and run == before
 
 
-def test_a_rule_that_raises_leaves_the_run_as_found(ctx):
-    class Broken(type(ctx)):
-        def read_concurrency_limit(self, tag):
-            raise RuntimeError("store down")
+@pytest.mark.parametrize("failing", ["read_concurrency_limit", "read_flow_run"])
+def test_a_rule_that_raises_leaves_the_run_as_found(ctx, failing):
+    def down(*args):
+        raise RuntimeError("store down")
 
-    broken = Broken()
-    # The terminal rule resets run_count before the slot rule fails: cleanup restores it.
+    broken = type(ctx)()
+    # The terminal rule resets run_count, then it or the slot rule fails: cleanup restores it.
     run = task_in(broken, ST.FAILED, run_count=2, tags=["db"])
+    setattr(broken, failing, down)
     before = copy.deepcopy(run)
     with pytest.raises(RuntimeError):
         propose(broken, run, ST.RUNNING)
