@@ -1,0 +1,117 @@
+"""Flows the executor-service tests run, by entrypoint (`tests.executor_service.flows:NAME`,
+allowed through CADENZA_ALLOWED_ENTRYPOINTS) or deployed by this file's path."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from executor import flow, get_run_context, get_run_logger, pause_flow_run, task
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@flow(persist_result=True)
+def arithmetic(x: int, y: int = 1) -> dict:
+    return {"x": x, "y": y, "doubled_plus_y": double(x) + y}
+
+
+class Opaque:
+    """A value only Python can read back."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+@flow(persist_result=True)
+def python_only(kind: str = "set"):
+    return {1, 2, 3} if kind == "set" else Opaque(7)
+
+
+@task
+def chatty(n: int) -> int:
+    get_run_logger().info("chatty task got %s", n)
+    return n + 1
+
+
+@flow
+def child_flow(n: int) -> int:
+    return chatty(n)
+
+
+@flow(persist_result=True)
+def parent_flow(n: int = 1) -> int:
+    first = chatty(n)
+    return child_flow(first) + 0
+
+
+@flow
+def typed(count: int) -> int:
+    return count
+
+
+@task
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@flow
+def sleepy_loop(steps: int = 60, seconds: float = 0.3) -> int:
+    for _ in range(steps):
+        nap(seconds)
+    return steps
+
+
+@task
+def write_pid_and_sleep(pid_file: str, seconds: float) -> None:
+    with open(pid_file + ".tmp", "w") as fh:
+        fh.write(str(os.getpid()))
+    os.replace(pid_file + ".tmp", pid_file)
+    time.sleep(seconds)
+
+
+@flow
+def pid_then_sleep(pid_file: str, seconds: float = 60) -> None:
+    """Publishes the pid of the process running it, then blocks in a task (ignoring cancels)."""
+    write_pid_and_sleep(pid_file, seconds)
+
+
+@flow
+def append_run_id(path: str) -> str:
+    run_id = get_run_context().flow_run.id
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{run_id}\n".encode())
+    finally:
+        os.close(fd)
+    return run_id
+
+
+@flow(persist_result=True)
+def pause_here(timeout: float = 20) -> str:
+    double(1)
+    pause_flow_run(timeout=timeout, poll_interval=0.2)
+    double(2)
+    return "resumed"
+
+
+@flow(persist_result=True)
+def pause_and_reschedule(marker: str, timeout: float = 30) -> int:
+    """Counts its executions in `marker` (one line each), pausing out of process once."""
+    fd = os.open(marker, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    os.close(fd)
+    double(1)
+    pause_flow_run(reschedule=True, timeout=timeout)
+    double(2)
+    with open(marker) as fh:
+        return len(fh.read().splitlines())
+
+
+@flow
+def quick() -> str:
+    return "ok"
