@@ -20,10 +20,18 @@ _END = object()
 class _Progress:
     def __init__(self) -> None:
         self.final: dict[str, bool] = {}
+        self.trackers: set[str] = set()
 
     def see(self, change: pb.RunStateChange) -> None:
-        if change.run_kind == pb.RUN_KIND_TASK and not change.state.details.child_flow_run_id:
-            self.final[change.run_id] = change.state.type in _FINAL
+        if change.run_kind != pb.RUN_KIND_TASK or change.run_id in self.trackers:
+            return
+        if change.state.details.child_flow_run_id:
+            # A subflow's tracking task run is not a task; its first state (Pending, before
+            # the subflow run exists) does not say so yet, so forget it once it does.
+            self.trackers.add(change.run_id)
+            self.final.pop(change.run_id, None)
+            return
+        self.final[change.run_id] = change.state.type in _FINAL
 
     @property
     def counts(self) -> tuple[int, int]:
