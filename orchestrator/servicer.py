@@ -250,15 +250,28 @@ class OrchestratorServicer(pb_grpc.OrchestratorServicer):
         sequence = 0
         last_sent: dict[str, str] = {}
         try:
-            snapshot = [StateEvent("flow", run.id, run.name, run.id, run.state)]
+            tasks = []
             if not request.exclude_task_runs:
                 token = ""
                 while True:
                     page = await self.service.list_task_runs(flow_run_id, [], 1000, token)
-                    snapshot += [StateEvent("task", t.id, t.name, flow_run_id, t.state) for t in page.items]
+                    tasks += page.items
                     token = page.next_token
                     if not token:
                         break
+            # No await from here until the snapshot is taken: a change is applied in memory
+            # before it is published, so the state changes already queued are no newer than
+            # the states read now. Replaying them after the snapshot would show runs going back.
+            queued = []
+            while not queue.empty():
+                queued.append(queue.get_nowait())
+            run = self.service.read_flow_run(flow_run_id)
+            snapshot = [StateEvent("flow", run.id, run.name, run.id, run.state)]
+            snapshot += [StateEvent("task", t.id, t.name, flow_run_id, t.state) for t in tasks]
+            covered = {event.run_id for event in snapshot}
+            for event in queued:
+                if not (isinstance(event, StateEvent) and event.run_id in covered):
+                    queue.put_nowait(event)
             for event in snapshot:
                 if event.state is None:
                     continue
