@@ -7,9 +7,9 @@ from datetime import timedelta
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._helpers import (
-    ACCEPT, COMPLETED, FAILED, FLOW, PENDING, REJECT, RUNNING, SCHEDULED, TASK, accepted,
+    ACCEPT, CANCELLED, CANCELLING, COMPLETED, CRASHED, FAILED, FLOW, PENDING, REJECT, RUNNING, SCHEDULED, TASK, accepted,
     all_flow_runs, history, later, names, new_flow, new_task, propose, propose_until_decided,
-    read_task, running_flow, sname, state, types, utcnow,
+    read_task, running_flow, sname, state, types, utcnow, wait_until,
 )
 
 
@@ -118,3 +118,30 @@ def test_task_of_a_flow_that_is_not_running_may_not_start(stub):
     assert sname(resp.status) == "PROPOSAL_STATUS_ABORT"
     assert resp.reason
     assert read_task(stub, task.id).state.type == PENDING
+
+
+def test_cancelling_only_leads_to_cancelled(stub):
+    flow = running_flow(stub)
+    cancelling = accepted(stub, FLOW, flow.id, state(CANCELLING))
+    crash = propose(stub, FLOW, flow.id, state(CRASHED, message="SIGTERM"))
+    assert crash.status == REJECT, sname(crash.status)
+    assert crash.state.id == cancelling.id  # it stays Cancelling
+    assert types(history(stub, FLOW, flow.id))[-1] == "STATE_TYPE_CANCELLING"
+    assert propose(stub, FLOW, flow.id, state(CANCELLED)).status == ACCEPT
+
+
+def test_cancelled_flow_run_cancels_its_live_task_runs_and_frees_their_slots(stub):
+    stub.CreateConcurrencyLimit(pb.CreateConcurrencyLimitRequest(tag="db", concurrency_limit=1))
+    flow = running_flow(stub)
+    busy = new_task(stub, flow.id, "busy", tags=["db"], next_state=state(RUNNING))
+    done = new_task(stub, flow.id, "done", next_state=state(RUNNING))
+    accepted(stub, TASK, done.id, state(COMPLETED))
+    forced = stub.SetFlowRunState(pb.SetFlowRunStateRequest(
+        flow_run_id=flow.id, state=state(CANCELLED), force=True)).result
+    assert forced.status == ACCEPT
+
+    assert wait_until(lambda: read_task(stub, busy.id).state.type == CANCELLED)
+    assert read_task(stub, busy.id).state.message == "The parent flow run was cancelled."
+    assert read_task(stub, done.id).state.type == COMPLETED  # final task runs are left alone
+    limit = stub.ReadConcurrencyLimit(pb.ReadConcurrencyLimitRequest(tag="db")).concurrency_limit
+    assert list(limit.active_slots) == []
