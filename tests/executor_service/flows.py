@@ -115,3 +115,8 @@ def pause_and_reschedule(marker: str, timeout: float = 30) -> int:
 @flow
 def quick() -> str:
     return "ok"
+
+
+@flow
+def parent_of_sleepy(steps: int = 60, seconds: float = 0.3) -> int:
+    return sleepy_loop(steps, seconds)

@@ -1,0 +1,141 @@
+"""Bad input and faults: each a clear status code and an actionable message; the service keeps
+answering, and no run is left unfinished."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import pytest
+
+from cadenza.v1 import executor_pb2 as epb
+from cadenza.v1 import orchestrator_pb2 as pb
+
+from ._harness import (
+    BROKEN_FILE, COMPLETED, FAILED, FLOWS_FILE, count_flow_runs, deploy, module_entrypoint, rpc_error, submit,
+    unique, wait_final,
+)
+
+REFUSED_SUBMITS = [
+    # (request fields, status, words the message must contain)
+    (dict(deployment_name="no-such-deployment"), grpc.StatusCode.NOT_FOUND, ["no-such-deployment", "not found"]),
+    (dict(entrypoint="os:system"), grpc.StatusCode.PERMISSION_DENIED,
+     ["os:system", "not allowed", "CADENZA_ALLOWED_ENTRYPOINTS", "tests.executor_service"]),
+    (dict(entrypoint="tests.executor_service_evil:flow"), grpc.StatusCode.PERMISSION_DENIED, ["not allowed"]),
+    (dict(entrypoint=f"{FLOWS_FILE}:quick"), grpc.StatusCode.PERMISSION_DENIED, ["file path", "cadenza deploy"]),
+    (dict(entrypoint="tests/executor_service/flows.py:quick"), grpc.StatusCode.PERMISSION_DENIED, ["file path"]),
+    (dict(entrypoint="tests.executor_service.missing:quick"), grpc.StatusCode.NOT_FOUND,
+     ["tests.executor_service.missing", "not found"]),
+    (dict(entrypoint="tests.executor_service.flows"), grpc.StatusCode.INVALID_ARGUMENT, ["module:flow"]),
+    (dict(entrypoint=module_entrypoint("quick"), parameters_json="{not json"), grpc.StatusCode.INVALID_ARGUMENT,
+     ["parameters_json", "not valid JSON"]),
+    (dict(entrypoint=module_entrypoint("quick"), parameters_json="[1, 2]"), grpc.StatusCode.INVALID_ARGUMENT,
+     ["parameters_json", "JSON object"]),
+    (dict(entrypoint=module_entrypoint("quick"), parameters_json='"x"'), grpc.StatusCode.INVALID_ARGUMENT,
+     ["JSON object"]),
+    (dict(deployment_name="anything", entrypoint=module_entrypoint("quick")), grpc.StatusCode.INVALID_ARGUMENT,
+     ["exactly one", "deployment_name", "entrypoint"]),
+    (dict(), grpc.StatusCode.INVALID_ARGUMENT, ["exactly one", "deployment_name", "entrypoint"]),
+]
+
+
+@pytest.mark.parametrize("fields, code, words", REFUSED_SUBMITS,
+                         ids=[f"{c.name}-{i}" for i, (_, c, _) in enumerate(REFUSED_SUBMITS)])
+def test_refused_submit_is_clear_and_creates_nothing(cluster, orch, ex, fields, code, words):
+    before = count_flow_runs(orch)
+    error = rpc_error(ex.SubmitFlowRun, epb.SubmitFlowRunRequest(**fields))
+    assert error.code() == code, error.details()
+    for word in words:
+        assert word in error.details(), (word, error.details())
+    assert count_flow_runs(orch) == before  # nothing was created, so nothing is left unfinished
+    ex.ListDeployments(pb.ListDeploymentsRequest())  # and the executor still answers
+
+
+def test_malformed_parameters_of_a_deployment_run_are_refused(cluster, orch, ex):
+    dep = deploy(orch, "quick")
+    before = count_flow_runs(orch)
+    error = rpc_error(ex.SubmitFlowRun, epb.SubmitFlowRunRequest(deployment_name=dep.name, parameters_json="{"))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "not valid JSON" in error.details()
+    assert count_flow_runs(orch) == before
+
+
+def test_parameters_failing_validation_end_the_run_failed(cluster, orch, ex):
+    wrong_type = submit(ex, entrypoint=module_entrypoint("typed"), params={"count": "many"})
+    missing = submit(ex, entrypoint=module_entrypoint("typed"), params={"counts": 3})
+    run = wait_final(cluster, orch, wrong_type)
+    assert run.state.type == FAILED, cluster.logs()
+    message = run.state.message
+    assert message.startswith("Validation of flow parameters failed with error: ParameterTypeError"), message
+    assert "count" in message, message
+
+    run = wait_final(cluster, orch, missing)
+    assert run.state.type == FAILED, cluster.logs()
+    assert "Validation of flow parameters failed" in run.state.message, run.state.message
+    assert "count" in run.state.message, run.state.message
+
+
+@pytest.mark.parametrize("entrypoint, words", [
+    (f"{BROKEN_FILE}:anything", ["broken_flows.py", "RuntimeError", "fails on import on purpose"]),
+    (f"{FLOWS_FILE}:no_such_flow", ["no attribute 'no_such_flow'"]),
+    (f"{FLOWS_FILE}:Opaque", ["is not a flow"]),
+    ("tests.executor_service.gone:flow", ["tests.executor_service.gone"]),
+], ids=["raises-on-import", "missing-attribute", "not-a-flow", "missing-module"])
+def test_a_flow_that_cannot_be_loaded_ends_failed(cluster, orch, ex, entrypoint, words):
+    dep = deploy(orch, "unloadable", entrypoint=entrypoint)
+    run_id = submit(ex, deployment=dep.name)
+    run = wait_final(cluster, orch, run_id)
+    assert run.state.type == FAILED, cluster.logs()
+    assert run.state.message.startswith("Flow could not be retrieved from deployment."), run.state.message
+    for word in words:
+        assert word in run.state.message, (word, run.state.message)
+    details = ex.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=run_id))
+    assert not details.has_result and "FAILED" in details.result_note
+
+
+def test_cancel_of_a_finished_run_and_resume_of_a_run_not_paused(cluster, orch, ex):
+    run_id = submit(ex, entrypoint=module_entrypoint("quick"))
+    assert wait_final(cluster, orch, run_id).state.type == COMPLETED, cluster.logs()
+
+    error = rpc_error(ex.CancelFlowRun, epb.CancelFlowRunRequest(flow_run_id=run_id))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
+    assert run_id in error.details() and "already COMPLETED" in error.details()
+
+    error = rpc_error(ex.ResumeFlowRun, pb.ResumeFlowRunRequest(flow_run_id=run_id))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
+    assert "not paused" in error.details()
+
+    error = rpc_error(ex.ResumeFlowRun, pb.ResumeFlowRunRequest(flow_run_id=run_id, run_input_json="{oops"))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "not valid JSON" in error.details()
+
+    # Neither changed the run.
+    details = ex.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=run_id))
+    assert details.flow_run.state.type == COMPLETED and json.loads(details.result_json) == "ok"
+
+
+@pytest.mark.parametrize("method, request_type", [
+    ("ReadFlowRun", pb.ReadFlowRunRequest),
+    ("CancelFlowRun", epb.CancelFlowRunRequest),
+    ("ResumeFlowRun", pb.ResumeFlowRunRequest),
+    ("WatchFlowRun", pb.WatchFlowRunRequest),
+])
+def test_unknown_and_malformed_run_ids(cluster, ex, method, request_type):
+    missing = "00000000-0000-4000-8000-000000000000"
+
+    def call(run_id):
+        result = getattr(ex, method)(request_type(flow_run_id=run_id))
+        if method == "WatchFlowRun":
+            list(result)
+
+    error = rpc_error(call, missing)
+    assert error.code() == grpc.StatusCode.NOT_FOUND, error.details()
+    assert missing in error.details()
+    error = rpc_error(call, "not-a-uuid")
+    assert error.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND), error.details()
+    assert "not-a-uuid" in error.details() or "flow_run_id" in error.details(), error.details()
+
+
+def test_deployment_names_are_listed(cluster, orch, ex):
+    name = unique("listed")
+    deploy(orch, "quick", name=name)
+    names = [d.name for d in ex.ListDeployments(pb.ListDeploymentsRequest()).deployments]
+    assert name in names
