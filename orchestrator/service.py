@@ -48,25 +48,12 @@ class Answer:
     run_count: int
 
 
-def _answer_doc(answer: Answer) -> str:
-    d = answer.decision
-    return json.dumps(
-        {
-            "status": d.status.value,
-            "state": codec.state_to_doc(d.state) if d.state else None,
-            "reason": d.reason,
-            "delay": d.delay_seconds,
-            "nullified": d.nullified,
-            "run_count": answer.run_count,
-        }
-    )
-
-
-def _answer_from_doc(text: str) -> Answer:
-    doc = json.loads(text)
-    state = codec.state_from_doc(doc["state"]) if doc["state"] else None
-    decision = Decision(Status(doc["status"]), state, doc["reason"], doc["delay"], doc["nullified"])
-    return Answer(decision, doc["run_count"])
+def _replayed_answer(run, proposal: Proposal) -> Answer:
+    """The answer a proposal got, rebuilt from the state it produced (after a restart, when the
+    in-memory answers are gone): the stored state carries the proposal's transition id."""
+    accepted = run.state.type is proposal.state.type and run.state.name == proposal.state.name
+    status = Status.ACCEPT if accepted else Status.REJECT
+    return Answer(Decision(status, run.state), run.run_count)
 
 
 def _ends_lease(state: State) -> bool:
@@ -99,7 +86,7 @@ class OrchestratorService:
             for run_id in run_ids:
                 self.registry.forget(run_id)
             # Answers that never became durable must not be handed to a retry of the proposal.
-            for transition_id, _, _ in batch.transitions:
+            for transition_id in batch.answered_transitions:
                 self._recent_answers.pop(transition_id, None)
             raise Unavailable(f"the store could not record the change; retry: {exc}") from exc
         finally:
@@ -238,16 +225,20 @@ class OrchestratorService:
         tid = proposal.state.details.transition_id
         if tid:
             seen = self._recent_answers.get(tid)
-            if seen is None:
-                doc = self.store.get_transition(tid)
-                seen = _answer_from_doc(doc) if doc else None
+            if seen is None and run.state is not None and run.state.details.transition_id == tid:
+                seen = _replayed_answer(run, proposal)
             if seen is not None:
                 return seen  # a repeated proposal changes nothing
+        if run.state is not None and proposal.state.id == run.state.id:
+            raise InvalidArgument(
+                f"state.id {proposal.state.id} is already the run's current state; give each "
+                "proposal a new state id (re-send the same transition_id to get the first answer)"
+            )
         decision = self._decide(run_kind, run, proposal, batch, events)
         answer = Answer(decision, run.run_count)
         if tid and decision.status is not Status.WAIT:
             # WAIT changed nothing and must be re-evaluated when proposed again.
-            batch.add_transition(tid, run.id, _answer_doc(answer))
+            batch.answered_transitions.append(tid)
             self._recent_answers[tid] = answer
             if len(self._recent_answers) > 50000:
                 for old in list(self._recent_answers)[:25000]:
@@ -272,6 +263,10 @@ class OrchestratorService:
         if not decision.changed:
             return decision
         state = run.state
+        if not state.details.transition_id:
+            # A replacement state (AwaitingRetry, Cached ...) remembers the proposal it answered,
+            # so a repeat of that proposal after a restart gets the same answer.
+            state.details.transition_id = proposal.state.details.transition_id
         if run_kind == "flow":
             if run.lease_expiration is not None and _ends_lease(state):
                 run.lease_expiration = None

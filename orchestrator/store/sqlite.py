@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import sqlite3
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -69,6 +70,7 @@ class SQLiteStore:
         self._flush_scheduled = False
         self._write: sqlite3.Connection | None = None
         self._read: sqlite3.Connection | None = None
+        self._checkpointer: _Checkpointer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
@@ -76,13 +78,21 @@ class SQLiteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         write = _connect(self.path)
         write.execute(f"PRAGMA synchronous={self.synchronous}")
+        # Checkpoints copy the WAL into the database and fsync; done inline they stall the
+        # event loop every thousand pages, so a background thread does them instead.
+        write.execute("PRAGMA wal_autocheckpoint=0")
         self._migrate(write)
         self._read = _connect(self.path)
         self._write = write
+        self._checkpointer = _Checkpointer(self.path)
+        self._checkpointer.start()
 
     def close(self) -> None:
         if self._pending:
             self._flush_pending()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._write is not None:
             self._write.close()
             self._write = None
@@ -186,10 +196,6 @@ class SQLiteStore:
             conn.executemany(
                 "INSERT INTO cache_entries (key, expiration, state) VALUES (?,?,?)",
                 b.cache_entries,
-            )
-        if b.transitions:
-            conn.executemany(
-                "INSERT OR IGNORE INTO transitions VALUES (?,?,?)", b.transitions
             )
         for dep_id, row in b.deployments.items():
             if row is None:
@@ -295,10 +301,6 @@ class SQLiteStore:
         )
         return codec.loads_state(row[0]) if row else None
 
-    def get_transition(self, transition_id: str) -> str | None:
-        row = self._one("SELECT answer FROM transitions WHERE id=?", (transition_id,))
-        return row[0] if row else None
-
     def read_logs(self, flow_run_id: str, task_run_id: str, page_size: int, page_token: str) -> Page:
         where, args = ["seq > ?", "flow_run_id = ?"], [decode_token(page_token), flow_run_id]
         if task_run_id:
@@ -318,6 +320,32 @@ class SQLiteStore:
             final,
         ).fetchall()
         return [codec.flow_run_from_doc(doc) for (doc,) in rows]
+
+
+class _Checkpointer(threading.Thread):
+    """Moves committed WAL pages into the database file, off the event loop."""
+
+    def __init__(self, path: str, interval: float = 0.5) -> None:
+        super().__init__(name="cadenza-store-checkpoint", daemon=True)
+        self.path = path
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        conn = _connect(self.path)
+        try:
+            while not self._stop_event.wait(self.interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    log.warning("WAL checkpoint failed; will retry", exc_info=True)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=10)
 
 
 def _settle(done: asyncio.Future, error: BaseException | None) -> None:
