@@ -16,7 +16,7 @@ from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
 from ._helpers import (
     ACCEPT, COMPLETED, FLOW, PENDING, RUNNING, TASK, TIMEOUT, history, read_flow, read_task,
-    state, uid,
+    state,
 )
 
 WORKERS = 4
@@ -28,18 +28,18 @@ class Ledger:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.accepted: dict[tuple[int, str], list[str]] = defaultdict(list)
-        self.in_flight: dict[tuple[int, str], set[str]] = defaultdict(set)
+        self.in_flight: dict[tuple[int, str], int] = {}  # run -> state type proposed, unanswered
         self.count = 0
 
-    def sending(self, kind: int, run_id: str, *state_ids: str) -> None:
+    def sending(self, kind: int, run_id: str, state_type: int) -> None:
         with self.lock:
-            self.in_flight[(kind, run_id)] = set(state_ids)
+            self.in_flight[(kind, run_id)] = state_type
 
-    def accept(self, kind: int, run_id: str, *state_ids: str) -> None:
+    def accept(self, kind: int, run_id: str, state_id: str) -> None:
         with self.lock:
-            self.accepted[(kind, run_id)].extend(state_ids)
-            self.in_flight[(kind, run_id)] = set()
-            self.count += len(state_ids)
+            self.accepted[(kind, run_id)].append(state_id)
+            self.in_flight.pop((kind, run_id), None)
+            self.count += 1
 
 
 def _workload(address: str, ledger: Ledger, stop: threading.Event) -> None:
@@ -48,23 +48,17 @@ def _workload(address: str, ledger: Ledger, stop: threading.Event) -> None:
         stub = pb_grpc.OrchestratorStub(ch)
         try:
             while not stop.is_set():
-                initial = uid()
-                created = stub.CreateFlowRun(
-                    pb.CreateFlowRunRequest(flow_name="durable", state=state(PENDING, id=initial)),
-                    timeout=TIMEOUT)
+                created = stub.CreateFlowRun(pb.CreateFlowRunRequest(flow_name="durable"), timeout=TIMEOUT)
                 flow_id = created.flow_run.id
-                ledger.accept(FLOW, flow_id, initial)
+                ledger.accept(FLOW, flow_id, created.flow_run.state.id)
                 _step(stub, ledger, FLOW, flow_id, RUNNING)
                 for k in range(3):
-                    pending_id, running_id = uid(), uid()
                     made = stub.CreateTaskRun(pb.CreateTaskRunRequest(
-                        flow_run_id=flow_id, task_key=f"t{k}",
-                        state=state(PENDING, id=pending_id),
-                        next_state=state(RUNNING, id=running_id)), timeout=TIMEOUT)
-                    task_id = made.task_run.id
+                        flow_run_id=flow_id, task_key=f"t{k}", next_state=state(RUNNING)),
+                        timeout=TIMEOUT)
                     assert made.next_state_result.status == ACCEPT
-                    ledger.accept(TASK, task_id, pending_id, made.next_state_result.state.id)
-                    _step(stub, ledger, TASK, task_id, COMPLETED)
+                    ledger.accept(TASK, made.task_run.id, made.next_state_result.state.id)
+                    _step(stub, ledger, TASK, made.task_run.id, COMPLETED)
                 _step(stub, ledger, FLOW, flow_id, COMPLETED)
         except grpc.RpcError as exc:
             if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -74,14 +68,11 @@ def _workload(address: str, ledger: Ledger, stop: threading.Event) -> None:
 
 
 def _step(stub, ledger: Ledger, kind: int, run_id: str, state_type: int) -> None:
-    mine = uid()
-    ledger.sending(kind, run_id, mine)
+    ledger.sending(kind, run_id, state_type)
     resp = stub.ProposeState(
-        pb.ProposeStateRequest(run_kind=kind, run_id=run_id, state=state(state_type, id=mine)),
-        timeout=TIMEOUT)
+        pb.ProposeStateRequest(run_kind=kind, run_id=run_id, state=state(state_type)), timeout=TIMEOUT)
     assert resp.status == ACCEPT, resp
-    assert resp.state.id == mine
-    ledger.accept(kind, run_id, mine)
+    ledger.accept(kind, run_id, resp.state.id)
 
 
 def test_sigkill_mid_workload_loses_no_accepted_state(server_process):
@@ -112,15 +103,19 @@ def test_sigkill_mid_workload_loses_no_accepted_state(server_process):
     with grpc.insecure_channel(second.address) as ch:
         stub = pb_grpc.OrchestratorStub(ch)
         for (kind, run_id), accepted in ledger.accepted.items():
-            stored = [s.id for s in history(stub, kind, run_id)]
+            states = history(stub, kind, run_id)
+            stored = [s.id for s in states]
             missing = [sid for sid in accepted if sid not in stored]
             assert not missing, f"accepted states lost for {run_id}: {missing}"
             # In the order they were accepted.
             assert [sid for sid in stored if sid in set(accepted)] == accepted
             run = read_flow(stub, run_id) if kind == FLOW else read_task(stub, run_id)
-            # Current is the last accepted state, unless an unanswered proposal was committed.
-            allowed = {accepted[-1]} | ledger.in_flight[(kind, run_id)]
-            assert run.state.id in allowed, (run.state, accepted[-1])
+            assert stored[0] == accepted[0] if kind == FLOW else states[0].type == PENDING
+            # Current is the last accepted state, unless the proposal that was unanswered when
+            # the server died had been committed: then it is that one, and nothing else.
+            after = states[stored.index(accepted[-1]) + 1:]
+            unanswered = ledger.in_flight.get((kind, run_id))
+            assert len(after) <= 1 and all(s.type == unanswered for s in after), after
             assert run.state.id == stored[-1]
         # The restarted service keeps working on the same database.
         done = stub.CreateFlowRun(pb.CreateFlowRunRequest(flow_name="after-restart"), timeout=TIMEOUT)

@@ -12,8 +12,7 @@ from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
 from ._helpers import (
     ACCEPT, COMPLETED, FAILED, FLOW, PENDING, REJECT, RUNNING, SCHEDULED, TASK, WAIT,
-    history, new_task, propose, read_flow, read_task, running_flow, sname, state, uid,
-    new_flow,
+    history, new_flow, new_task, propose, read_flow, read_task, running_flow, sname, state,
 )
 
 CLIENTS = 20
@@ -46,19 +45,19 @@ def _race(address: str, work) -> list:
     return results
 
 
-def _check_chain(states, proposals) -> None:
-    """Every ACCEPTed state is stored once, right after the state its proposer expected."""
+def _check_chain(states, proposals, handed_out=()) -> None:
+    """The history holds exactly the ACCEPTed states (plus the initial one and the replacement
+    states REJECTs handed out), each stored once, right after the state its proposer expected."""
     stored = [s.id for s in states]
     assert len(stored) == len(set(stored)), "a state is stored twice"
     position = {sid: i for i, sid in enumerate(stored)}
-    for status, got_id, expected, mine in proposals:
-        if status == ACCEPT:
-            assert got_id == mine
-            i = position[got_id]
-            assert i > 0 and stored[i - 1] == expected, (
-                f"state {got_id} stored after {stored[i - 1]}, its proposer expected {expected}")
-        else:
-            assert mine not in position, f"a {sname(status)}ed proposal's state was stored"
+    accepted = [(got, expected) for status, got, expected in proposals if status == ACCEPT]
+    for got, expected in accepted:
+        i = position[got]
+        assert i > 0 and stored[i - 1] == expected, (
+            f"state {got} stored after {stored[i - 1]}, its proposer expected {expected}")
+    assert set(stored[1:]) == {got for got, _ in accepted} | set(handed_out), (
+        "a state no answer accounts for was stored")
 
 
 def test_twenty_clients_racing_pending_running_completed(server, stub):
@@ -72,10 +71,9 @@ def test_twenty_clients_racing_pending_running_completed(server, stub):
             if current.type == COMPLETED:
                 break
             target = RUNNING if current.type == PENDING else COMPLETED
-            mine = uid()
-            resp = propose(client, FLOW, run.id, state(target, id=mine), expected=current.id)
+            resp = propose(client, FLOW, run.id, state(target), expected=current.id)
             assert resp.status in (ACCEPT, REJECT), (sname(resp.status), resp.reason)
-            out.append((resp.status, resp.state.id, current.id, mine))
+            out.append((resp.status, resp.state.id, current.id))
         return out
 
     proposals = _race(server.address, work)
@@ -100,11 +98,10 @@ def test_twenty_clients_racing_through_task_retries(server, stub):
             if current.type == FAILED:
                 break
             target = FAILED if current.type == RUNNING else RUNNING
-            mine = uid()
-            resp = propose(client, TASK, task.id, state(target, id=mine), expected=current.id)
+            resp = propose(client, TASK, task.id, state(target), expected=current.id)
             assert resp.status in (ACCEPT, REJECT, WAIT), (sname(resp.status), resp.reason)
             if resp.status != WAIT:
-                out.append((resp.status, resp.state.id, current.id, mine))
+                out.append((resp.status, resp.state.id, current.id))
         return out
 
     proposals = _race(server.address, work)
@@ -123,5 +120,5 @@ def test_twenty_clients_racing_through_task_retries(server, stub):
             assert any(p[0] == REJECT and p[1] == after.id and p[2] == before.id for p in proposals)
     accepts = [p for p in proposals if p[0] == ACCEPT]
     assert len(accepts) == 7  # six RUNNING, one final FAILED
-    _check_chain(states, proposals)
+    _check_chain(states, proposals, handed_out=[s.id for s in states if s.type == SCHEDULED])
     assert read_task(stub, task.id).run_count == 6
