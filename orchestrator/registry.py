@@ -59,6 +59,9 @@ class Registry:
         self.flow_runs = _LRU(capacity)
         self.task_runs = _LRU(capacity * 5)
         self.task_keys: dict[tuple[str, str, str], str] = {}
+        # Flow runs created by this process whose every task run is in `task_keys`: a key not
+        # found there does not exist, and the store need not be asked.
+        self.fully_indexed: set[str] = set()
         self.limits: dict[str, ConcurrencyLimit] = {}
         self.recent_cache: OrderedDict[str, CacheEntry] = OrderedDict()
         self.in_flight: dict[str, int] = {}  # run id -> commits not yet durable
@@ -95,6 +98,8 @@ class Registry:
             run = self.read_task_run(known)
             if run is not None:
                 return run
+        elif flow_run_id in self.fully_indexed:
+            return None
         run = self.store.find_task_run(flow_run_id, task_key, dynamic_key)
         if run is not None:
             self.remember_task_run(run)
@@ -111,6 +116,7 @@ class Registry:
             # The key index is only a shortcut; the store answers what it forgets.
             for stale in list(self.task_keys)[: len(self.task_keys) // 2]:
                 del self.task_keys[stale]
+            self.fully_indexed.clear()
 
     def forget(self, run_id: str) -> None:
         """Drop a run whose in-memory change could not be committed; it reloads from the store."""

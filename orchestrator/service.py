@@ -39,6 +39,12 @@ log = logging.getLogger("cadenza.orchestrator")
 
 PAUSE_EXPIRED_MESSAGE = "The flow was paused and never resumed."
 
+# A flow run ending in one of these ends its unfinished task runs and subflows the same way.
+_DESCENDANTS_END = {
+    StateType.CANCELLED: "The parent flow run was cancelled.",
+    StateType.CRASHED: "The parent flow run crashed.",
+}
+
 
 @dataclass(slots=True)
 class Answer:
@@ -99,20 +105,23 @@ class OrchestratorService:
     def _after_flow_state(self, event: StateEvent) -> None:
         if event.state.type is StateType.SCHEDULED:
             self.runs_scheduled.set()
-        elif event.state.type is StateType.CANCELLED:
-            task = asyncio.get_running_loop().create_task(self.cancel_descendants(event.run_id))
+        elif event.state.type in _DESCENDANTS_END:
+            task = asyncio.get_running_loop().create_task(self.end_descendants(event.run_id, event.state.type))
             self._cleanups.add(task)
             task.add_done_callback(self._cleanups.discard)
 
-    async def cancel_descendants(self, flow_run_id: str) -> None:
-        """CancellationCleanup: children of a cancelled flow run end Cancelled too."""
+    async def end_descendants(self, flow_run_id: str, final_type: StateType) -> None:
+        """CancellationCleanup, and its twin for crashes: the unfinished task runs and subflows
+        of a cancelled (crashed) flow run end Cancelled (Crashed) too, whoever ended the run,
+        so none is left Running and their concurrency slots are released."""
         await self.store.flush()
         tasks, flows = live_descendants(self, flow_run_id)
-        message = "The parent flow run was cancelled."
-        for run in flows:
-            await self.propose("flow", run.id, Proposal(State(StateType.CANCELLED, message=message), force=True))
-        for run in tasks:
-            await self.propose("task", run.id, Proposal(State(StateType.CANCELLED, message=message), force=True))
+        message = _DESCENDANTS_END[final_type]
+        for kind, runs in (("flow", flows), ("task", tasks)):
+            for run in runs:
+                # Only over the state seen here: a run that moved on meanwhile is left alone.
+                ended = Proposal(State(final_type, message=message), force=True, expected_state_id=run.state.id)
+                await self.propose(kind, run.id, ended)
 
     # -- reads --------------------------------------------------------------------------------
     def read_flow_run(self, flow_run_id: str) -> FlowRun:
@@ -173,6 +182,7 @@ class OrchestratorService:
             run.name = f"{run.flow_name}-{run.id[:8]}"
         batch, events = WriteBatch(), []
         self.registry.remember_flow_run(run)
+        self.registry.fully_indexed.add(run.id)
         self._decide("flow", run, Proposal(initial or State(StateType.PENDING), force=True), batch, events)
         await self._commit(batch, events)
         return run, True

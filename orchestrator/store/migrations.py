@@ -9,10 +9,12 @@ MIGRATIONS: list[str] = [
         state_type TEXT NOT NULL,
         parent_task_run_id TEXT NOT NULL,
         deployment_id TEXT NOT NULL,
-        idempotency_key TEXT UNIQUE,
+        idempotency_key TEXT,
         tags TEXT NOT NULL,
         doc TEXT NOT NULL
     );
+    CREATE UNIQUE INDEX flow_runs_idempotency ON flow_runs(idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
     CREATE INDEX flow_runs_state ON flow_runs(state_type);
     CREATE INDEX flow_runs_parent ON flow_runs(parent_task_run_id);
     CREATE TABLE task_runs (
@@ -21,10 +23,13 @@ MIGRATIONS: list[str] = [
         task_key TEXT NOT NULL,
         dynamic_key TEXT NOT NULL,
         state_type TEXT NOT NULL,
-        idempotency_key TEXT UNIQUE,
+        idempotency_key TEXT,
         doc TEXT NOT NULL,
         UNIQUE (flow_run_id, task_key, dynamic_key)
     );
+    -- Partial: most task runs have no key, and indexing their NULLs costs a page per write.
+    CREATE UNIQUE INDEX task_runs_idempotency ON task_runs(idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
     CREATE TABLE states (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL,
