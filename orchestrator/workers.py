@@ -13,7 +13,6 @@ import logging
 from datetime import timedelta
 
 from .core.models import FlowRun, Proposal, State, StateDetails, StateType, now_utc
-from .descendants import live_descendants
 from .errors import InvalidArgument
 from .service import OrchestratorService
 from .store.base import WriteBatch
@@ -121,16 +120,9 @@ class WorkerService:
                     "the process running it was killed or lost.",
                 )
             log.warning("lease of flow run %s lapsed (worker %s): marking %s", run.id, worker, final.type.value)
+            # Its task runs and subflows end the same way (OrchestratorService.end_descendants).
             await self.service.propose("flow", run.id, Proposal(final, force=True))
-            await self._end_descendants(run.id, final)
         return len(lapsed)
-
-    async def _end_descendants(self, flow_run_id: str, final: State) -> None:
-        tasks, flows = live_descendants(self.service, flow_run_id)
-        for child in flows:
-            await self.service.propose("flow", child.id, Proposal(State(final.type, message=final.message), force=True))
-        for task in tasks:
-            await self.service.propose("task", task.id, Proposal(State(final.type, message=final.message), force=True))
 
     async def mark_late_runs(self) -> int:
         """MarkLateRuns: a Scheduled run past due by more than the threshold becomes "Late"."""

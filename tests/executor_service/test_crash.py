@@ -1,0 +1,50 @@
+"""Crashes: a flow run's child process killed with SIGKILL, and the whole executor killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from ._harness import (
+    CRASHED, FINAL, RUNNING, Cluster, module_entrypoint, pid_alive, read, submit, task_runs, wait_file,
+    wait_final, wait_for,
+)
+
+
+def test_sigkill_of_the_child_process_crashes_the_run(cluster, orch, ex, tmp_path):
+    pid_file = tmp_path / "pid"
+    run_id = submit(ex, entrypoint=module_entrypoint("pid_then_sleep"), params={"pid_file": str(pid_file)})
+    pid = int(wait_file(pid_file, 8, cluster))
+    assert read(orch, run_id).state.type == RUNNING
+    os.kill(pid, signal.SIGKILL)
+
+    run = wait_final(cluster, orch, run_id, timeout=5)
+    assert run.state.type == CRASHED, cluster.logs()
+    assert "killed by SIGKILL" in run.state.message, run.state.message
+    wait_for(lambda: all(t.state.type in FINAL for t in task_runs(orch, run_id)), 3,
+             "the killed run's task runs to be final", cluster)
+    # The executor is fine and runs the next flow.
+    again = submit(ex, entrypoint=module_entrypoint("quick"))
+    assert wait_final(cluster, orch, again).state.name == "Completed"
+
+
+def test_sigkill_of_the_executor_crashes_the_run_once_its_lease_lapses(tmp_path):
+    own = Cluster.start(tmp_path / "cluster")
+    try:
+        orch, ex = own.orch(), own.ex()
+        pid_file = tmp_path / "pid"
+        run_id = submit(ex, entrypoint=module_entrypoint("pid_then_sleep"), params={"pid_file": str(pid_file)})
+        child = int(wait_file(pid_file, 8, own))
+        tasks = task_runs(orch, run_id)
+        assert [t.state.type for t in tasks] == [RUNNING]
+
+        own.executors[0].process.send_signal(signal.SIGKILL)
+        own.executors[0].process.wait(timeout=5)
+        run = wait_final(own, orch, run_id, timeout=5)  # lease 1 s, checked every 0.5 s
+        assert run.state.type == CRASHED, own.logs()
+        assert "stopped sending heartbeats" in run.state.message, run.state.message
+        for task in task_runs(orch, run_id):
+            assert task.state.type == CRASHED, (task.name, task.state)
+        assert pid_alive(child)  # the orphan still runs; it can no longer change anything
+    finally:
+        own.stop()  # also kills the orphaned child (same process group)
