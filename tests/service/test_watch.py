@@ -8,7 +8,7 @@ import threading
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._helpers import (
-    ACCEPT, COMPLETED, FLOW, PENDING, RUNNING, TASK, TIMEOUT, accepted, new_flow, new_task,
+    COMPLETED, FLOW, PENDING, RUNNING, TASK, TIMEOUT, accepted, new_flow, new_task,
     running_flow, state,
 )
 
