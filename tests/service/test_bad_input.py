@@ -15,7 +15,7 @@ from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import states_pb2 as spb
 
 from ._helpers import (
-    FLOW, RUNNING, TASK, all_flow_runs, all_task_runs, expect_error, history, ids, new_task,
+    COMPLETED, FLOW, RUNNING, TASK, all_flow_runs, all_task_runs, expect_error, history, ids, new_task,
     read_flow, running_flow, state,
 )
 
@@ -173,3 +173,20 @@ def test_bad_input(stub, world, rpc, build, code, needle):
     # Still answering, and nothing was half-written.
     assert read_flow(stub, world.flow).state.type == RUNNING
     assert _snapshot(stub, world) == before
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug since f96f2a5: states.id lost its UNIQUE constraint and only the run's current "
+    "state id is checked, so a client can store a second state under an id already in use"))
+def test_a_state_id_in_use_elsewhere_is_never_stored_twice(stub, world):
+    taken = read_flow(stub, world.flow).state.id
+    other = running_flow(stub)
+    try:
+        resp = stub.ProposeState(pb.ProposeStateRequest(
+            run_kind=FLOW, run_id=other.id, state=state(COMPLETED, id=taken)))
+    except grpc.RpcError as exc:
+        assert exc.code() in (INVALID, grpc.StatusCode.ALREADY_EXISTS), exc.details()
+        assert "state.id" in exc.details()
+    else:  # the server may also name the state itself
+        assert resp.state.id != taken
+    assert taken not in ids(history(stub, FLOW, other.id))
