@@ -10,7 +10,7 @@ from typing import Any
 from executor import _runtime as rtm
 from executor._engine.orchestrate import FLOW, propose
 from executor.context import FlowRunContext, TaskRunContext
-from executor.exceptions import Abort, FlowPauseTimeout, NotPausedError
+from executor.exceptions import Abort, FlowPauseTimeout, NotPausedError, PausedRun
 from executor.states import Paused, State
 
 
@@ -43,7 +43,7 @@ def pause_flow_run(
     if key is None:
         ctx.pause_count += 1
         key = str(ctx.pause_count)
-    return _colour(rt, _pause_here(rt, ctx, timeout, poll_interval, key), ctx.flow.isasync)
+    return _colour(rt, _pause_here(rt, ctx, timeout, poll_interval, key, reschedule), ctx.flow.isasync)
 
 
 def _in_loop() -> bool:
@@ -60,16 +60,23 @@ def _colour(rt: rtm.Runtime, coro: Any, asynchronous: bool) -> Any:
     return rt.run(coro)
 
 
-async def _pause_here(rt: rtm.Runtime, ctx: FlowRunContext, timeout: float, poll_interval: float, key: str) -> None:
+async def _pause_here(rt: rtm.Runtime, ctx: FlowRunContext, timeout: float, poll_interval: float, key: str,
+                      reschedule: bool = False) -> None:
     flow_run_id = ctx.flow_run.id
+    paused = Paused(timeout_seconds=timeout, pause_key=key, reschedule=reschedule)
     try:
-        state, _ = await propose(rt.stream, FLOW, flow_run_id, Paused(timeout_seconds=timeout, pause_key=key))
+        state, _ = await propose(rt.stream, FLOW, flow_run_id, paused)
     except Abort as exc:
         raise RuntimeError(f"Flow run cannot be paused: {exc}") from None
     if state.is_running():
         return  # this pause already fired (same key): carry on
     if not state.is_paused():
         raise RuntimeError(f"Flow run cannot be paused. Received non-paused state from API: {state!r}")
+    if reschedule:
+        # The flow body stops here and the engine leaves the run Paused: this process exits, and
+        # once resumed the run is Scheduled again for a worker, which runs the flow from the start
+        # (tasks already completed are not run again; this pause, already fired, returns at once).
+        raise PausedRun("The flow run is paused until resumed; it will then be run again.", state=state)
     deadline = time.monotonic() + timeout
     await asyncio.sleep(min(timeout / 2, poll_interval))
     while True:
