@@ -101,7 +101,9 @@ def state_from_pb(msg: spb.State, field: str = "state") -> State:
     if data.kind not in _KIND_FROM_PB:
         raise InvalidArgument(f"{field}.data.kind has unknown value {data.kind}")
     return State(
-        id=msg.id or str(uuid.uuid4()),
+        # The server names every state it stores, so ids never collide across runs; clients
+        # make proposals idempotent with details.transition_id instead.
+        id=str(uuid.uuid4()),
         type=kind,
         name=msg.name,
         message=msg.message,

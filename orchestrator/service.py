@@ -54,14 +54,6 @@ class Answer:
     run_count: int
 
 
-def _replayed_answer(run, proposal: Proposal) -> Answer:
-    """The answer a proposal got, rebuilt from the state it produced (after a restart, when the
-    in-memory answers are gone): the stored state carries the proposal's transition id."""
-    accepted = run.state.type is proposal.state.type and run.state.name == proposal.state.name
-    status = Status.ACCEPT if accepted else Status.REJECT
-    return Answer(Decision(status, run.state), run.run_count)
-
-
 def _ends_lease(state: State) -> bool:
     """States in which no executor process is working on the run any more."""
     return (
@@ -77,6 +69,7 @@ class OrchestratorService:
         self.registry = Registry(store, settings or PolicySettings())
         self.hub = WatchHub()
         self._recent_answers: dict[str, Answer] = {}
+        self._answers_forgotten = False
         # Set whenever a flow run becomes SCHEDULED, to wake workers long-polling for runs.
         self.runs_scheduled = asyncio.Event()
         self._cleanups: set[asyncio.Task] = set()
@@ -235,15 +228,11 @@ class OrchestratorService:
         tid = proposal.state.details.transition_id
         if tid:
             seen = self._recent_answers.get(tid)
-            if seen is None and run.state is not None and run.state.details.transition_id == tid:
-                seen = _replayed_answer(run, proposal)
+            if seen is None and (run.loaded_from_store or self._answers_forgotten):
+                # Answered before a restart (or long ago): the stored states remember it.
+                seen = self._replay_from_history(run, proposal, tid)
             if seen is not None:
                 return seen  # a repeated proposal changes nothing
-        if run.state is not None and proposal.state.id == run.state.id:
-            raise InvalidArgument(
-                f"state.id {proposal.state.id} is already the run's current state; give each "
-                "proposal a new state id (re-send the same transition_id to get the first answer)"
-            )
         decision = self._decide(run_kind, run, proposal, batch, events)
         answer = Answer(decision, run.run_count)
         if tid and decision.status is not Status.WAIT:
@@ -253,7 +242,20 @@ class OrchestratorService:
             if len(self._recent_answers) > 50000:
                 for old in list(self._recent_answers)[:25000]:
                     del self._recent_answers[old]
+                self._answers_forgotten = True
         return answer
+
+    def _replay_from_history(self, run, proposal: Proposal, tid: str) -> Answer | None:
+        """The answer a proposal got, rebuilt from the state it produced: every stored state
+        carries the transition id of the proposal it answered."""
+        if run.state is not None and run.state.details.transition_id == tid:
+            produced = run.state
+        else:
+            produced = next((s for s in self.store.read_states(run.id) if s.details.transition_id == tid), None)
+        if produced is None:
+            return None
+        accepted = produced.type is proposal.state.type and produced.name == proposal.state.name
+        return Answer(Decision(Status.ACCEPT if accepted else Status.REJECT, produced), run.run_count)
 
     def _decide(self, run_kind: str, run, proposal: Proposal, batch: WriteBatch, events) -> Decision:
         """Decide one proposal and add its writes to the batch (nothing is awaited here)."""

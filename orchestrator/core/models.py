@@ -139,6 +139,8 @@ class FlowRun:
     worker_id: str = ""
     lease_expiration: datetime | None = None
     run_input_json: str = ""
+    # True when read back from the store rather than created by this process (not stored).
+    loaded_from_store: bool = field(default=False, compare=False)
 
     kind = "flow"
 
@@ -164,6 +166,7 @@ class TaskRun:
     expected_start_time: datetime | None = None
     next_scheduled_start_time: datetime | None = None
     created: datetime = field(default_factory=now_utc)
+    loaded_from_store: bool = field(default=False, compare=False)
 
     kind = "task"
 

@@ -106,6 +106,7 @@ def _times(run: FlowRun | TaskRun) -> dict[str, Any]:
 
 
 def _load_times(run: FlowRun | TaskRun, doc: dict[str, Any]) -> None:
+    run.loaded_from_store = True
     run.state = state_from_doc(doc["state"]) if doc["state"] else None
     run.run_count = doc["run_count"]
     run.start_time = _pt(doc["start_time"])

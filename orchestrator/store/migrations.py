@@ -1,4 +1,8 @@
-"""Schema versions of the SQLite store. Append new steps; never edit an applied one."""
+"""Schema versions of the SQLite store. Append new steps; never edit an applied one.
+
+Version 1 was last reshaped before the first release (0.1.0), when no database outside
+development existed; every change from here on is a new step.
+"""
 
 MIGRATIONS: list[str] = [
     # 1: runs, state history, concurrency limits, cache, logs

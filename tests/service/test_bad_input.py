@@ -175,9 +175,6 @@ def test_bad_input(stub, world, rpc, build, code, needle):
     assert _snapshot(stub, world) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug since f96f2a5: states.id lost its UNIQUE constraint and only the run's current "
-    "state id is checked, so a client can store a second state under an id already in use"))
 def test_a_state_id_in_use_elsewhere_is_never_stored_twice(stub, world):
     taken = read_flow(stub, world.flow).state.id
     other = running_flow(stub)

@@ -213,20 +213,6 @@ def test_create_task_run_retried_with_the_same_next_state_transition(stub):
     assert read_task(stub, first.task_run.id).run_count == 1
 
 
-def test_reusing_the_current_state_id_is_invalid(stub):
-    """A client chooses its state ids; proposing the id of the run's current state again (a
-    buggy client) is INVALID_ARGUMENT with a message naming the field, and nothing is stored."""
-    run = new_flow(stub)
-    used = uid()
-    accepted(stub, FLOW, run.id, state(RUNNING, id=used))
-    with pytest.raises(grpc.RpcError) as info:
-        propose(stub, FLOW, run.id, state(COMPLETED, id=used))
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "state.id" in info.value.details()
-    assert read_flow(stub, run.id).state.id == used
-    assert propose(stub, FLOW, run.id, state(COMPLETED)).status == ACCEPT
-
-
 def test_an_answer_whose_commit_failed_is_not_replayed_to_a_retry(server, stub):
     """The orchestrator says "retry" (UNAVAILABLE) when a commit fails; retrying the same
     transition id must be decided afresh, not answered with a state that was never stored."""

@@ -36,9 +36,6 @@ def restart(server, db_path):
         srv.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug since f96f2a5: after a restart only the current state's transition id is "
-    "replayed; an older one is decided afresh and can re-run a completed task"))
 def test_an_older_transition_id_repeated_after_a_restart_changes_nothing(stub, restart):
     flow = running_flow(stub)
     task = new_task(stub, flow.id)
