@@ -87,9 +87,11 @@ def orchestrator(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        # The engine keeps its proposal stream open, so a graceful stop would sit out its whole
+        # grace period; the database is throwaway, so do not wait long.
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=1.5)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
