@@ -58,12 +58,32 @@ class Worker:
         return task
 
     async def run(self) -> None:
-        await asyncio.gather(self._claim_loop(), self._heartbeat_loop())
+        self._claiming = asyncio.create_task(self._claim_loop())
+        self._heartbeats = asyncio.create_task(self._heartbeat_loop())
+        try:
+            await asyncio.gather(self._claiming, self._heartbeats)
+        finally:
+            self._claiming.cancel()
+            self._heartbeats.cancel()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Claim no more runs and ask every child to stop (SIGTERM); the runs they leave
+        unfinished are reported as their processes exit (Crashed, or Cancelled when a cancel
+        was under way), while heartbeats keep their leases. A child still there after `grace`
+        seconds is killed."""
+        claiming = getattr(self, "_claiming", None)
+        if claiming is not None:
+            claiming.cancel()
         for child in list(self.children.values()):
             if child.process.returncode is None:
                 child.process.terminate()
+        if self._tasks:
+            _, pending = await asyncio.wait(list(self._tasks), timeout=grace)
+            if pending:
+                for child in list(self.children.values()):
+                    if child.process.returncode is None:
+                        child.process.kill()
+                await asyncio.wait(pending, timeout=2.0)
         for task in list(self._tasks):
             task.cancel()
 
