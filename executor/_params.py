@@ -78,16 +78,32 @@ def to_call_args(sig: inspect.Signature, parameters: dict[str, Any]) -> tuple[li
     return args, kwargs
 
 
+def _annotations(fn: Callable) -> dict[str, Any]:
+    """Type hints, evaluated one by one: a hint that cannot be resolved is not checked."""
+    try:
+        return inspect.get_annotations(fn, eval_str=True)
+    except Exception:
+        pass
+    raw = inspect.get_annotations(fn)
+    out: dict[str, Any] = {}
+    namespace = getattr(fn, "__globals__", {})
+    for name, hint in raw.items():
+        if isinstance(hint, str):
+            try:
+                hint = eval(hint, namespace)  # noqa: S307 - the function's own annotation
+            except Exception:
+                hint = Any
+        out[name] = hint
+    return out
+
+
 class Validator:
     """A pydantic model built once per function; validation coerces ("1" -> 1, dict -> model)."""
 
     def __init__(self, fn: Callable, sig: inspect.Signature) -> None:
         import pydantic
 
-        try:
-            hints = inspect.get_annotations(fn, eval_str=True)
-        except Exception:
-            hints = {}
+        hints = _annotations(fn)
         fields: dict[str, Any] = {}
         self.names: list[str] = []
         for name, param in sig.parameters.items():

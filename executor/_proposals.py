@@ -84,8 +84,11 @@ class ProposalStream:
                 await self._write(call, reader)
                 backoff = 0.05
             except asyncio.CancelledError:
-                reader.cancel()
-                raise
+                if self._closed or asyncio.current_task().cancelling():
+                    reader.cancel()
+                    raise
+                # grpc reports a call cancelled under us (not this task) as CancelledError too.
+                log.debug("ProposeStates call cancelled; reconnecting")
             except Exception as exc:  # the stream broke: reopen and resend what is in flight
                 code = getattr(exc, "code", lambda: None)()
                 if code is not None and code not in _RETRYABLE:
@@ -99,7 +102,7 @@ class ProposalStream:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff)
             # Everything unanswered goes out again, in the original order.
-            self._outbox = [req for _, req in sorted(self._pending.items())]
+            self._outbox = [entry[1] for _, entry in sorted(self._pending.items())]
 
     async def _write(self, call: Any, reader: asyncio.Task) -> None:
         wakeup = self._wakeup
@@ -122,7 +125,12 @@ class ProposalStream:
     async def _read(self, call: Any) -> None:
         pending = self._pending
         while True:
-            resp = await call.read()
+            try:
+                resp = await call.read()
+            except asyncio.CancelledError:
+                if call.cancelled() and not asyncio.current_task().cancelling():
+                    raise ConnectionError("ProposeStates call was cancelled") from None
+                raise
             if resp is grpc.aio.EOF:
                 raise ConnectionError("ProposeStates stream closed by the orchestrator")
             entry = pending.get(resp.request_id)

@@ -15,7 +15,7 @@ from executor._params import to_call_args
 from executor._resolve import resolve_parameters, resolve_wait_for
 from executor.logging import print_mode
 from executor.context import FlowRunContext, enter_flow_context
-from executor.exceptions import Abort, PausedRun, UpstreamTaskError
+from executor.exceptions import Abort, FlowPauseTimeout, PausedRun, UpstreamTaskError
 from executor.futures import PrefectFuture
 from executor.results import ResultFactory
 from executor.states import State, StateType, _UNSET, return_value_to_state
@@ -118,6 +118,9 @@ async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict) -> rt
             )
             outcome, timed_out = await _run_body(call, ctx, parameters)
             children = await _children_states(ctx)
+            interrupt = _child_interrupt(children)
+            if interrupt is not None and not timed_out and (outcome.exc is None or not is_crash(outcome.exc)):
+                outcome = rtm.Outcome(exc=interrupt)  # an interrupt in a submitted task ends the flow too
             if timed_out:
                 exc = TimeoutError(f"Flow run exceeded timeout of {flow.timeout_seconds} seconds")
                 final = State(StateType.FAILED, name="TimedOut", message=str(exc), data=exc)
@@ -126,6 +129,12 @@ async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict) -> rt
                 if isinstance(exc, Abort):
                     stored = await rt.client.read_flow_run(flow_run.id)
                     return rtm.Outcome(stored.state, exc)
+                if isinstance(exc, FlowPauseTimeout):
+                    # The orchestrator's expiry loop may have failed the run already: adopt that.
+                    stored = await rt.client.read_flow_run(flow_run.id)
+                    if stored.state is not None and stored.state.is_final():
+                        state = stored.state
+                        break
                 if isinstance(exc, PausedRun):
                     stored = await rt.client.read_flow_run(flow_run.id)
                     if stored.state is not None and stored.state.is_paused():
@@ -161,6 +170,13 @@ async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict) -> rt
     flow_run.state = state
     await _finish(flow, flow_run, state, call)
     return rtm.Outcome(state, reraise)
+
+
+def _child_interrupt(children: list[State]) -> BaseException | None:
+    for child in children:
+        if child.type is StateType.CRASHED and child.has_data() and is_crash(child._data):
+            return child._data
+    return None
 
 
 def _pause_from(exc: PausedRun) -> State:

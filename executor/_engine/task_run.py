@@ -194,7 +194,7 @@ async def _orchestrate(call: TaskCall) -> tuple[State, str, BaseException | None
     upstream_error: UpstreamTaskError | None = None
     wait_ids: list[str] | None = None
     try:
-        if needs_resolution(params):
+        if links or needs_resolution(params):
             resolved, inputs = await resolve_parameters(params, links)
         else:
             resolved, inputs = params, {}

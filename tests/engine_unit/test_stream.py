@@ -1,0 +1,79 @@
+"""The ProposeStates stream: one per engine process, multiplexing every run; a dropped stream
+reconnects and re-sends what is in flight without applying anything twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from executor import flow, task
+from executor._runtime import get_runtime
+
+from .conftest import uniq
+
+
+@task
+def nap(i):
+    time.sleep(0.01)
+    return i
+
+
+def test_one_stream_multiplexes_concurrent_runs(client):
+    rt = get_runtime()
+    before = rt.stream.reconnects
+    opened = []
+    original = rt.stream._open_call
+
+    def counting():
+        opened.append(1)
+        return original()
+
+    rt.stream._open_call = counting
+    try:
+        @flow(name=uniq("mux"))
+        def fan():
+            return [f.result() for f in [nap.submit(i) for i in range(40)]]
+
+        assert fan() == list(range(40))
+    finally:
+        rt.stream._open_call = original
+    # 40 concurrent task runs (80+ requests) and the flow's own went over at most one stream
+    # (none opened if the stream was already up).
+    assert len(opened) <= 1 and rt.stream.reconnects == before
+
+
+def test_dropped_stream_reconnects_and_resends_in_flight_requests(client):
+    rt = get_runtime()
+    before = rt.stream.reconnects
+    stop = threading.Event()
+
+    def saboteur():
+        while not stop.is_set():
+            time.sleep(0.03)
+            call = rt.stream._call
+            if call is not None:
+                rt.loop.call_soon_threadsafe(call.cancel)
+
+    seen = {}
+
+    @flow(name=uniq("drop"))
+    def fan():
+        from executor.context import get_run_context
+
+        seen["id"] = get_run_context().flow_run.id
+        return [f.result() for f in [nap.submit(i) for i in range(60)]]
+
+    thread = threading.Thread(target=saboteur, daemon=True)
+    thread.start()
+    try:
+        assert fan() == list(range(60))
+    finally:
+        stop.set()
+        thread.join()
+    assert rt.stream.reconnects > before
+    runs = client.read_task_runs(flow_run_id=seen["id"])
+    assert len(runs) == 60
+    for run in runs:
+        names = [s.name for s in client.read_task_run_states(run.id)]
+        assert names == ["Pending", "Running", "Completed"], names
+        assert run.run_count == 1
