@@ -158,11 +158,22 @@ def test_84_refresh_cache_ignores_the_cache_but_writes_a_new_entry():
     assert f() == [("Completed", 1), ("Completed", 2), ("Cached", 2)]
 
 
-@pytest.mark.skip(
-    reason="the PREFECT_TASKS_REFRESH_CACHE setting has no Cadenza equivalent in issue 3's API"
-)
-def test_84_global_refresh_cache_setting():
-    pass
+def test_84_global_refresh_cache_setting(monkeypatch):
+    # Prefect's PREFECT_TASKS_REFRESH_CACHE is CADENZA_TASKS_REFRESH_CACHE here.
+    monkeypatch.setenv("CADENZA_TASKS_REFRESH_CACHE", "true")
+    key = uniq("cache-84s")
+    opted_out_key = uniq("cache-84o")
+
+    @task(cache_key_fn=constant_key(key))
+    def refreshed(x):
+        return x
+
+    @task(cache_key_fn=constant_key(opted_out_key), refresh_cache=False)
+    def opted_out(x):
+        return x
+
+    assert run_calls(refreshed, [(1,), (2,)]) == [("Completed", 1), ("Completed", 2)]
+    assert run_calls(opted_out, [(1,), (2,)]) == [("Completed", 1), ("Cached", 1)]
 
 
 # 85 ------------------------------------------------------------------------------------------

@@ -162,9 +162,110 @@ def test_100_sigterm_while_running_crashes_the_flow(client, tmp_path):
 
 
 # 101 -----------------------------------------------------------------------------------------
-@pytest.mark.skip(reason="state hooks (on_completion, on_failure, ...) are not in issue 3's API")
-def test_101_hooks_run_on_the_state_the_server_returned():
-    pass
+def recorder(log, label):
+    def hook(obj, run, state):
+        log.append((label, state.type))
+
+    return hook
+
+
+def test_101_flow_completion_and_failure_hooks_run_on_their_state_only():
+    log: list = []
+    hooks = dict(on_completion=[recorder(log, "completion")], on_failure=[recorder(log, "failure")])
+
+    @flow(name=uniq("crash-101ok"), **hooks)
+    def ok():
+        return 1
+
+    @flow(name=uniq("crash-101bad"), **hooks)
+    def bad():
+        raise ValueError("bad")
+
+    ok()
+    assert log == [("completion", StateType.COMPLETED)]
+    log.clear()
+    with pytest.raises(ValueError):
+        bad()
+    assert log == [("failure", StateType.FAILED)]
+
+
+def test_101_task_completion_and_failure_hooks():
+    log: list = []
+    hooks = dict(on_completion=[recorder(log, "completion")], on_failure=[recorder(log, "failure")])
+
+    @task(**hooks)
+    def ok():
+        return 1
+
+    @task(**hooks)
+    def bad():
+        raise ValueError("bad")
+
+    @flow(name=uniq("crash-101t"))
+    def f():
+        ok()
+        bad(return_state=True)
+
+    f(return_state=True)
+    assert log == [("completion", StateType.COMPLETED), ("failure", StateType.FAILED)]
+
+
+def test_101_a_raising_hook_does_not_stop_the_others_and_async_hooks_work():
+    log: list = []
+
+    def broken(flow, flow_run, state):
+        log.append("broken")
+        raise RuntimeError("hook failed")
+
+    async def async_hook(flow, flow_run, state):
+        log.append("async")
+
+    def sync_hook(flow, flow_run, state):
+        log.append("sync")
+
+    @flow(name=uniq("crash-101r"), on_completion=[broken, async_hook, sync_hook])
+    def f():
+        return "result"
+
+    state = f(return_state=True)
+    assert state.is_completed()
+    assert state.result() == "result"
+    assert log == ["broken", "async", "sync"]
+
+
+def test_101_on_crashed_runs_for_a_base_exception():
+    log: list = []
+
+    @flow(
+        name=uniq("crash-101c"),
+        on_crashed=[recorder(log, "crashed")],
+        on_failure=[recorder(log, "failure")],
+    )
+    def f():
+        raise KeyboardInterrupt()
+
+    with pytest.raises(KeyboardInterrupt):
+        f()
+    assert log == [("crashed", StateType.CRASHED)]
+
+
+def test_101_hooks_use_the_state_the_server_returned(client):
+    log: list = []
+
+    @flow(
+        name=uniq("crash-101s"),
+        on_completion=[recorder(log, "completion")],
+        on_cancellation=[recorder(log, "cancellation")],
+    )
+    def f():
+        fid = str(get_run_context().flow_run.id)
+        client.set_flow_run_state(fid, State(type=StateType.CANCELLING), force=True)
+        return "proposes Completed, gets Cancelling back"
+
+    state = f(return_state=True)
+    assert state.type == StateType.CANCELLING
+    assert log == [("cancellation", StateType.CANCELLING)]
+    client.set_flow_run_state(str(state.state_details.flow_run_id), State(type=StateType.CANCELLED))
 
 
 # 102 -----------------------------------------------------------------------------------------

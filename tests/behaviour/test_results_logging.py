@@ -190,6 +190,21 @@ def test_117_without_log_prints_print_goes_to_stdout(client, capsys):
     assert not any(marker in m for m in wait_for_log(client, fid, marker, timeout=0.3))
 
 
+def test_117_log_prints_setting_turns_it_on_for_every_run(client, capsys, monkeypatch):
+    # Prefect's PREFECT_LOGGING_LOG_PRINTS is CADENZA_LOGGING_LOG_PRINTS here.
+    monkeypatch.setenv("CADENZA_LOGGING_LOG_PRINTS", "true")
+    marker = uniq("printed-by-setting")
+
+    @flow(name=uniq("res-117set"))
+    def f():
+        print(marker)
+        return str(get_run_context().flow_run.id)
+
+    fid = f()
+    assert marker not in capsys.readouterr().out.splitlines()
+    assert any(marker in m for m in wait_for_log(client, fid, marker))
+
+
 def test_117_print_to_another_file_is_left_alone(client):
     marker = uniq("printed-to-file")
     sink = io.StringIO()

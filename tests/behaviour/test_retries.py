@@ -10,6 +10,7 @@ import pytest
 from executor import flow, task
 from executor.context import get_run_context
 from executor.states import StateType
+from executor.tasks import exponential_backoff
 
 from ._util import flow_run_id, names, uniq
 
@@ -135,6 +136,12 @@ def test_64_retry_jitter_stays_within_bounds_and_varies():
     assert statistics.pstdev(gaps) > 0.01
 
 
+def test_64_exponential_backoff():
+    gaps = attempt_gaps(exponential_backoff(0.1), 3)
+    for gap, delay in zip(gaps, [0.1, 0.2, 0.4]):
+        assert delay - 0.02 <= gap < delay + SLACK
+
+
 # 65 ------------------------------------------------------------------------------------------
 def test_65_run_count_and_state_name_seen_inside_each_attempt(client):
     seen: list[tuple[int, str]] = []
@@ -151,18 +158,88 @@ def test_65_run_count_and_state_name_seen_inside_each_attempt(client):
 
 
 # 66 ------------------------------------------------------------------------------------------
-@pytest.mark.skip(
-    reason="PREFECT_TASK_DEFAULT_RETRIES / *_RETRY_DELAY_SECONDS settings have no Cadenza "
-    "equivalent in issue 3's public API"
-)
-def test_66_global_retry_defaults():
-    pass
+# Prefect's PREFECT_* settings are CADENZA_* environment variables here (DESIGN.md conventions).
+def test_66_task_default_retries_setting(monkeypatch):
+    monkeypatch.setenv("CADENZA_TASK_DEFAULT_RETRIES", "1")
+    monkeypatch.setenv("CADENZA_TASK_DEFAULT_RETRY_DELAY_SECONDS", "0.3")
+    starts: list[float] = []
+
+    @task
+    def flaky():
+        starts.append(time.monotonic())
+        raise ValueError("again")
+
+    state, _ = run_task_in_flow(flaky)
+    assert state.is_failed()
+    assert len(starts) == 2
+    assert 0.3 - 0.02 <= starts[1] - starts[0] < 0.3 + SLACK
+
+
+def test_66_explicit_retries_win_over_the_default_setting(monkeypatch):
+    monkeypatch.setenv("CADENZA_TASK_DEFAULT_RETRIES", "3")
+    calls = []
+
+    @task(retries=0)
+    def once():
+        calls.append(1)
+        raise ValueError("no retries")
+
+    run_task_in_flow(once)
+    assert len(calls) == 1
+
+
+def test_66_flow_default_retries_setting(monkeypatch):
+    monkeypatch.setenv("CADENZA_FLOW_DEFAULT_RETRIES", "1")
+    monkeypatch.setenv("CADENZA_FLOW_DEFAULT_RETRY_DELAY_SECONDS", "0.3")
+    starts: list[float] = []
+
+    @flow(name=uniq("retry-66f"))
+    def f():
+        starts.append(time.monotonic())
+        if len(starts) == 1:
+            raise ValueError("first")
+        return "second"
+
+    assert f() == "second"
+    assert 0.3 - 0.02 <= starts[1] - starts[0] < 0.3 + SLACK
 
 
 # 67 ------------------------------------------------------------------------------------------
-@pytest.mark.skip(reason="state hooks (on_failure, ...) are not part of issue 3's public API")
 def test_67_on_failure_hook_runs_once_after_the_last_retry():
-    pass
+    calls, hook_calls = [], []
+
+    def on_failure(task, task_run, state):
+        hook_calls.append((len(calls), state.type))
+
+    @task(retries=2, on_failure=[on_failure])
+    def always():
+        calls.append(1)
+        raise ValueError("always")
+
+    state, _ = run_task_in_flow(always)
+    assert state.is_failed()
+    assert len(calls) == 3
+    assert hook_calls == [(3, StateType.FAILED)]
+
+
+def test_67_on_failure_hook_does_not_run_when_a_retry_succeeds():
+    calls, failure_hooks, completion_hooks = [], [], []
+
+    @task(
+        retries=2,
+        on_failure=[lambda task, task_run, state: failure_hooks.append(1)],
+        on_completion=[lambda task, task_run, state: completion_hooks.append(1)],
+    )
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ValueError("not yet")
+        return "ok"
+
+    state, _ = run_task_in_flow(flaky)
+    assert state.result() == "ok"
+    assert failure_hooks == []
+    assert completion_hooks == [1]
 
 
 # 68 ------------------------------------------------------------------------------------------
