@@ -1,0 +1,38 @@
+"""With no CADENZA_ORCHESTRATOR, the first flow call starts the real orchestrator in process
+over SQLite under CADENZA_HOME and talks to it over gRPC: `python my_flow.py` just works."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+
+def test_embedded_default_runs_a_flow_file(tmp_path):
+    script = tmp_path / "my_flow.py"
+    script.write_text(textwrap.dedent(
+        """
+        from executor import flow, task
+        from executor.client import get_client
+
+        @task
+        def inc(x):
+            return x + 1
+
+        @flow(persist_result=True)
+        def my_flow(n: int):
+            return sum(inc.map(range(n)).__iter__().__next__().result() for _ in range(1)) + inc(n)
+
+        state = my_flow("3", return_state=True)
+        run = get_client().read_flow_run(state.state_details.flow_run_id)
+        print("RESULT", state.result(), run.state.result(), run.parameters)
+        """
+    ))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
+    env["CADENZA_HOME"] = str(tmp_path / "home")
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "RESULT 5 5 {'n': 3}" in proc.stdout
+    assert (tmp_path / "home" / "cadenza.db").exists()
+    assert any((tmp_path / "home" / "storage").iterdir())
