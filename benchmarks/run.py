@@ -259,6 +259,8 @@ def run_workload(engine: Engine, workload: str, n: int, scratch: Path, timeout: 
         env["PREFECT_HOME"] = str(workdir / "prefect-home")
         # Prefect's ephemeral default: no API URL, a temporary server Prefect starts itself.
         env["PREFECT_SERVER_ALLOW_EPHEMERAL_MODE"] = "true"
+        # Prefect 3 gives its ephemeral server 20 s to start; a busy 2-core box can exceed that.
+        env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
         # No telemetry from a benchmark machine (it only affects the server's start-up ping).
         env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
         env["DO_NOT_TRACK"] = "1"
