@@ -143,11 +143,12 @@ class Cluster:
         return Calls(epb_grpc.ExecutorStub(self._channel(self.executors[index].address)), self.metadata)
 
     def cli_env(self, **extra: str) -> dict[str, str]:
-        env = service_env(CADENZA_ORCHESTRATOR=self.orchestrator.address, CADENZA_HOME=str(self.home), **extra)
+        env = service_env(CADENZA_ORCHESTRATOR=self.orchestrator.address, CADENZA_HOME=str(self.home))
         if self.executors:
             env["CADENZA_EXECUTOR"] = self.executors[0].address
         if self.token:
             env["CADENZA_API_TOKEN"] = self.token
+        env.update(extra)
         return env
 
 

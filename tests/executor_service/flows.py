@@ -120,3 +120,8 @@ def quick() -> str:
 @flow
 def parent_of_sleepy(steps: int = 60, seconds: float = 0.3) -> int:
     return sleepy_loop(steps, seconds)
+
+
+@flow
+def one_chatty_task(n: int = 1) -> int:
+    return chatty(n)
