@@ -50,6 +50,7 @@ class ProposalStream:
         self._closed = False
         self._max_backoff = max_backoff
         self._call: Any = None
+        self._read_error: BaseException | None = None
         self.reconnects = 0
 
     async def request(self, **oneof: Any) -> Any:
@@ -79,9 +80,10 @@ class ProposalStream:
         while not self._closed:
             call = self._open_call()
             self._call = call
+            self._read_error: BaseException | None = None
             reader = asyncio.get_running_loop().create_task(self._read(call))
             try:
-                await self._write(call, reader)
+                await self._write(call)
                 backoff = 0.05
             except asyncio.CancelledError:
                 if self._closed or asyncio.current_task().cancelling():
@@ -104,33 +106,39 @@ class ProposalStream:
             # Everything unanswered goes out again, in the original order.
             self._outbox = [entry[1] for _, entry in sorted(self._pending.items())]
 
-    async def _write(self, call: Any, reader: asyncio.Task) -> None:
+    async def _write(self, call: Any) -> None:
         wakeup = self._wakeup
         assert wakeup is not None
         while True:
+            if self._read_error is not None:
+                raise self._read_error
             if not self._outbox:
                 wakeup.clear()
-                waiter = asyncio.ensure_future(wakeup.wait())
-                done, _ = await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if reader in done:
-                    waiter.cancel()
-                    reader.result()  # re-raise the read error
-                    raise ConnectionError("ProposeStates stream ended")
+                await wakeup.wait()  # set by request() and by the reader when it fails
                 continue
             batch, self._outbox = self._outbox, []
+            pending = self._pending
             for req in batch:
-                if req.request_id in self._pending:
+                if req.request_id in pending:
                     await call.write(req)
 
     async def _read(self, call: Any) -> None:
+        try:
+            await self._read_loop(call)
+        except asyncio.CancelledError:
+            if call.cancelled() and not asyncio.current_task().cancelling():
+                self._read_error = ConnectionError("ProposeStates call was cancelled")
+            else:
+                raise
+        except Exception as exc:
+            self._read_error = exc
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def _read_loop(self, call: Any) -> None:
         pending = self._pending
         while True:
-            try:
-                resp = await call.read()
-            except asyncio.CancelledError:
-                if call.cancelled() and not asyncio.current_task().cancelling():
-                    raise ConnectionError("ProposeStates call was cancelled") from None
-                raise
+            resp = await call.read()
             if resp is grpc.aio.EOF:
                 raise ConnectionError("ProposeStates stream closed by the orchestrator")
             entry = pending.get(resp.request_id)

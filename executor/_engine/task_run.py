@@ -20,7 +20,7 @@ from executor._resolve import collect_inputs, is_untrackable, needs_resolution, 
 from executor.logging import print_mode
 from executor.context import TaskRunContext, reset_task_context, set_task_context
 from executor.exceptions import Abort, UpstreamTaskError
-from executor.states import State, StateType, exception_to_failed_state, new_transition_id, return_value_to_state
+from executor.states import _UNSET, State, StateType, exception_to_failed_state, new_transition_id, return_value_to_state
 
 log = logging.getLogger("cadenza.task_runs")
 _PENDING_PB = cv.state_to_pb(State(StateType.PENDING))
@@ -88,17 +88,11 @@ def _run_name(task: Any, parameters: dict, dynamic_key: int) -> str:
 def _finish_value(call: TaskCall, ctx: TaskRunContext, state: State) -> State:
     """Attach the result reference (persisting if needed) in the worker, off the engine loop."""
     data = state._data
-    if data is not _unset():
+    if data is not _UNSET:
         state.result_ref = ctx.result_factory.create_ref(data, persist=call.task._persist(call.flow_ctx))
         if state.type is StateType.COMPLETED and is_untrackable(data):
             state.state_details.untrackable_result = True
     return state
-
-
-def _unset() -> Any:
-    from executor.states import _UNSET
-
-    return _UNSET
 
 
 def _failure(call: TaskCall, ctx: TaskRunContext, exc: Exception) -> State:
