@@ -6,7 +6,7 @@ from collections import Counter
 
 from cadenza.v1 import orchestrator_pb2 as pb
 
-from ._harness import COMPLETED, FINAL, SCHEDULED, Cluster, deploy, read, utcnow, wait_for
+from ._harness import COMPLETED, FINAL, PENDING, RUNNING, SCHEDULED, Cluster, deploy, history, read, utcnow, wait_for
 
 RUNS = 20
 
@@ -22,9 +22,7 @@ def test_two_executors_run_each_of_20_scheduled_runs_exactly_once(tmp_path):
         for i in range(RUNS):
             request = pb.CreateFlowRunFromDeploymentRequest(name=dep.name, idempotency_key=f"race-{i}")
             request.scheduled_time.FromDatetime(when)
-            run = orch.CreateFlowRunFromDeployment(request).flow_run
-            assert run.state.type == SCHEDULED
-            run_ids.append(run.id)
+            run_ids.append(orch.CreateFlowRunFromDeployment(request).flow_run.id)
         assert len(set(run_ids)) == RUNS
 
         def all_final():
@@ -34,6 +32,12 @@ def test_two_executors_run_each_of_20_scheduled_runs_exactly_once(tmp_path):
         runs = wait_for(all_final, 40, "all 20 runs to finish", own, interval=0.2)
         assert [r.state.type for r in runs] == [COMPLETED] * RUNS, own.logs()
         assert all(r.run_count == 1 for r in runs), [r.run_count for r in runs]
+
+        for run_id in run_ids:  # created Scheduled (maybe marked Late), claimed once, run once
+            types = [state.type for state in history(orch, run_id)]
+            while types[:2] == [SCHEDULED, SCHEDULED]:
+                types.pop(0)
+            assert types == [SCHEDULED, PENDING, RUNNING, COMPLETED], (run_id, types)
 
         lines = ledger.read_text().splitlines()
         assert Counter(lines) == Counter(run_ids), own.logs()  # every run once, nothing else
