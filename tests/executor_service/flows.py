@@ -125,3 +125,30 @@ def parent_of_sleepy(steps: int = 60, seconds: float = 0.3) -> int:
 @flow
 def one_chatty_task(n: int = 1) -> int:
     return chatty(n)
+
+
+@flow
+def timed_section(path: str, seconds: float = 0.3) -> None:
+    """Appends when it starts and ends, to check how many runs overlap."""
+    run_id = get_run_context().flow_run.id
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{run_id} start {time.time()}\n".encode())
+        time.sleep(seconds)
+        os.write(fd, f"{run_id} end {time.time()}\n".encode())
+    finally:
+        os.close(fd)
+
+
+SLOT_TAG = "executor-service-slot"
+
+
+@task(tags=[SLOT_TAG])
+def hold_slot_and_sleep(pid_file: str, seconds: float) -> None:
+    write_pid_and_sleep.fn(pid_file, seconds)
+
+
+@flow
+def slot_holder(pid_file: str, seconds: float = 60) -> None:
+    """Like pid_then_sleep, in a task that holds a slot of the SLOT_TAG concurrency limit."""
+    hold_slot_and_sleep(pid_file, seconds)

@@ -1,4 +1,5 @@
-"""Two executors on one orchestrator compete for 20 scheduled runs: each runs exactly once."""
+"""Competition and limits: two executors share 20 scheduled runs, each run executing exactly
+once; one executor never runs more flow runs at once than CADENZA_EXECUTOR_MAX_RUNS."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from collections import Counter
 
 from cadenza.v1 import orchestrator_pb2 as pb
 
-from ._harness import COMPLETED, FINAL, PENDING, RUNNING, SCHEDULED, Cluster, deploy, history, read, utcnow, wait_for
+from ._harness import (
+    COMPLETED, FINAL, PENDING, RUNNING, SCHEDULED, Cluster, deploy, history, module_entrypoint, read, submit, utcnow,
+    wait_final, wait_for,
+)
 
 RUNS = 20
 
@@ -43,5 +47,26 @@ def test_two_executors_run_each_of_20_scheduled_runs_exactly_once(tmp_path):
         assert Counter(lines) == Counter(run_ids), own.logs()  # every run once, nothing else
         workers = Counter(r.worker_id for r in runs)
         assert len(workers) == 2 and "" not in workers, workers  # both executors took part
+    finally:
+        own.stop()
+
+
+def test_an_executor_runs_at_most_its_limit_of_flow_runs_at_once(tmp_path):
+    own = Cluster.start(tmp_path / "cluster", CADENZA_EXECUTOR_MAX_RUNS="1")
+    try:
+        orch, ex = own.orch(), own.ex()
+        ledger = tmp_path / "ledger"
+        run_ids = [submit(ex, entrypoint=module_entrypoint("timed_section"), params={"path": str(ledger)})
+                   for _ in range(3)]
+        for run_id in run_ids:
+            assert wait_final(own, orch, run_id, timeout=10).state.type == COMPLETED, own.logs()
+        spans: dict[str, list[float]] = {}
+        for line in ledger.read_text().splitlines():
+            run_id, _, at = line.split()
+            spans.setdefault(run_id, []).append(float(at))
+        intervals = sorted(spans.values())
+        assert len(intervals) == 3 and all(len(span) == 2 for span in intervals), spans
+        for (_, end), (start, _) in zip(intervals, intervals[1:]):
+            assert end <= start, intervals  # one after the other
     finally:
         own.stop()

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import signal
 
+from cadenza.v1 import orchestrator_pb2 as pb
+
+from .flows import SLOT_TAG
 from ._harness import (
-    CRASHED, FINAL, RUNNING, Cluster, module_entrypoint, pid_alive, read, submit, task_runs, wait_file,
+    COMPLETED, CRASHED, FINAL, RUNNING, Cluster, module_entrypoint, pid_alive, read, submit, task_runs, wait_file,
     wait_final, wait_for,
 )
 
@@ -48,3 +51,27 @@ def test_sigkill_of_the_executor_crashes_the_run_once_its_lease_lapses(tmp_path)
         assert pid_alive(child)  # the orphan still runs; it can no longer change anything
     finally:
         own.stop()  # also kills the orphaned child (same process group)
+
+
+def test_a_crashed_run_releases_its_task_concurrency_slots(cluster, orch, ex, tmp_path):
+    limit = pb.CreateConcurrencyLimitRequest(tag=SLOT_TAG, concurrency_limit=1)
+    orch.CreateConcurrencyLimit(limit)
+    try:
+        pid_file = tmp_path / "pid"
+        run_id = submit(ex, entrypoint=module_entrypoint("slot_holder"), params={"pid_file": str(pid_file)})
+        pid = int(wait_file(pid_file, 8, cluster))
+        (task,) = task_runs(orch, run_id)
+        slots = lambda: list(orch.ReadConcurrencyLimit(pb.ReadConcurrencyLimitRequest(tag=SLOT_TAG))
+                             .concurrency_limit.active_slots)
+        assert slots() == [task.id]
+
+        os.kill(pid, signal.SIGKILL)
+        assert wait_final(cluster, orch, run_id, timeout=5).state.type == CRASHED, cluster.logs()
+        wait_for(lambda: slots() == [], 3, "the crashed task run's slot to be released", cluster)
+
+        # The slot is free for the next run's task.
+        again = submit(ex, entrypoint=module_entrypoint("slot_holder"),
+                       params={"pid_file": str(tmp_path / "pid2"), "seconds": 0})
+        assert wait_final(cluster, orch, again).state.type == COMPLETED, cluster.logs()
+    finally:
+        orch.DeleteConcurrencyLimit(pb.DeleteConcurrencyLimitRequest(tag=SLOT_TAG))

@@ -70,7 +70,7 @@ def test_idempotency_key_returns_the_same_run(cluster, orch, ex):
     assert (one.created, two.created) == (True, False) and one.flow_run_id == two.flow_run_id
     for run_id in (first.flow_run_id, one.flow_run_id):
         assert wait_final(cluster, orch, run_id).state.type == COMPLETED, cluster.logs()
-    runs = orch.ListFlowRuns(pb.ListFlowRunsRequest(deployment_id=dep.id)).flow_runs
+    runs = ex.ListFlowRuns(pb.ListFlowRunsRequest(deployment_id=dep.id)).flow_runs
     assert [r.id for r in runs] == [first.flow_run_id]
 
 
