@@ -1,4 +1,4 @@
-"""Optional shared-token authentication: `authorization: Bearer <token>` on every call."""
+"""Optional shared-token authentication for both services: `authorization: Bearer <token>`."""
 
 from __future__ import annotations
 
