@@ -50,7 +50,7 @@ class ProposalStream:
         self._closed = False
         self._max_backoff = max_backoff
         self._call: Any = None
-        self._read_error: BaseException | None = None
+        self._answered = 0
         self.reconnects = 0
 
     async def request(self, **oneof: Any) -> Any:
@@ -77,30 +77,36 @@ class ProposalStream:
 
     async def _run(self) -> None:
         backoff = 0.05
+        loop = asyncio.get_running_loop()
         while not self._closed:
             call = self._open_call()
             self._call = call
-            self._read_error: BaseException | None = None
-            reader = asyncio.get_running_loop().create_task(self._read(call))
+            self._answered = 0
+            # One writer and one reader per connection; whichever ends first means the stream
+            # is broken (a write on a cancelled call may never return, so never wait on it alone).
+            writer = loop.create_task(self._write(call))
+            reader = loop.create_task(self._read(call))
             try:
-                await self._write(call)
-                backoff = 0.05
+                done, _ = await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
-                if self._closed or asyncio.current_task().cancelling():
-                    reader.cancel()
-                    raise
-                # grpc reports a call cancelled under us (not this task) as CancelledError too.
-                log.debug("ProposeStates call cancelled; reconnecting")
-            except Exception as exc:  # the stream broke: reopen and resend what is in flight
-                code = getattr(exc, "code", lambda: None)()
-                if code is not None and code not in _RETRYABLE:
-                    self._fail_all(exc)
-                log.debug("ProposeStates stream dropped (%s); reconnecting", exc)
+                writer.cancel()
+                reader.cancel()
+                call.cancel()
+                raise
+            writer.cancel()
             reader.cancel()
             call.cancel()
+            for finished in done:
+                exc = None if finished.cancelled() else finished.exception()
+                code = getattr(exc, "code", None)
+                if callable(code) and code() not in _RETRYABLE:
+                    self._fail_all(exc)
+                log.debug("ProposeStates stream dropped (%r); reconnecting", exc)
             if self._closed:
                 return
             self.reconnects += 1
+            if self._answered:
+                backoff = 0.05  # the stream was working: this is a fresh failure
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff)
             # Everything unanswered goes out again, in the original order.
@@ -109,38 +115,24 @@ class ProposalStream:
     async def _write(self, call: Any) -> None:
         wakeup = self._wakeup
         assert wakeup is not None
+        pending = self._pending
         while True:
-            if self._read_error is not None:
-                raise self._read_error
             if not self._outbox:
                 wakeup.clear()
-                await wakeup.wait()  # set by request() and by the reader when it fails
+                await wakeup.wait()  # set by request()
                 continue
             batch, self._outbox = self._outbox, []
-            pending = self._pending
             for req in batch:
                 if req.request_id in pending:
                     await call.write(req)
 
     async def _read(self, call: Any) -> None:
-        try:
-            await self._read_loop(call)
-        except asyncio.CancelledError:
-            if call.cancelled() and not asyncio.current_task().cancelling():
-                self._read_error = ConnectionError("ProposeStates call was cancelled")
-            else:
-                raise
-        except Exception as exc:
-            self._read_error = exc
-        if self._wakeup is not None:
-            self._wakeup.set()
-
-    async def _read_loop(self, call: Any) -> None:
         pending = self._pending
         while True:
             resp = await call.read()
             if resp is grpc.aio.EOF:
                 raise ConnectionError("ProposeStates stream closed by the orchestrator")
+            self._answered += 1
             entry = pending.get(resp.request_id)
             if entry is not None and not entry[0].done():
                 entry[0].set_result(resp)
