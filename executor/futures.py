@@ -1,16 +1,18 @@
 """Futures for submitted task runs. The run itself is a coroutine on the engine loop; the future
-is how other threads (sync waits) and the engine (upstream resolution) see its final state."""
+is how other threads (sync waits) and the engine (upstream resolution) see its final state.
+
+Kept small on purpose (a 100k-task fan-out holds 100k of them): the waiting primitives are
+created only when someone actually waits before the run is over."""
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 from typing import Any
 
 from executor.states import State
 
-_id_lock = threading.Lock()
+_lock = threading.Lock()
 
 
 class PrefectFuture:
@@ -19,54 +21,63 @@ class PrefectFuture:
     `asynchronous` futures (an async task submitted from an async flow) return awaitables from
     `.result()` and `.wait()`, as in Prefect 2."""
 
-    __slots__ = ("task", "key", "asynchronous", "_cf", "_engine_done", "_task_run_id", "_id_event", "__weakref__")
+    __slots__ = ("task", "key", "asynchronous", "_state", "_task_run_id", "_event", "_engine_waiter", "_loop",
+                 "__weakref__")
 
     def __init__(self, task: Any, key: str, loop: asyncio.AbstractEventLoop, asynchronous: bool = False) -> None:
         self.task = task
         self.key = key
         self.asynchronous = asynchronous
-        self._cf: concurrent.futures.Future = concurrent.futures.Future()
-        # Created here from any thread; only ever resolved and awaited on the engine loop.
-        self._engine_done: asyncio.Future = loop.create_future()
+        self._loop = loop
+        self._state: State | None = None
         self._task_run_id: str | None = None
-        self._id_event: threading.Event | None = None
+        self._event: threading.Event | None = None  # for threads waiting on the id or the state
+        self._engine_waiter: asyncio.Future | None = None  # only touched on the engine loop
 
-    # -- engine side ----------------------------------------------------------------------------
+    # -- engine side (engine loop only) ---------------------------------------------------------
     def _set_task_run_id(self, task_run_id: str) -> None:
-        with _id_lock:
+        with _lock:
             self._task_run_id = task_run_id
-            event = self._id_event
+            event = self._event
         if event is not None:
             event.set()
 
     def _set_state(self, state: State) -> None:
-        """Called on the engine loop when the run reached the state it ends with."""
         if self._task_run_id is None and state.state_details.task_run_id:
-            self._set_task_run_id(state.state_details.task_run_id)
-        if not self._engine_done.done():
-            self._engine_done.set_result(state)
-        if not self._cf.done():
-            self._cf.set_result(state)
-        if self._id_event is not None:
-            self._id_event.set()
+            self._task_run_id = state.state_details.task_run_id
+        with _lock:
+            self._state = state
+            event = self._event
+        if event is not None:
+            event.set()
+        waiter = self._engine_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(state)
 
     async def _wait_engine(self) -> State:
-        return await self._engine_done
-
-    def _final_state_nowait(self) -> State | None:
-        return self._cf.result() if self._cf.done() else None
+        if self._state is not None:
+            return self._state
+        if self._engine_waiter is None:
+            self._engine_waiter = self._loop.create_future()
+        return await self._engine_waiter
 
     # -- user side ------------------------------------------------------------------------------
+    def _thread_event(self) -> threading.Event:
+        with _lock:
+            if self._event is None:
+                self._event = threading.Event()
+                if self._state is not None:
+                    self._event.set()
+            return self._event
+
     @property
     def task_run_id(self) -> str | None:
-        if self._task_run_id is None and not self._cf.done():
-            with _id_lock:
-                if self._task_run_id is None and self._id_event is None:
-                    self._id_event = threading.Event()
-                event = self._id_event
-            # Re-check while waiting: the run may end without ever being created.
-            while event is not None and self._task_run_id is None and not self._cf.done():
+        if self._task_run_id is None and self._state is None:
+            event = self._thread_event()
+            # Re-check while waiting: the event also fires when the run ends without an id.
+            while self._task_run_id is None and self._state is None:
                 event.wait(0.05)
+                event = self._thread_event()
         return self._task_run_id
 
     def wait(self, timeout: float | None = None) -> Any:
@@ -75,14 +86,23 @@ class PrefectFuture:
         return self._wait_sync(timeout)
 
     def _wait_sync(self, timeout: float | None) -> State | None:
-        try:
-            return self._cf.result(timeout)
-        except concurrent.futures.TimeoutError:
-            return None
+        if self._state is None:
+            event = self._thread_event()
+            while self._state is None:
+                if not event.wait(timeout) and timeout is not None:
+                    break
+                if self._state is None:  # woken by the id being set; keep waiting
+                    with _lock:
+                        if self._state is None:
+                            event.clear()
+        return self._state
 
     async def _wait_async(self, timeout: float | None) -> State | None:
+        if self._state is not None:
+            return self._state
+        waiting = asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._wait_engine(), self._loop))
         try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._cf)), timeout)
+            return await asyncio.wait_for(waiting, timeout)
         except asyncio.TimeoutError:
             return None
 
@@ -104,16 +124,13 @@ class PrefectFuture:
         return state.result(raise_on_failure=raise_on_failure)
 
     def get_state(self) -> State | None:
-        return self._final_state_nowait()
+        return self._state
 
     def __repr__(self) -> str:
         return f"PrefectFuture({self.key!r})"
 
     def __hash__(self) -> int:
         return id(self)
-
-    def __bool__(self) -> bool:  # a future is never "falsy" (guards against `if fut:` surprises)
-        return True
 
 
 TaskRunFuture = PrefectFuture

@@ -5,11 +5,17 @@ waits; the orchestration itself never differs between colours."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 from typing import Any
 
 from executor import _runtime as rtm
-from executor._engine.flow_run import FlowCall, run_flow
+import signal
+import threading
+
+from executor._engine.flow_run import FlowCall, report_crash, run_flow
+from executor._engine.orchestrate import is_crash
+from executor.exceptions import TerminationSignal
 from executor._engine.task_run import TaskCall, run_task
 from executor.context import FlowRunContext, TaskRunContext, current_tags
 from executor.futures import PrefectFuture
@@ -61,7 +67,43 @@ def enter_flow_call(flow: Any, args: tuple, kwargs: dict, return_state: bool, wa
     else:
         portal = rtm.CallerPortal(rt.loop)
         call = FlowCall(flow, parameters, wait_for, parent, tags, name, "caller", portal=portal, dynamic_key=dynamic_key)
-    return _deliver(_wait(rt, rt.submit(run_flow(call)), portal), return_state)
+    cf = rt.submit(run_flow(call))
+    with _sigterm_raises(parent is None):
+        try:
+            outcome = _wait(rt, cf, portal)
+        except BaseException as exc:
+            if is_crash(exc):
+                cf.cancel()
+                try:
+                    rt.run(report_crash(call, exc), timeout=5)
+                except Exception:
+                    pass
+            raise
+    return _deliver(outcome, return_state)
+
+
+class _sigterm_raises:
+    """During a top-level flow call in the main thread, SIGTERM raises TerminationSignal so the
+    run is reported Crashed before the process goes away."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.previous = None
+
+    def __enter__(self) -> None:
+        if self.enabled:
+            try:
+                self.previous = signal.signal(signal.SIGTERM, _on_sigterm)
+            except ValueError:
+                self.enabled = False
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise TerminationSignal("SIGTERM")
 
 
 async def _async_flow_call(rt: rtm.Runtime, flow: Any, parameters: dict, wait_for: Any, parent: Any,
@@ -120,13 +162,27 @@ async def _async_task_call(rt: rtm.Runtime, call: TaskCall, flow_ctx: FlowRunCon
     return _deliver(outcome, return_state)
 
 
+# Submitted runs are admitted in submission order, at most MAX_IN_FLIGHT at a time: a 100k-task
+# fan-out then holds 100k small TaskCalls, not 100k suspended coroutines. FIFO admission cannot
+# deadlock: a run's upstreams were submitted, hence admitted, before it.
+MAX_IN_FLIGHT = 2000
 _running: set = set()  # strong references: the loop itself only keeps weak ones to tasks
+_queued: "collections.deque[tuple[rtm.Runtime, TaskCall]]" = collections.deque()
 
 
 def _spawn(rt: rtm.Runtime, call: TaskCall) -> None:
+    if len(_running) >= MAX_IN_FLIGHT:
+        _queued.append((rt, call))
+        return
     task = rt.loop.create_task(run_task(call))
     _running.add(task)
-    task.add_done_callback(_running.discard)
+    task.add_done_callback(_finished)
+
+
+def _finished(task: Any) -> None:
+    _running.discard(task)
+    while _queued and len(_running) < MAX_IN_FLIGHT:
+        _spawn(*_queued.popleft())
 
 
 def _start(rt: rtm.Runtime, call: TaskCall) -> None:

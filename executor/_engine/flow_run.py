@@ -27,7 +27,7 @@ class FlowCall:
     """Everything one flow call needs, captured in the calling thread."""
 
     __slots__ = ("flow", "parameters", "wait_for", "parent", "tags", "name", "where", "portal", "loop",
-                 "dynamic_key")
+                 "dynamic_key", "flow_run_id")
 
     def __init__(self, flow: Any, parameters: dict, wait_for: Any, parent: FlowRunContext | None,
                  tags: frozenset, name: str | None, where: str, portal: Any = None, loop: Any = None,
@@ -42,6 +42,7 @@ class FlowCall:
         self.portal = portal
         self.loop = loop
         self.dynamic_key = dynamic_key
+        self.flow_run_id: str | None = None  # known once the run is created
 
 
 async def run_flow(call: FlowCall) -> rtm.Outcome:
@@ -106,6 +107,7 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         create.state.CopyFrom(cv.state_to_pb(failed))
     resp = await rt.stream.request(create_flow_run=create)
     flow_run = cv.flow_run_from_pb(resp.flow_run)
+    call.flow_run_id = flow_run.id
     if validation_error is not None:
         failed = _validation_failed(validation_error)
         if parent is None:
@@ -131,6 +133,15 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         outcome = rtm.Outcome(state, exc)
     _record_child(parent, outcome.value)
     return outcome
+
+
+async def report_crash(call: FlowCall, exc: BaseException) -> None:
+    """The caller was interrupted while waiting (Ctrl-C, SIGTERM): never leave the run Running."""
+    if call.flow_run_id:
+        try:
+            await propose(rtm.get_runtime().stream, FLOW, call.flow_run_id, crashed_state(exc))
+        except Exception:
+            log.debug("Could not report the crash of flow run %s", call.flow_run_id, exc_info=True)
 
 
 def _record_child(parent: FlowRunContext | None, state: State) -> State:

@@ -36,3 +36,33 @@ def test_embedded_default_runs_a_flow_file(tmp_path):
     assert "RESULT 5 5 {'n': 3}" in proc.stdout
     assert (tmp_path / "home" / "cadenza.db").exists()
     assert any((tmp_path / "home" / "storage").iterdir())
+
+
+def test_sigterm_crashes_a_running_top_level_flow(tmp_path, orchestrator):
+    script = tmp_path / "term.py"
+    script.write_text(textwrap.dedent(
+        """
+        import sys, time
+        from executor import flow
+        from executor.context import get_run_context
+
+        @flow
+        def forever():
+            print(get_run_context().flow_run.id, flush=True)
+            time.sleep(30)
+
+        forever()
+        """
+    ))
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    flow_run_id = proc.stdout.readline().strip()
+    proc.terminate()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0
+    assert "TerminationSignal" in err
+    from executor.client import get_client
+
+    state = get_client().read_flow_run(flow_run_id).state
+    assert state.type.value == "CRASHED"
+    assert state.message == "Execution was aborted by a termination signal."
