@@ -15,8 +15,6 @@ import queue
 import threading
 from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
-import grpc
-
 from cadenza import transport
 from cadenza.v1 import orchestrator_pb2_grpc as ogrpc
 

@@ -72,10 +72,6 @@ _task_ctx: contextvars.ContextVar[TaskRunContext | None] = contextvars.ContextVa
 _tags_ctx: contextvars.ContextVar[frozenset] = contextvars.ContextVar("cadenza_tags", default=frozenset())
 
 
-class _RunContextView:
-    """What get_run_context() returns: the task run context inside a task, else the flow's."""
-
-
 def get_run_context() -> Any:
     task_ctx = _task_ctx.get()
     if task_ctx is not None:

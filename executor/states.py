@@ -185,7 +185,7 @@ class State:
 
 
 # -- constructors (names as in Prefect 2) -------------------------------------------------------
-def Scheduled(scheduled_time: _dt.datetime | None = None, cls: type = State, **kw: Any) -> State:
+def Scheduled(scheduled_time: _dt.datetime | None = None, **kw: Any) -> State:
     details = kw.pop("state_details", None) or StateDetails()
     details.scheduled_time = scheduled_time or details.scheduled_time or now()
     return State(StateType.SCHEDULED, state_details=details, **kw)
