@@ -151,6 +151,22 @@ class Task:
     def _bind(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         return bind(self.signature, self.fn, args, kwargs)
 
+    def _result_factory(self, flow_factory: Any) -> Any:
+        """The flow's result store, unless this task names its own storage or serializer."""
+        if self.result_storage is None and self.result_serializer is None:
+            return flow_factory
+        own = self.__dict__.get("_own_factory")
+        if own is None:
+            from executor.results import ResultFactory
+
+            own = ResultFactory(
+                False,
+                self.result_storage if self.result_storage is not None else flow_factory.storage,
+                self.result_serializer if self.result_serializer is not None else flow_factory.serializer,
+            )
+            self.__dict__["_own_factory"] = own
+        return own
+
     # -- user API -------------------------------------------------------------------------------
     def with_options(self, **changes: Any) -> "Task":
         options = dict(self._options)

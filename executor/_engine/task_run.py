@@ -89,7 +89,8 @@ def _finish_value(call: TaskCall, ctx: TaskRunContext, state: State) -> State:
     """Attach the result reference (persisting if needed) in the worker, off the engine loop."""
     data = state._data
     if data is not _UNSET:
-        state.result_ref = ctx.result_factory.create_ref(data, persist=call.task._persist(call.flow_ctx))
+        factory = call.task._result_factory(ctx.result_factory)
+        state.result_ref = factory.create_ref(data, persist=call.task._persist(call.flow_ctx))
         if state.type is StateType.COMPLETED and is_untrackable(data):
             state.state_details.untrackable_result = True
     return state

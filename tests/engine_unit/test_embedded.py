@@ -66,3 +66,35 @@ def test_sigterm_crashes_a_running_top_level_flow(tmp_path, orchestrator):
     state = get_client().read_flow_run(flow_run_id).state
     assert state.type.value == "CRASHED"
     assert state.message == "Execution was aborted by a termination signal."
+
+
+def test_api_token_is_sent_as_bearer_metadata(tmp_path):
+    import re
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
+    env.update(CADENZA_API_TOKEN="s3cret", CADENZA_HOME=str(tmp_path / "home"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--db", str(tmp_path / "auth.db")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        address = None
+        for _ in range(50):
+            match = re.search(r"listening on (\S+)", server.stdout.readline())
+            if match:
+                address = match.group(1)
+                break
+        assert address
+        script = tmp_path / "auth_flow.py"
+        script.write_text("from executor import flow\n\n@flow\ndef hello():\n    return 'hi'\n\nprint(hello())\n")
+        ok = subprocess.run([sys.executable, str(script)], env={**env, "CADENZA_ORCHESTRATOR": address},
+                            capture_output=True, text=True, timeout=60)
+        assert ok.returncode == 0 and ok.stdout.strip().endswith("hi"), ok.stderr
+        env_without = {k: v for k, v in env.items() if k != "CADENZA_API_TOKEN"}
+        denied = subprocess.run([sys.executable, str(script)], env={**env_without, "CADENZA_ORCHESTRATOR": address},
+                                capture_output=True, text=True, timeout=60)
+        assert denied.returncode != 0 and "UNAUTHENTICATED" in denied.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -322,3 +322,19 @@ def test_task_outside_flow_and_task_in_task_raise():
 
     with pytest.raises(RuntimeError, match="within tasks"):
         f()
+
+
+def test_task_result_storage_and_serializer(tmp_path, client):
+    @task(persist_result=True, result_storage=str(tmp_path), result_serializer="json")
+    def produce():
+        return {"rows": 3}
+
+    @flow(name=uniq("task-storage"))
+    def f():
+        return produce(return_state=True)
+
+    state = f()
+    api_state = client.read_task_run(state.state_details.task_run_id).state
+    assert api_state.result() == {"rows": 3}
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].read_text() == '{"rows": 3}'
