@@ -470,13 +470,23 @@ def peer_table(engines: list[Engine], summary: dict[str, dict[str, dict[str, Any
     rows.append(row("start-up s (first flow call)", startup, ".3f"))
     for w in workloads:
         rows.append(row(f"{w} whole process wall s", field(w, "wall_s"), ".2f"))
+    def all_rss(w: str):
+        # Every process of the engine: Prefect's own children, and Cadenza's separate orchestrator.
+        def get(e: str) -> float | None:
+            s = summary.get(e, {}).get(w, {})
+            if s.get("tree_peak_rss_mib") is None:
+                return None
+            return s["tree_peak_rss_mib"] + (s.get("orchestrator_peak_rss_mib") or 0.0)
+        return get
+
     for w in workloads:
-        rows.append(row(f"{w} peak RSS MiB (process tree)", field(w, "tree_peak_rss_mib"), ".0f"))
+        rows.append(row(f"{w} peak RSS MiB (all processes)", all_rss(w), ".0f"))
     rows.append(row("W1 round trips per task", field("W1", "round_trips_per_unit"), ".2f"))
     note = (
         "Ratios are Prefect / Cadenza (svc: against `orchestrator serve`; emb: embedded default):\n"
         "above 1 means Cadenza is faster (smaller). Prefect runs on its ephemeral default.\n"
-        "Cadenza (service) RSS excludes the orchestrator process (see `make bench`)."
+        "Peak RSS adds up every process of the engine: Cadenza (service) includes its orchestrator,\n"
+        "Prefect 3 its ephemeral API server subprocess; Prefect 2 and Cadenza (embedded) run in one."
     )
     return "Cadenza vs Prefect, measured side by side in this run:\n" + table(headers, rows) + "\n" + note
 
@@ -501,7 +511,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer", action="store_true", help="also run Prefect 2.20 and 3.9 from .bench/")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per workload process")
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/results/<kind>.json)")
+    parser.add_argument("--show", metavar="FILE", help="print the tables of a results file and exit")
     args = parser.parse_args(argv)
+    if args.show:
+        print(render(json.loads(Path(args.show).read_text())))
+        return 0
 
     workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     sizes = [int(s) for s in args.scale.split(",") if s.strip()]
@@ -553,23 +567,8 @@ def main(argv: list[str] | None = None) -> int:
             entry["floor_multiple"] = entry["per_unit_ms"] / two_floors_ms
         scale.setdefault(r["workload"], {})[str(r["n"])] = entry
 
-    sections = [floor_text(floors, two_floors_ms)]
-    if runs:
-        sections += [workload_table(e, summary.get(e.key, {}), workloads) for e in engines]
-    if args.peer and runs:
-        sections.append(peer_table(engines, summary, workloads))
-    if scale:
-        sections.append(scale_table(scale))
-    if any(e.key.startswith("cadenza") for e in engines):
-        sections.append(targets_text(summary, scale))
     failures = [r for r in runs + scale_runs if "error" in r]
-    if failures:
-        lines = [f"  {r['engine']} {r['workload']} n={r['n']}: {r['error'].splitlines()[0]} (logs: {r.get('workdir', '-')})" for r in failures]
-        sections.append("Failures:\n" + "\n".join(lines))
     took = time.perf_counter() - began
-    sections.append(f"Took {took:.0f} s; {args.repeat} repetition(s), medians. Results: {out_path.relative_to(ROOT) if out_path.is_relative_to(ROOT) else out_path}")
-    print("\n\n" + "\n\n".join(sections))
-
     document = {
         "kind": kind,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -582,19 +581,59 @@ def main(argv: list[str] | None = None) -> int:
         },
         "commit": git_commit(),
         "repetitions": args.repeat,
-        "engines": {e.key: {"label": e.label, "python": str(e.python), "version": e.version} for e in engines},
+        "workloads": workloads if runs else [],
+        "engines": {
+            e.key: {"label": e.label, "python": str(e.python), "version": e.version, "peer": e.peer}
+            for e in engines
+        },
         "floor": {"runs": floors, "two_stream_floors_ms": two_floors_ms},
         "summary": summary,
         "scale": scale,
         "runs": runs,
+        "failures": [
+            {k: r.get(k) for k in ("engine", "workload", "n", "error", "workdir")} for r in failures
+        ],
     }
+    shown = out_path.relative_to(ROOT) if out_path.is_relative_to(ROOT) else out_path
+    print("\n\n" + render(document) + f"\nResults: {shown}")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(document, indent=2) + "\n")
     if failures:
         print(f"(failed runs' logs kept under {scratch})")
-    else:
-        shutil.rmtree(scratch, ignore_errors=True)
+        return 1
+    shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def render(document: dict[str, Any]) -> str:
+    """The tables of a results document (also `python -m benchmarks.run --show FILE`)."""
+    engines = [
+        Engine(key, e["label"], Path(e["python"]), peer=e.get("peer", key.startswith("prefect")), version=e.get("version", ""))
+        for key, e in document["engines"].items()
+    ]
+    summary, scale = document["summary"], document["scale"]
+    workloads = document.get("workloads") or sorted({w for by_w in summary.values() for w in by_w})
+    floors, two_floors_ms = document["floor"]["runs"], document["floor"]["two_stream_floors_ms"]
+    sections = [floor_text(floors, two_floors_ms)]
+    if workloads:
+        sections += [workload_table(e, summary.get(e.key, {}), workloads) for e in engines]
+        if any(e.peer for e in engines):
+            sections.append(peer_table(engines, summary, workloads))
+    if scale:
+        sections.append(scale_table(scale))
+    sections.append(targets_text(summary, scale))
+    failures = document.get("failures", [])
+    if failures:
+        lines = [
+            f"  {r['engine']} {r['workload']} n={r['n']}: {r['error'].splitlines()[0]} (logs: {r.get('workdir') or '-'})"
+            for r in failures
+        ]
+        sections.append("Failures:\n" + "\n".join(lines))
+    sections.append(
+        f"{document['kind']} run of {document['when']} at {document['commit']}: took {document['took_s']:.0f} s, "
+        f"{document['repetitions']} repetition(s), medians."
+    )
+    return "\n\n".join(sections)
 
 
 if __name__ == "__main__":
