@@ -482,7 +482,8 @@ def peer_table(engines: list[Engine], summary: dict[str, dict[str, dict[str, Any
 
     for w in workloads:
         rows.append(row(f"{w} peak RSS MiB (all processes)", all_rss(w), ".0f"))
-    rows.append(row("W1 round trips per task", field("W1", "round_trips_per_unit"), ".2f"))
+    for w in workloads:
+        rows.append(row(f"{w} round trips per {UNITS[w]}", field(w, "round_trips_per_unit"), ".2f"))
     note = (
         "Ratios are Prefect / Cadenza (svc: against `orchestrator serve`; emb: embedded default):\n"
         "above 1 means Cadenza is faster (smaller). Prefect runs on its ephemeral default.\n"
