@@ -33,9 +33,9 @@ def orchestrator(tmp_path_factory):
     db_dir = tmp_path_factory.mktemp("orchestrator-db")
     home = tmp_path_factory.mktemp("cadenza-home")
     env = dict(os.environ)
-    # Short slot WAITs: tasks waiting on a tag concurrency limit retry every 10-20 ms, so the
-    # limit tests stay fast and a waiting run goes through many WAIT answers (scenario 104).
-    env.update(CADENZA_SLOT_WAIT_SECONDS="0.01", CADENZA_SLOT_WAIT_MAX_SECONDS="0.02")
+    # Short slot WAITs: tasks waiting on a tag concurrency limit retry every 10 ms, so the
+    # limit tests stay fast and a waiting run goes through 100+ WAIT answers (scenario 104).
+    env.update(CADENZA_SLOT_WAIT_SECONDS="0.01", CADENZA_SLOT_WAIT_MAX_SECONDS="0.01")
     env.pop("CADENZA_ORCHESTRATOR", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "serve", "--host", "127.0.0.1", "--port", "0",

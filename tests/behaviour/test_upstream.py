@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 
@@ -11,7 +12,7 @@ import pytest
 from executor import allow_failure, flow, quote, task
 from executor.states import Cancelled, Completed, Failed, Pending, Running, State, StateType
 
-from ._util import uniq
+from ._util import ids, uniq
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -114,6 +115,57 @@ def test_24_upstream_future_nested_deep_in_a_parameter_blocks():
         a = fails.submit()
         b = bar.submit({"nested": [a]})
         out.update(a=a.task_run_id, b_state=b.wait())
+        return "done"
+
+    f()
+    assert_not_ready(out["b_state"], out["a"])
+    assert calls == []
+
+
+@dataclasses.dataclass
+class Box:
+    item: object
+    label: str = "box"
+
+
+def test_24_futures_nested_in_containers_and_dataclasses_become_values(client):
+    seen = []
+
+    @task
+    def show(x):
+        seen.append(x)
+        return "seen"
+
+    ids_ = {}
+
+    @flow(name=uniq("up-24v"))
+    def f():
+        a = identity.submit(1)
+        b = identity.submit("two")
+        c = identity.submit(3.0)
+        ids_["upstream"] = {str(a.task_run_id), str(b.task_run_id), str(c.task_run_id)}
+        d = show.submit({"list": [a], "tuple": (b,), "set": {c}, "box": Box(item=a)})
+        ids_["show"] = str(d.task_run_id)
+        return d.result()
+
+    assert f() == "seen"
+    assert seen == [{"list": [1], "tuple": ("two",), "set": {3.0}, "box": Box(item=1)}]
+    assert ids(client.read_task_run(ids_["show"]).task_inputs["x"]) == ids_["upstream"]
+
+
+def test_24_failed_future_inside_a_dataclass_blocks():
+    calls = []
+
+    @task
+    def bar(x):
+        calls.append(x)
+
+    out = {}
+
+    @flow(name=uniq("up-24dc"))
+    def f():
+        a = fails.submit()
+        out.update(a=a.task_run_id, b_state=bar.submit(Box(item=[a])).wait())
         return "done"
 
     f()
