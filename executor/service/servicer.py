@@ -3,8 +3,8 @@ resume flow runs. It talks to the orchestrator only through its generated stubs.
 
 from __future__ import annotations
 
-import asyncio
 import functools
+import json
 import logging
 
 import grpc
@@ -14,6 +14,7 @@ from cadenza.v1 import executor_pb2_grpc as epb_grpc
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import states_pb2 as spb
 
+from .catalog import FlowCatalog
 from .config import ExecutorConfig
 from .results import describe_result
 from .submit import Refused, check_entrypoint, parse_parameters
@@ -53,16 +54,19 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
     def __init__(self, stub, config: ExecutorConfig) -> None:
         self.stub = stub
         self.config = config
+        self.catalog = FlowCatalog()
 
     def _call(self, method: str, request, timeout: float = 10):
         return getattr(self.stub, method)(request, timeout=timeout, metadata=self.config.metadata())
 
     @handled
     async def SubmitFlowRun(self, request, context):
-        parse_parameters(request.parameters_json)
+        parameters = parse_parameters(request.parameters_json)
         if bool(request.deployment_name) == bool(request.entrypoint):
             raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "give exactly one of deployment_name or entrypoint")
         if request.deployment_name:
+            dep = (await self._call("ReadDeployment", pb.ReadDeploymentRequest(name=request.deployment_name))).deployment
+            await self.catalog.check(dep.entrypoint, {**json.loads(dep.parameters_json or "{}"), **parameters})
             resp = await self._call(
                 "CreateFlowRunFromDeployment",
                 pb.CreateFlowRunFromDeploymentRequest(
@@ -74,6 +78,7 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
             )
         else:
             _, function = check_entrypoint(request.entrypoint, self.config.allowed_entrypoints)
+            await self.catalog.check(request.entrypoint, parameters)
             resp = await self._call(
                 "CreateFlowRun",
                 pb.CreateFlowRunRequest(

@@ -59,30 +59,58 @@ def test_malformed_parameters_of_a_deployment_run_are_refused(cluster, orch, ex)
     assert count_flow_runs(orch) == before
 
 
-def test_parameters_failing_validation_end_the_run_failed(cluster, orch, ex):
-    wrong_type = submit(ex, entrypoint=module_entrypoint("typed"), params={"count": "many"})
-    missing = submit(ex, entrypoint=module_entrypoint("typed"), params={"counts": 3})
-    run = wait_final(cluster, orch, wrong_type)
+def test_parameters_failing_validation_are_refused_at_submit(cluster, orch, ex):
+    before = count_flow_runs(orch)
+    for params, word in (({"count": "many"}, "valid integer"), ({"counts": 3}, "counts")):
+        error = rpc_error(ex.SubmitFlowRun, epb.SubmitFlowRunRequest(
+            entrypoint=module_entrypoint("typed"), parameters_json=json.dumps(params)))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+        assert "parameters do not fit flow" in error.details() and word in error.details(), error.details()
+    dep = deploy(orch, "typed")
+    error = rpc_error(ex.SubmitFlowRun, epb.SubmitFlowRunRequest(deployment_name=dep.name,
+                                                                  parameters_json='{"count": "many"}'))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert count_flow_runs(orch) == before
+
+
+def test_a_run_with_invalid_parameters_made_elsewhere_ends_failed(cluster, orch, ex):
+    """A run created straight at the orchestrator skips the executor's check; the engine
+    validates again, and the run ends Failed without running its body."""
+    dep = deploy(orch, "typed")
+    run_id = orch.CreateFlowRunFromDeployment(pb.CreateFlowRunFromDeploymentRequest(
+        name=dep.name, parameters_json='{"count": "many"}')).flow_run.id
+    run = wait_final(cluster, orch, run_id)
     assert run.state.type == FAILED, cluster.logs()
     message = run.state.message
     assert message.startswith("Validation of flow parameters failed with error: ParameterTypeError"), message
     assert "count" in message, message
 
-    run = wait_final(cluster, orch, missing)
-    assert run.state.type == FAILED, cluster.logs()
-    assert "Validation of flow parameters failed" in run.state.message, run.state.message
-    assert "count" in run.state.message, run.state.message
 
-
-@pytest.mark.parametrize("entrypoint, words", [
+UNLOADABLE = [
     (f"{BROKEN_FILE}:anything", ["broken_flows.py", "RuntimeError", "fails on import on purpose"]),
     (f"{FLOWS_FILE}:no_such_flow", ["no attribute 'no_such_flow'"]),
     (f"{FLOWS_FILE}:Opaque", ["is not a flow"]),
     ("tests.executor_service.gone:flow", ["tests.executor_service.gone"]),
-], ids=["raises-on-import", "missing-attribute", "not-a-flow", "missing-module"])
-def test_a_flow_that_cannot_be_loaded_ends_failed(cluster, orch, ex, entrypoint, words):
+]
+UNLOADABLE_IDS = ["raises-on-import", "missing-attribute", "not-a-flow", "missing-module"]
+
+
+@pytest.mark.parametrize("entrypoint, words", UNLOADABLE, ids=UNLOADABLE_IDS)
+def test_a_flow_that_cannot_be_loaded_is_refused_at_submit(cluster, orch, ex, entrypoint, words):
     dep = deploy(orch, "unloadable", entrypoint=entrypoint)
-    run_id = submit(ex, deployment=dep.name)
+    before = count_flow_runs(orch)
+    error = rpc_error(ex.SubmitFlowRun, epb.SubmitFlowRunRequest(deployment_name=dep.name))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
+    assert "cannot be loaded" in error.details(), error.details()
+    for word in words:
+        assert word in error.details(), (word, error.details())
+    assert count_flow_runs(orch) == before
+
+
+@pytest.mark.parametrize("entrypoint, words", UNLOADABLE, ids=UNLOADABLE_IDS)
+def test_a_scheduled_run_of_a_flow_that_cannot_be_loaded_ends_failed(cluster, orch, ex, entrypoint, words):
+    dep = deploy(orch, "unloadable", entrypoint=entrypoint)
+    run_id = orch.CreateFlowRunFromDeployment(pb.CreateFlowRunFromDeploymentRequest(name=dep.name)).flow_run.id
     run = wait_final(cluster, orch, run_id)
     assert run.state.type == FAILED, cluster.logs()
     assert run.state.message.startswith("Flow could not be retrieved from deployment."), run.state.message

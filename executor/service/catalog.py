@@ -1,0 +1,67 @@
+"""Flows the executor service loads to check a submission before any run is created: a flow
+that cannot be imported, or parameters that do not fit its signature, are refused with a
+status code at once instead of becoming a Failed run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+import grpc
+
+from .._load import FlowLoadError, load_flow, split_entrypoint
+from ..exceptions import ParameterTypeError, SignatureMismatchError
+from .submit import Refused
+
+LOAD_TIMEOUT_SECONDS = 30.0
+
+
+def _stamp(entrypoint: str) -> float:
+    """A file entrypoint is reloaded when the file changes (a redeploy of edited code)."""
+    target, _ = split_entrypoint(entrypoint)
+    if target.endswith(".py") or "/" in target:
+        try:
+            return os.stat(target).st_mtime
+        except OSError:
+            return -1.0
+    return 0.0
+
+
+class FlowCatalog:
+    def __init__(self) -> None:
+        self._flows: dict[str, tuple[float, object]] = {}
+        self._lock = threading.Lock()  # imports are not re-entrant across threads
+
+    def _load(self, entrypoint: str):
+        stamp = _stamp(entrypoint)
+        with self._lock:
+            cached = self._flows.get(entrypoint)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            flow = load_flow(entrypoint)
+            self._flows[entrypoint] = (stamp, flow)
+            return flow
+
+    async def check(self, entrypoint: str, parameters: dict) -> None:
+        try:
+            flow = await asyncio.wait_for(asyncio.to_thread(self._load, entrypoint), LOAD_TIMEOUT_SECONDS)
+        except FlowLoadError as exc:
+            raise Refused(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"the flow at {entrypoint!r} cannot be loaded: {exc}. Fix it and redeploy.",
+            ) from None
+        except asyncio.TimeoutError:
+            raise Refused(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"loading the flow at {entrypoint!r} took longer than {LOAD_TIMEOUT_SECONDS:.0f}s",
+            ) from None
+        if not getattr(flow, "validate_parameters", True):
+            return
+        try:
+            flow.validate(parameters)
+        except (ParameterTypeError, SignatureMismatchError) as exc:
+            raise Refused(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"parameters do not fit flow {flow.name!r}: {exc.__class__.__name__}: {exc}",
+            ) from None
