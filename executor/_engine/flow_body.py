@@ -13,7 +13,7 @@ from executor import settings
 from executor._engine.orchestrate import FLOW, crashed_state, is_crash, propose
 from executor._params import to_call_args
 from executor._resolve import resolve_parameters, resolve_wait_for
-from executor.logging import print_mode
+from executor.logging import flush_logs_async, print_mode
 from executor.context import FlowRunContext, enter_flow_context
 from executor.exceptions import Abort, FlowPauseTimeout, PausedRun, UpstreamTaskError
 from executor.futures import PrefectFuture
@@ -160,6 +160,9 @@ async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict) -> rt
                 final = return_value_to_state(value)
             if final._data is not _UNSET:
                 final.result_ref = factory.create_ref(final._data)
+            # The run's log lines reach the orchestrator before its final state does, so a
+            # watcher that stops at the final state has seen them all.
+            await flush_logs_async()
             state, run_count = await propose(stream, FLOW, flow_run.id, final)
             if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
                 state, run_count = await propose(stream, FLOW, flow_run.id, State(StateType.RUNNING))

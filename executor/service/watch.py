@@ -39,7 +39,7 @@ class _Progress:
 
 
 async def _history(stub, config: ExecutorConfig, run: pb.FlowRun):
-    """A finished run: its whole state history and its task runs' states, then the end."""
+    """A finished run: its whole state history, its task runs' states and its log lines."""
     meta = config.metadata()
     states = await stub.ReadStates(pb.ReadStatesRequest(run_kind=pb.RUN_KIND_FLOW, run_id=run.id), timeout=10, metadata=meta)
     for state in states.states:
@@ -55,6 +55,16 @@ async def _history(stub, config: ExecutorConfig, run: pb.FlowRun):
             )
         token = page.next_page_token
         if not token:
+            break
+    token = ""
+    while True:
+        logs = await stub.ReadLogs(
+            pb.ReadLogsRequest(flow_run_id=run.id, page_size=1000, page_token=token), timeout=10, metadata=meta
+        )
+        for entry in logs.logs:
+            yield entry
+        token = logs.next_page_token
+        if not token:
             return
 
 
@@ -64,16 +74,20 @@ async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
     progress = _Progress()
     sequence = 0
     if run.state.type in _FINAL:
-        changes = [c async for c in _history(stub, config, run)]
-        for change in changes:
-            progress.see(change)
-        for i, change in enumerate(changes):
+        items = [c async for c in _history(stub, config, run)]
+        for item in items:
+            if isinstance(item, pb.RunStateChange):
+                progress.see(item)
+        total, done = progress.counts
+        for i, item in enumerate(items):
             sequence += 1
-            total, done = progress.counts
-            yield epb.FlowRunEvent(
-                sequence=sequence, state_change=change, snapshot=True,
-                terminal=i == len(changes) - 1, task_runs_total=total, task_runs_done=done,
-            )
+            event = epb.FlowRunEvent(sequence=sequence, snapshot=True, terminal=i == len(items) - 1,
+                                     task_runs_total=total, task_runs_done=done)
+            if isinstance(item, pb.RunStateChange):
+                event.state_change.CopyFrom(item)
+            else:
+                event.log.CopyFrom(item)
+            yield event
         return
 
     queue: asyncio.Queue = asyncio.Queue()

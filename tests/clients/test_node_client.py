@@ -75,9 +75,6 @@ def test_submit_watch_and_read_a_flow_run(node_client, services):
     assert lines[-1] == 'RESULT {"total": 6}', explain(done, services)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the flow's log lines reach the orchestrator only after its final state (the engine sends "
-    "logs in batches, the last one after the final state), and the watch ends at the final state"))
 def test_log_lines_of_the_flow_are_streamed(node_client, services):
     done = submit(node_client, services.executor, "--entrypoint", "tests.clients.flows:add_numbers",
                   "--params", '{"a": 2, "b": 4}')

@@ -82,11 +82,6 @@ def test_watch_of_a_finished_run_returns_its_history_and_ends(cluster, orch, ex)
     assert (events[-1].task_runs_total, events[-1].task_runs_done) == (1, 1), explain
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug (executor/_engine/flow_body.py): log lines are sent in batches every 0.5 s and "
-    "the last batch only after the flow run's final state (_finish flushes after the final "
-    "proposal), while the watch ends at the final state; so a task's log line in a flow that "
-    "finishes within 0.5 s never reaches the watch"))
 def test_watch_streams_a_task_log_line_of_a_short_flow(cluster, orch, ex):
     run_id = submit(ex, entrypoint=module_entrypoint("one_chatty_task"), params={"n": 9})
     events = watch(ex, run_id)
