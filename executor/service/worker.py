@@ -163,7 +163,8 @@ class Worker:
 
     # -- heartbeats and cancellation ----------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
-        interval = max(self.config.lease_seconds / 3, 0.05)
+        # Four beats per lease: a lease survives two slow or lost heartbeats in a row.
+        interval = max(self.config.lease_seconds / 4, 0.05)
         while True:
             await asyncio.sleep(interval)
             if not self.children:
@@ -175,7 +176,7 @@ class Worker:
                         flow_run_ids=list(self.children),
                         lease_seconds=self.config.lease_seconds,
                     ),
-                    timeout=max(interval, 1.0),
+                    timeout=max(self.config.lease_seconds / 2, 0.5),
                     metadata=self.config.metadata(),
                 )
             except grpc.aio.AioRpcError as exc:

@@ -46,7 +46,7 @@ FINAL = {COMPLETED, FAILED, CRASHED, CANCELLED}
 
 # Every service these tests start: short leases and grace, so faults show within a second.
 BASE_ENV = {
-    "CADENZA_LEASE_SECONDS": "1",
+    "CADENZA_LEASE_SECONDS": "2",
     "CADENZA_CANCEL_GRACE_SECONDS": "1",
     "CADENZA_EXECUTOR_MAX_RUNS": "8",
     "CADENZA_ALLOWED_ENTRYPOINTS": "tests.executor_service",
