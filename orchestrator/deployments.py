@@ -116,7 +116,8 @@ class DeploymentService:
         )
         when = scheduled_time or now_utc()
         initial = State(StateType.SCHEDULED, details=StateDetails(scheduled_time=when))
-        return await self.service.create_flow_run(run, initial)
+        run, created, _ = await self.service.create_flow_run(run, initial)
+        return run, created
 
     async def schedule_due_runs(self) -> int:
         """Keep the next few runs of every scheduled deployment in the Scheduled state."""

@@ -163,22 +163,31 @@ class OrchestratorService:
             raise InvalidArgument(str(exc)) from None
 
     # -- creation -----------------------------------------------------------------------------
-    async def create_flow_run(self, run: FlowRun, initial: State | None) -> tuple[FlowRun, bool]:
+    async def create_flow_run(
+        self, run: FlowRun, initial: State | None, next_state: State | None = None
+    ) -> tuple[FlowRun, bool, Answer | None]:
+        existing = None
         if run.idempotency_key:
             existing = self.store.find_flow_run_by_idempotency_key(run.idempotency_key)
-            if existing is not None:
-                return self.registry.read_flow_run(existing.id) or existing, False
-        self._check_parameters(run.parameters_json)
-        if run.parent_task_run_id:
-            self.read_task_run(run.parent_task_run_id)
-        if not run.name:
-            run.name = f"{run.flow_name}-{run.id[:8]}"
+            existing = existing and (self.registry.read_flow_run(existing.id) or existing)
         batch, events = WriteBatch(), []
-        self.registry.remember_flow_run(run)
-        self.registry.fully_indexed.add(run.id)
-        self._decide("flow", run, Proposal(initial or State(StateType.PENDING), force=True), batch, events)
-        await self._commit(batch, events)
-        return run, True
+        if existing is None:
+            self._check_parameters(run.parameters_json)
+            if run.parent_task_run_id:
+                self.read_task_run(run.parent_task_run_id)
+            if not run.name:
+                run.name = f"{run.flow_name}-{run.id[:8]}"
+            self.registry.remember_flow_run(run)
+            self.registry.fully_indexed.add(run.id)
+            self._decide("flow", run, Proposal(initial or State(StateType.PENDING), force=True), batch, events)
+        else:
+            run = existing
+        answer = None
+        if next_state is not None:
+            answer = self._propose_in_batch("flow", run, Proposal(next_state), batch, events)
+        if batch:
+            await self._commit(batch, events)
+        return run, existing is None, answer
 
     async def create_task_run(
         self, run: TaskRun, initial: State | None, next_state: State | None

@@ -121,8 +121,13 @@ class OrchestratorServicer(pb_grpc.OrchestratorServicer):
 
     async def _create_flow_run(self, request) -> pb.CreateFlowRunResponse:
         run, initial = _new_flow_run(request)
-        run, created = await self.service.create_flow_run(run, initial)
-        return pb.CreateFlowRunResponse(flow_run=convert.flow_run_to_pb(run), created=created)
+        nxt = convert.state_from_pb(request.next_state, "next_state") if request.HasField("next_state") else None
+        run, created, answer = await self.service.create_flow_run(run, initial, nxt)
+        return pb.CreateFlowRunResponse(
+            flow_run=convert.flow_run_to_pb(run),
+            created=created,
+            next_state_result=_answer_pb(answer) if answer else None,
+        )
 
     @unary
     async def ReadFlowRun(self, request, context):

@@ -83,7 +83,8 @@ def _persist_settings(flow: Any, parent: FlowRunContext | None) -> tuple[bool, b
     return inherited, inherited or flow._retries() > 0
 
 
-async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict) -> rtm.Outcome:
+async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict, first: Any = None) -> rtm.Outcome:
+    """`first`: the answer to a Running proposal already sent with the run's creation."""
     rt = rtm.get_runtime()
     stream = rt.stream
     flow = call.flow
@@ -106,7 +107,7 @@ async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict) -> rt
         parent.log_prints if parent is not None else settings.log_prints())
     reraise: BaseException | None = None
     try:
-        state, run_count = await propose(stream, FLOW, flow_run.id, State(StateType.RUNNING))
+        state, run_count = await propose(stream, FLOW, flow_run.id, State(StateType.RUNNING), first=first)
         while state.type is StateType.RUNNING:
             flow_run.run_count = run_count
             flow_run.state = state
@@ -194,7 +195,7 @@ def _pause_from(exc: PausedRun) -> State:
 
 
 async def _finish(flow: Any, flow_run: Any, state: State, call: Any) -> None:
-    from executor.logging import flush_logs_async, run_logger
+    from executor.logging import run_logger
 
     run_logger(flow_run_id=flow_run.id, flow_run_name=flow_run.name).info("Finished in state %r", state)
     hooks = {
@@ -212,4 +213,5 @@ async def _finish(flow: Any, flow_run: Any, state: State, call: Any) -> None:
             out = await rtm.run_in_thread(rt, hook, flow, flow_run, state)
         if out.exc is not None:
             log.error("Hook %r of flow %r raised %r", getattr(hook, "__name__", hook), flow.name, out.exc)
-    await flush_logs_async()
+    # The run's own lines were sent before its final state; this last line and the hooks'
+    # go with the next periodic flush (or at exit), not on the caller's time.

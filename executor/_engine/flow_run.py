@@ -18,7 +18,7 @@ from executor._params import parameters_json
 from executor._resolve import collect_inputs, resolve_parameters
 from executor.context import FlowRunContext
 from executor.exceptions import ParameterTypeError, SignatureMismatchError, UpstreamTaskError
-from executor.states import State, StateType
+from executor.states import State, StateType, new_transition_id
 
 log = logging.getLogger("cadenza.flow_runs")
 
@@ -105,6 +105,9 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         # Top-level: the run is created already Failed; its body never runs (reference 86).
         failed = _validation_failed(validation_error)
         create.state.CopyFrom(cv.state_to_pb(failed))
+    elif parent is None and call.wait_for is None:
+        # Nothing to resolve first: create the run and propose Running in one round trip.
+        create.next_state.CopyFrom(cv.state_to_pb(State(StateType.RUNNING), new_transition_id()))
     resp = await rt.stream.request(create_flow_run=create)
     flow_run = cv.flow_run_from_pb(resp.flow_run)
     call.flow_run_id = flow_run.id
@@ -122,7 +125,8 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
     try:
         from executor._engine.flow_body import orchestrate_flow_run
 
-        outcome = await orchestrate_flow_run(call, flow_run, parameters)
+        first = resp.next_state_result if resp.HasField("next_state_result") else None
+        outcome = await orchestrate_flow_run(call, flow_run, parameters, first=first)
     except Exception as exc:  # engine failure: report Crashed so the run is never left Running
         log.debug("Flow engine error", exc_info=True)
         state = crashed_state(exc)
