@@ -187,6 +187,24 @@ class Worker:
                 if child is not None and not child.cancelling:
                     child.cancelling = True
                     self._spawn_task(self._enforce_cancel(child))
+            for run_id in resp.lost:
+                child = self.children.get(run_id)
+                if child is not None and child.process.returncode is None:
+                    self._spawn_task(self._stop_if_taken_away(child))
+
+    async def _stop_if_taken_away(self, child: Child) -> None:
+        """The orchestrator no longer counts this run as ours (its lease lapsed and it was
+        marked Crashed, or it was cancelled and cleaned up): a child still working on it would
+        be a zombie, so it is stopped. A run that just finished normally is left to exit."""
+        resp = await self.stub.ReadFlowRun(
+            pb.ReadFlowRunRequest(flow_run_id=child.flow_run_id), timeout=10, metadata=self.config.metadata()
+        )
+        if resp.flow_run.state.type in (spb.STATE_TYPE_CRASHED, spb.STATE_TYPE_CANCELLED):
+            try:
+                await asyncio.wait_for(child.process.wait(), timeout=self.config.cancel_grace_seconds)
+            except asyncio.TimeoutError:
+                log.warning("flow run %s was taken away from this executor; stopping its process", child.flow_run_id)
+                child.process.kill()
 
     async def _enforce_cancel(self, child: Child) -> None:
         """The engine stops at its next task boundary; past the grace period, kill the child."""

@@ -6,6 +6,7 @@ import os
 import signal
 
 from cadenza.v1 import orchestrator_pb2 as pb
+from cadenza.v1 import states_pb2 as spb
 
 from .flows import SLOT_TAG
 from ._harness import (
@@ -75,3 +76,16 @@ def test_a_crashed_run_releases_its_task_concurrency_slots(cluster, orch, ex, tm
         assert wait_final(cluster, orch, again).state.type == COMPLETED, cluster.logs()
     finally:
         orch.DeleteConcurrencyLimit(pb.DeleteConcurrencyLimitRequest(tag=SLOT_TAG))
+
+
+def test_a_run_taken_away_from_its_executor_has_its_process_stopped(cluster, orch, ex, tmp_path):
+    """When the orchestrator gives up on a run that a child is still working on (here it is
+    forced Crashed from outside, as a lapsed lease would), the executor learns it from its
+    heartbeat and stops the child instead of letting a zombie run on."""
+    pid_file = tmp_path / "pid"
+    run_id = submit(ex, entrypoint=module_entrypoint("pid_then_sleep"), params={"pid_file": str(pid_file)})
+    pid = int(wait_file(pid_file, 8, cluster))
+    orch.SetFlowRunState(pb.SetFlowRunStateRequest(
+        flow_run_id=run_id, force=True, state=spb.State(type=spb.STATE_TYPE_CRASHED, message="taken away")))
+    wait_for(lambda: not pid_alive(pid), 8, "the child of the taken-away run to be stopped", cluster)
+    assert read(orch, run_id).state.message == "taken away"
