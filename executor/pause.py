@@ -4,8 +4,11 @@ or from another process, through the orchestrator."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
+
+from cadenza.v1 import orchestrator_pb2 as opb
 
 from executor import _runtime as rtm
 from executor._engine.orchestrate import FLOW, propose
@@ -22,7 +25,9 @@ def pause_flow_run(
     key: str | None = None,
 ) -> Any:
     """Pause the current flow run until it is resumed (or `timeout` seconds pass: then the run
-    fails). With `flow_run_id`, pause that run from outside: it stops at its next task."""
+    fails), and return the JSON input it was resumed with (`resume_flow_run(id, run_input)`,
+    the Executor's ResumeFlowRun, `cadenza flow-run resume ID --input`), or None.
+    With `flow_run_id`, pause that run from outside: it stops at its next task."""
     if TaskRunContext.get() is not None:
         raise RuntimeError("Cannot pause task runs.")
     rt = rtm.get_runtime()
@@ -60,8 +65,15 @@ def _colour(rt: rtm.Runtime, coro: Any, asynchronous: bool) -> Any:
     return rt.run(coro)
 
 
+async def _run_input(rt: rtm.Runtime, flow_run_id: str) -> Any:
+    """The input handed over with the resume that ended this pause, parsed from JSON."""
+    stored = await rt.client._call("ReadFlowRun", opb.ReadFlowRunRequest(flow_run_id=flow_run_id))
+    text = stored.flow_run.run_input_json
+    return json.loads(text) if text else None
+
+
 async def _pause_here(rt: rtm.Runtime, ctx: FlowRunContext, timeout: float, poll_interval: float, key: str,
-                      reschedule: bool = False) -> None:
+                      reschedule: bool = False) -> Any:
     flow_run_id = ctx.flow_run.id
     paused = Paused(timeout_seconds=timeout, pause_key=key, reschedule=reschedule)
     try:
@@ -69,7 +81,7 @@ async def _pause_here(rt: rtm.Runtime, ctx: FlowRunContext, timeout: float, poll
     except Abort as exc:
         raise RuntimeError(f"Flow run cannot be paused: {exc}") from None
     if state.is_running():
-        return  # this pause already fired (same key): carry on
+        return await _run_input(rt, flow_run_id)  # this pause already fired (same key): carry on
     if not state.is_paused():
         raise RuntimeError(f"Flow run cannot be paused. Received non-paused state from API: {state!r}")
     if reschedule:
@@ -82,7 +94,7 @@ async def _pause_here(rt: rtm.Runtime, ctx: FlowRunContext, timeout: float, poll
     while True:
         current = (await rt.client.read_flow_run(flow_run_id)).state
         if current is not None and current.is_running():
-            return
+            return await _run_input(rt, flow_run_id)
         if current is not None and current.is_final():
             raise FlowPauseTimeout(f"Flow run left its pause for {current.type.value}.")
         remaining = deadline - time.monotonic()

@@ -356,8 +356,9 @@ class OrchestratorService:
             target = State(StateType.RUNNING)
         batch, events = WriteBatch(), []
         answer = self._propose_in_batch("flow", run, Proposal(target), batch, events)
-        if answer.decision.changed and run_input_json:
-            run.run_input_json = run_input_json  # the paused flow reads it when it resumes
+        if answer.decision.changed:
+            # What the paused flow receives when it resumes: this resume's input, or nothing.
+            run.run_input_json = run_input_json
             batch.put_flow_run(run)
         if batch:
             await self._commit(batch, events)

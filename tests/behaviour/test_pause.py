@@ -151,6 +151,27 @@ def test_92_resumed_pause_continues_and_a_repeated_key_does_not_pause_again(clie
     assert len(paused) == 1
 
 
+def test_pause_returns_the_input_it_was_resumed_with():
+    """Cadenza: `resume_flow_run(id, run_input)` hands JSON to the paused flow, which gets it
+    back from `pause_flow_run`; a resume without input gives None."""
+
+    @flow(name=uniq("pause-input"))
+    def f():
+        fid = str(get_run_context().flow_run.id)
+
+        def resume_with(value):
+            time.sleep(0.3)
+            resume_flow_run(fid, run_input=value)
+
+        threading.Thread(target=resume_with, args=({"approved": True, "by": "ops"},), daemon=True).start()
+        first = pause_flow_run(timeout=5, poll_interval=0.1, key="one")
+        resume_later(fid, 0.3)
+        second = pause_flow_run(timeout=5, poll_interval=0.1, key="two")
+        return first, second
+
+    assert f() == ({"approved": True, "by": "ops"}, None)
+
+
 # 93 ------------------------------------------------------------------------------------------
 def test_93_reschedule_pause_without_a_deployment_raises():
     after = []

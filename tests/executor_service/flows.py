@@ -94,9 +94,9 @@ def append_run_id(path: str) -> str:
 @flow(persist_result=True)
 def pause_here(timeout: float = 20) -> str:
     double(1)
-    pause_flow_run(timeout=timeout, poll_interval=0.2)
+    given = pause_flow_run(timeout=timeout, poll_interval=0.2)
     double(2)
-    return "resumed"
+    return "resumed" if given is None else given
 
 
 @flow(persist_result=True)

@@ -27,13 +27,12 @@ def test_in_process_pause_resumed_with_input(cluster, orch, ex):
     result = resume(ex, run_id, {"answer": 42})
     assert result.status == pb.PROPOSAL_STATUS_ACCEPT, result
     assert result.state.type == RUNNING
-    # The engine exposes no API to read the input; the orchestrator keeps it on the run.
     assert json.loads(read(orch, run_id).run_input_json) == {"answer": 42}
 
     run = wait_final(cluster, orch, run_id)
     assert run.state.type == COMPLETED, cluster.logs()
     details = ex.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=run_id))
-    assert json.loads(details.result_json) == "resumed"
+    assert json.loads(details.result_json) == {"answer": 42}  # pause_flow_run returned the input
     assert sorted(t.name for t in task_runs(orch, run_id)) == ["double-0", "double-1"]
 
 
