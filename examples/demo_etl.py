@@ -1,8 +1,11 @@
 """A small ETL flow: extract rows (retried on a flaky first attempt), transform them in
-parallel with map, load a summary. `python examples/demo_etl.py` runs it on the embedded
+parallel with map (each square cached by its input for an hour), load a summary. `python examples/demo_etl.py` runs it on the embedded
 orchestrator; `make demo` deploys it and runs it through the Executor RPC."""
 
+from datetime import timedelta
+
 from executor import flow, get_run_logger, task
+from executor.tasks import task_input_hash
 
 _attempts = {"extract": 0}
 
@@ -15,7 +18,7 @@ def extract(rows: int) -> list[int]:
     return list(range(1, rows + 1))
 
 
-@task
+@task(cache_key_fn=task_input_hash, cache_expiration=timedelta(hours=1))
 def transform(value: int) -> int:
     return value * value
 
