@@ -47,11 +47,11 @@ def executor_serve(args) -> int:
 class OrchestratorProcess:
     """The orchestrator as a child process, on a port it picks itself when asked for 0."""
 
-    def __init__(self, port: int, db: str | None = None) -> None:
+    def __init__(self, port: int, db: str | None = None, stderr=None) -> None:
         cmd = [sys.executable, "-m", "orchestrator", "serve", "--port", str(port)]
         if db:
             cmd += ["--db", db]
-        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True)
         line = self.process.stdout.readline()
         match = _LISTENING.search(line)
         if not match:
@@ -101,10 +101,14 @@ def demo(args) -> int:
 
     examples = Path(args.examples).resolve()
     entrypoint = f"{examples / 'demo_etl.py'}:etl"
-    orch = OrchestratorProcess(0)
+    # The services' own logs go to a file, so the terminal shows the run as a client sees it.
+    log_path = Path(os.environ.get("CADENZA_HOME", "~/.cadenza")).expanduser() / "demo-services.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    service_log = open(log_path, "w")
+    orch = OrchestratorProcess(0, stderr=service_log)
     executor = subprocess.Popen(
         [sys.executable, "-m", "executor", "serve", "--port", "0", "--orchestrator", orch.address],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=service_log, text=True,
     )
     try:
         match = _LISTENING.search(executor.stdout.readline())
@@ -112,7 +116,7 @@ def demo(args) -> int:
             raise CommandError("the executor did not start")
         os.environ["CADENZA_ORCHESTRATOR"] = orch.address
         os.environ["CADENZA_EXECUTOR"] = match.group(1)
-        print(f"orchestrator on {orch.address}, executor on {match.group(1)}")
+        print(f"orchestrator on {orch.address}, executor on {match.group(1)} (service logs: {log_path})")
         flow = load_flow(entrypoint)
         _rpc.orchestrator().CreateDeployment(
             pb.CreateDeploymentRequest(name="demo-etl", flow_name=flow.name, entrypoint=absolute_entrypoint(entrypoint),
@@ -128,3 +132,4 @@ def demo(args) -> int:
         executor.terminate()
         executor.wait(timeout=15)
         orch.stop()
+        service_log.close()
