@@ -122,9 +122,14 @@ class ProposalStream:
                 await wakeup.wait()  # set by request()
                 continue
             batch, self._outbox = self._outbox, []
-            for req in batch:
-                if req.request_id in pending:
-                    await call.write(req)
+            batch = [req for req in batch if req.request_id in pending]
+            if len(batch) == 1:
+                await call.write(batch[0])
+            elif batch:
+                # Everything ready goes in one envelope message: one gRPC write, not many.
+                envelope = opb.ProposeStatesRequest()
+                envelope.more.extend(batch)
+                await call.write(envelope)
 
     async def _read(self, call: Any) -> None:
         pending = self._pending
@@ -133,9 +138,10 @@ class ProposalStream:
             if resp is grpc.aio.EOF:
                 raise ConnectionError("ProposeStates stream closed by the orchestrator")
             self._answered += 1
-            entry = pending.get(resp.request_id)
-            if entry is not None and not entry[0].done():
-                entry[0].set_result(resp)
+            for answer in (resp.more if resp.more else (resp,)):
+                entry = pending.get(answer.request_id)
+                if entry is not None and not entry[0].done():
+                    entry[0].set_result(answer)
 
     def _fail_all(self, exc: BaseException) -> None:
         err = OrchestratorError(exc.code(), exc.details() or str(exc)) if hasattr(exc, "details") else exc

@@ -198,6 +198,7 @@ class OrchestratorServicer(pb_grpc.OrchestratorServicer):
         """Answer each request as soon as it is decided and durable, tagged with its id."""
         out: asyncio.Queue = asyncio.Queue()
         pending: set[asyncio.Task] = set()
+        packing = [False]  # set once the client has sent an envelope
 
         async def handle(msg: pb.ProposeStatesRequest) -> None:
             resp = pb.ProposeStatesResponse(request_id=msg.request_id)
@@ -221,12 +222,20 @@ class OrchestratorServicer(pb_grpc.OrchestratorServicer):
                 resp.error.message = f"request failed unexpectedly: {exc.__class__.__name__}"
             out.put_nowait(resp)
 
+        def start(msg: pb.ProposeStatesRequest) -> None:
+            task = asyncio.create_task(handle(msg))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
         async def read_requests() -> None:
             try:
                 async for msg in request_iterator:
-                    task = asyncio.create_task(handle(msg))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
+                    if msg.WhichOneof("request") is not None or not msg.more:
+                        start(msg)
+                    if msg.more:
+                        packing[0] = True  # this client reads envelopes: answer in them too
+                    for extra in msg.more:
+                        start(extra)
                 if pending:
                     await asyncio.gather(*list(pending), return_exceptions=True)
             finally:
@@ -238,7 +247,22 @@ class OrchestratorServicer(pb_grpc.OrchestratorServicer):
                 resp = await out.get()
                 if resp is None:
                     break
-                yield resp
+                if out.empty() or not packing[0]:
+                    yield resp
+                    continue
+                # Answers ready together leave in one envelope message.
+                envelope = pb.ProposeStatesResponse()
+                envelope.more.append(resp)
+                finished = False
+                while not out.empty():
+                    extra = out.get_nowait()
+                    if extra is None:
+                        finished = True
+                        break
+                    envelope.more.append(extra)
+                yield envelope
+                if finished:
+                    break
         finally:
             reader.cancel()
 

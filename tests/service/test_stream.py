@@ -103,3 +103,19 @@ def test_invalid_requests_in_the_stream_answer_with_error_and_the_stream_goes_on
         stream.close()
     assert stream.error is None
     assert sorted(stream.order) == list(range(1, 9))
+
+
+def test_an_envelope_carries_many_requests_and_gets_its_answers_packed(stub):
+    """A client may send ready requests in one envelope message (`more`); each is answered
+    under its own request_id, and since the client reads envelopes, answers ready together
+    come back packed too. A bad request inside is answered with its error, not the stream's."""
+    inner = [pb.ProposeStatesRequest(request_id=i, create_flow_run=pb.CreateFlowRunRequest(flow_name=f"env{i}"))
+             for i in (1, 2, 3)]
+    inner.append(pb.ProposeStatesRequest(request_id=4))  # empty: invalid
+    messages = list(stub.ProposeStates(iter([pb.ProposeStatesRequest(more=inner)]), timeout=10))
+    answers = {a.request_id: a for resp in messages for a in (resp.more or [resp])}
+    assert sorted(answers) == [1, 2, 3, 4]
+    assert all(answers[i].flow_run_created.created for i in (1, 2, 3))
+    assert answers[4].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert any(resp.more for resp in messages), "answers ready together were not packed"
+    assert len(messages) < 4
