@@ -8,7 +8,6 @@ proposed as Failed, not forced), and drives the run to its end like any flow cal
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 
 from .core.context import Effects, PolicySettings
 from .core.models import (
-    CacheEntry,
     ConcurrencyLimit,
     Decision,
     FlowRun,
@@ -27,10 +26,9 @@ from .core.models import (
     now_utc,
 )
 from .core.policy import propose_flow_state, propose_task_state
-from .errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from .errors import InvalidArgument, NotFound, Unavailable
 from .descendants import live_descendants
 from .registry import Registry
-from .store import codec
 from .store.base import FlowRunFilter, Page, Store, WriteBatch
 from .store.sqlite import PageTokenError, StoreError
 from .watch import LogEvent, StateEvent, WatchHub
@@ -425,4 +423,4 @@ class OrchestratorService:
         return self._paged(self.store.read_logs, flow_run_id, task_run_id, page_size, page_token)
 
 
-__all__ = ["OrchestratorService", "Answer", "FailedPrecondition"]
+__all__ = ["OrchestratorService", "Answer"]

@@ -14,7 +14,7 @@ from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
 from . import convert
-from .core.models import FlowRun, Proposal, StateType, TaskRun
+from .core.models import FlowRun, Proposal, TaskRun
 from .deployments import DeploymentService, check_entrypoint
 from .errors import InvalidArgument, ServiceError
 from .service import Answer, OrchestratorService
@@ -481,4 +481,4 @@ def _log_pb(entry: dict) -> pb.LogEntry:
     )
 
 
-__all__ = ["OrchestratorServicer", "StateType"]
+__all__ = ["OrchestratorServicer"]

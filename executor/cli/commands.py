@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import states_pb2 as spb
@@ -95,8 +94,6 @@ def flow_run(args) -> int | None:
     if not args.id:
         raise CommandError(f"flow-run {args.action} needs a flow run id")
     if args.action == "inspect":
-        from cadenza.v1 import executor_pb2 as epb  # noqa: F401  (ReadFlowRun answers with details)
-
         details = _rpc.executor().ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=args.id))
         print(flow_run_details(details.flow_run))
         print(f"result:        {details.result_json if details.has_result else '(' + details.result_note + ')'}")
@@ -145,4 +142,4 @@ def exit_code(value) -> int:
     return value if isinstance(value, int) else 0
 
 
-__all__ = ["deploy", "run", "flow_run", "concurrency_limit", "watch_run", "exit_code", "sys"]
+__all__ = ["deploy", "run", "flow_run", "concurrency_limit", "watch_run", "exit_code"]

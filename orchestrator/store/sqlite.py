@@ -18,7 +18,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from ..core.models import ConcurrencyLimit, Deployment, FlowRun, State, StateType, TaskRun, TERMINAL_TYPES
+from ..core.models import TERMINAL_TYPES, ConcurrencyLimit, Deployment, FlowRun, State, TaskRun
 from . import codec
 from .base import FlowRunFilter, Page, WriteBatch
 from .migrations import MIGRATIONS
@@ -357,4 +357,4 @@ def _settle(done: asyncio.Future, error: BaseException | None) -> None:
         done.set_exception(StoreError(f"could not commit to the store: {error}"))
 
 
-__all__ = ["SQLiteStore", "StoreError", "PageTokenError", "StateType"]
+__all__ = ["SQLiteStore", "StoreError", "PageTokenError"]

@@ -3,7 +3,6 @@ log lines from a task, progress counts, and the end; and the history of a finish
 
 from __future__ import annotations
 
-import pytest
 
 from cadenza.v1 import orchestrator_pb2 as pb
 
