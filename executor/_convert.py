@@ -137,8 +137,22 @@ def state_from_pb(msg: spb.State) -> State:
 
 
 # -- plain records returned by the client ------------------------------------------------------
+class _HasState:
+    """`state_type` and `state_name` of a run, as Prefect's run objects have them."""
+
+    state: State | None
+
+    @property
+    def state_type(self) -> StateType | None:
+        return self.state.type if self.state else None
+
+    @property
+    def state_name(self) -> str | None:
+        return self.state.name if self.state else None
+
+
 @dataclass
-class FlowRun:
+class FlowRun(_HasState):
     id: str
     name: str = ""
     flow_name: str = ""
@@ -159,14 +173,6 @@ class FlowRun:
     idempotency_key: str | None = None
     estimated_run_time: float = 0.0
 
-    @property
-    def state_type(self) -> StateType | None:
-        return self.state.type if self.state else None
-
-    @property
-    def state_name(self) -> str | None:
-        return self.state.name if self.state else None
-
 
 @dataclass
 class TaskInput:
@@ -175,7 +181,7 @@ class TaskInput:
 
 
 @dataclass
-class TaskRun:
+class TaskRun(_HasState):
     id: str
     name: str = ""
     flow_run_id: str | None = None
@@ -194,14 +200,6 @@ class TaskRun:
     expected_start_time: _dt.datetime | None = None
     created: _dt.datetime | None = None
     estimated_run_time: float = 0.0
-
-    @property
-    def state_type(self) -> StateType | None:
-        return self.state.type if self.state else None
-
-    @property
-    def state_name(self) -> str | None:
-        return self.state.name if self.state else None
 
 
 @dataclass

@@ -6,21 +6,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cadenza.serving import env_float
+
 from .core.context import PolicySettings
 
 
 def cadenza_home() -> Path:
     return Path(os.environ.get("CADENZA_HOME", "~/.cadenza")).expanduser()
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a number") from None
 
 
 @dataclass
@@ -49,9 +41,9 @@ class ServerConfig:
             db_path=env.get("CADENZA_ORCHESTRATOR_DB", "") or str(cadenza_home() / "cadenza.db"),
             db_synchronous=env.get("CADENZA_DB_SYNCHRONOUS", "NORMAL").upper(),
             api_token=env.get("CADENZA_API_TOKEN", ""),
-            late_runs_after_seconds=_float("CADENZA_LATE_RUNS_AFTER_SECONDS", 5.0),
+            late_runs_after_seconds=env_float("CADENZA_LATE_RUNS_AFTER_SECONDS", 5.0),
             policy=PolicySettings(
-                slot_wait_seconds=_float("CADENZA_SLOT_WAIT_SECONDS", 0.05),
-                slot_wait_max_seconds=_float("CADENZA_SLOT_WAIT_MAX_SECONDS", 1.0),
+                slot_wait_seconds=env_float("CADENZA_SLOT_WAIT_SECONDS", 0.05),
+                slot_wait_max_seconds=env_float("CADENZA_SLOT_WAIT_MAX_SECONDS", 1.0),
             ),
         )

@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import threading
 from dataclasses import dataclass, field
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health
 
+from cadenza.serving import start_grpc_server, wait_for_stop_signal
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
-from cadenza import transport
-from cadenza.auth import BearerTokenInterceptor
 from .config import ServerConfig, cadenza_home
 from .deployments import DeploymentService, run_scheduler
 from .service import OrchestratorService
@@ -77,21 +74,15 @@ async def start_server(config: ServerConfig) -> RunningServer:
     service = OrchestratorService(store, config.policy)
     deployments = DeploymentService(service)
     workers = WorkerService(service, config.late_runs_after_seconds)
-    interceptors = [BearerTokenInterceptor(config.api_token)] if config.api_token else []
-    server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
-    pb_grpc.add_OrchestratorServicer_to_server(OrchestratorServicer(service, deployments, workers), server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
-    port = transport.add_port(server, f"{config.host}:{config.port}")
-    if port == 0:
+    servicer = OrchestratorServicer(service, deployments, workers)
+    try:
+        server, port, health_servicer = await start_grpc_server(
+            lambda s: pb_grpc.add_OrchestratorServicer_to_server(servicer, s),
+            SERVICE_NAME, config.host, config.port, config.api_token, options=SERVER_OPTIONS,
+        )
+    except OSError:
         store.close()
-        raise OSError(f"could not bind {config.host}:{config.port}")
-    await server.start()
-    for name in (SERVICE_NAME, ""):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        raise
     running = RunningServer(server, port, config.host, service, store, health_servicer)
     running.loops += [
         asyncio.create_task(_expire_pauses(service, config.pause_check_interval_seconds)),
@@ -106,11 +97,7 @@ async def serve(config: ServerConfig, announce=print) -> None:
     running = await start_server(config)
     announce(f"Cadenza orchestrator listening on {running.address}", flush=True)
     log.info("database: %s", config.db_path)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await wait_for_stop_signal()
     log.info("shutting down")
     await running.stop(config.shutdown_grace_seconds)
 

@@ -7,15 +7,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
-
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a number") from None
+from cadenza.serving import env_float
 
 
 @dataclass
@@ -49,9 +41,9 @@ class ExecutorConfig:
             orchestrator=env.get("CADENZA_ORCHESTRATOR", "") or "127.0.0.1:4300",
             api_token=env.get("CADENZA_API_TOKEN", ""),
             allowed_entrypoints=allowed,
-            max_concurrent_runs=int(_number("CADENZA_EXECUTOR_MAX_RUNS", 4)),
-            lease_seconds=_number("CADENZA_LEASE_SECONDS", 10.0),
-            cancel_grace_seconds=_number("CADENZA_CANCEL_GRACE_SECONDS", 10.0),
+            max_concurrent_runs=int(env_float("CADENZA_EXECUTOR_MAX_RUNS", 4)),
+            lease_seconds=env_float("CADENZA_LEASE_SECONDS", 10.0),
+            cancel_grace_seconds=env_float("CADENZA_CANCEL_GRACE_SECONDS", 10.0),
         )
 
     def metadata(self) -> tuple[tuple[str, str], ...]:

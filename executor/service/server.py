@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from dataclasses import dataclass, field
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health
 
 from cadenza import transport
-from cadenza.auth import BearerTokenInterceptor
+from cadenza.serving import start_grpc_server, wait_for_stop_signal
 from cadenza.v1 import executor_pb2 as epb
 from cadenza.v1 import executor_pb2_grpc as epb_grpc
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
@@ -59,18 +57,15 @@ class RunningExecutor:
 async def start_executor(config: ExecutorConfig) -> RunningExecutor:
     channel = transport.aio_channel(config.orchestrator, options=CHANNEL_OPTIONS)
     stub = pb_grpc.OrchestratorStub(channel)
-    interceptors = [BearerTokenInterceptor(config.api_token)] if config.api_token else []
-    server = grpc.aio.server(interceptors=interceptors, options=[("grpc.keepalive_permit_without_calls", 1)])
-    epb_grpc.add_ExecutorServicer_to_server(ExecutorServicer(stub, config), server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = transport.add_port(server, f"{config.host}:{config.port}")
-    if port == 0:
-        raise OSError(f"could not bind {config.host}:{config.port}")
-    await server.start()
-    for name in (SERVICE_NAME, ""):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    try:
+        server, port, health_servicer = await start_grpc_server(
+            lambda s: epb_grpc.add_ExecutorServicer_to_server(ExecutorServicer(stub, config), s),
+            SERVICE_NAME, config.host, config.port, config.api_token,
+            options=[("grpc.keepalive_permit_without_calls", 1)],
+        )
+    except OSError:
+        await channel.close()
+        raise
     worker = Worker(stub, config) if config.run_worker else None
     running = RunningExecutor(server, port, config.host, channel, health_servicer, worker)
     if worker is not None:
@@ -82,9 +77,5 @@ async def serve(config: ExecutorConfig, announce=print) -> None:
     running = await start_executor(config)
     announce(f"Cadenza executor listening on {running.address}", flush=True)
     log.info("orchestrator: %s; worker id: %s", config.orchestrator, config.worker_id)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await wait_for_stop_signal()
     await running.stop()
