@@ -22,7 +22,7 @@ def orchestrator_address() -> str:
     global _server
     with _lock:
         if _server is None:
-            from orchestrator.server import BackgroundServer
+            from orchestrator import BackgroundServer
 
             home = settings.home()
             home.mkdir(parents=True, exist_ok=True)

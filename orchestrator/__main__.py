@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     defaults.host, defaults.port, defaults.db_path = args.host, args.port, args.db
-    from .server import serve as run_server
+    from .rpc.server import serve as run_server
 
     try:
         asyncio.run(run_server(defaults))

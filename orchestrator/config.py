@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cadenza.serving import env_float
 
-from .core.context import PolicySettings
+from .core.inputs import PolicySettings
 
 
 def cadenza_home() -> Path:

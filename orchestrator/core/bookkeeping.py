@@ -1,4 +1,4 @@
-"""Global bookkeeping (reference 2.4): what every change of state records on the run.
+"""Global bookkeeping: what every change of state records on the run (times, counts, ids).
 
 Runs for forced transitions too, and only for transitions that change the run (never for a
 WAIT, an ABORT or a REJECT that keeps the current state). The validated state is stamped with

@@ -8,7 +8,7 @@ What is in a graph: every edge on which Prefect 2's core policy can accept the p
 back a replacement state, ask the caller to WAIT, or ABORT it. What is left out: edges on which
 the only possible answer is "stay where you are" (REJECT carrying no state). The machine
 refuses those with that same answer, so leaving them out changes no outcome; it only makes
-the lifecycle readable. For task runs the brief tightens Prefect on two points: a CANCELLING
+the lifecycle readable. For task runs Cadenza is stricter than Prefect on two points: a CANCELLING
 run may only become CANCELLED, and nothing leaves CANCELLED (a forced proposal still can).
 
 Why a refused edge is REJECT(None) rather than ABORT: it is the answer Prefect gives on those

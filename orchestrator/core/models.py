@@ -82,16 +82,10 @@ class State:
     def is_final(self) -> bool:
         return self.type in TERMINAL_TYPES
 
-    def fresh_copy(self, **changes) -> "State":
-        """A new state (new id and timestamp) with the same content, e.g. for "Cached"."""
-        return replace(
-            self,
-            id=new_id(),
-            timestamp=now_utc(),
-            details=replace(self.details),
-            data=replace(self.data),
-            **changes,
-        )
+    def fresh_copy(self, id: str, timestamp: datetime, **changes) -> "State":
+        """A new state (the given id and timestamp) with the same content, e.g. for "Cached"."""
+        changes.setdefault("details", replace(self.details))
+        return replace(self, id=id, timestamp=timestamp, data=replace(self.data), **changes)
 
 
 @dataclass(slots=True)

@@ -1,6 +1,7 @@
-"""The two doors of the decision core: propose a state for a flow run or a task run.
+"""The doors of the decision core: what a proposal needs gathered, and the decision itself.
 
-    decision, effects = propose_task_state(run, proposal, ctx)
+    needs = needs_for("task", run, proposal)          # which inputs to gather
+    decision, effects = decide("task", run, proposal, inputs, settings)
 
 In order: the stale-proposal check, the lifecycle machine (skipped under force), the
 policy's rules in priority order, the global bookkeeping, then the rules' after/cleanup hooks
@@ -17,7 +18,7 @@ from transitions import Machine
 
 from . import machines
 from .bookkeeping import record_flow_transition, record_task_transition
-from .context import Effects, PolicyContext
+from .inputs import DecisionInputs, Effects, PolicySettings
 from .models import Decision, FlowRun, Proposal, State, StateType, Status, TaskRun
 from .rules import (
     BypassCancellingScheduledFlowRuns,
@@ -29,8 +30,10 @@ from .rules import (
     HandlePausingFlows,
     HandleResumingPausedFlows,
     HandleTaskTerminalStateTransitions,
+    MirrorSubflowStateOntoTracker,
     PreventPendingTransitions,
     PreventRunningTasksFromStoppedFlows,
+    ReleaseLeaseWhenWorkEnds,
     ReleaseTaskConcurrencySlots,
     RenameReruns,
     RetryFailedFlows,
@@ -42,6 +45,8 @@ from .rules import (
 )
 from .transition import Transition
 
+_Edge = tuple[StateType | None, StateType]
+
 
 @dataclass
 class Policy:
@@ -49,7 +54,8 @@ class Policy:
 
     name: str
     rules: tuple[Rule, ...]
-    _by_edge: dict = field(default_factory=dict, repr=False)
+    _by_edge: dict[_Edge, tuple[Rule, ...]] = field(default_factory=dict, repr=False)
+    _needs: dict[_Edge, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def for_edge(self, from_type: StateType | None, to_type: StateType) -> tuple[Rule, ...]:
         key = (from_type, to_type)
@@ -60,7 +66,17 @@ class Policy:
             )
         return found
 
+    def needs(self, from_type: StateType | None, to_type: StateType) -> frozenset[str]:
+        key = (from_type, to_type)
+        found = self._needs.get(key)
+        if found is None:
+            found = frozenset().union(*(r.NEEDS for r in self.for_edge(from_type, to_type)))
+            self._needs[key] = found
+        return found
 
+
+# After-hooks run in reverse order, so the universal transforms at the end see the state as
+# every other rule left it.
 CORE_FLOW_POLICY = Policy("CoreFlowPolicy", (
     HandleFlowTerminalStateTransitions(),
     EnforceCancellingToCancelledTransition(),
@@ -71,6 +87,8 @@ CORE_FLOW_POLICY = Policy("CoreFlowPolicy", (
     CopyScheduledTime(),
     WaitForScheduledTime(),
     RetryFailedFlows(),
+    ReleaseLeaseWhenWorkEnds(),
+    MirrorSubflowStateOntoTracker(),
 ))
 
 CORE_TASK_POLICY = Policy("CoreTaskPolicy", (
@@ -87,8 +105,12 @@ CORE_TASK_POLICY = Policy("CoreTaskPolicy", (
     ReleaseTaskConcurrencySlots(),
 ))
 
-# force=True: the caller knows better than the lifecycle; only bookkeeping and slot release.
-MINIMAL_FLOW_POLICY = Policy("MinimalFlowPolicy", ())
+# force=True: the caller knows better than the lifecycle; only bookkeeping and the transforms
+# that keep other records true (slots, leases, a subflow's tracker).
+MINIMAL_FLOW_POLICY = Policy("MinimalFlowPolicy", (
+    ReleaseLeaseWhenWorkEnds(),
+    MirrorSubflowStateOntoTracker(),
+))
 MINIMAL_TASK_POLICY = Policy("MinimalTaskPolicy", (ReleaseTaskConcurrencySlots(),))
 
 
@@ -109,21 +131,10 @@ TASK_RUNS = RunKind(
     "task", machines.TASK_RUN_MACHINE, CORE_TASK_POLICY, MINIMAL_TASK_POLICY,
     record_task_transition,
 )
+KINDS = {"flow": FLOW_RUNS, "task": TASK_RUNS}
 
 
-def propose_flow_state(
-    run: FlowRun, proposal: Proposal, ctx: PolicyContext
-) -> tuple[Decision, Effects]:
-    return propose(FLOW_RUNS, run, proposal, ctx)
-
-
-def propose_task_state(
-    run: TaskRun, proposal: Proposal, ctx: PolicyContext
-) -> tuple[Decision, Effects]:
-    return propose(TASK_RUNS, run, proposal, ctx)
-
-
-def _stay(run, reason: str) -> Decision:
+def _stay(run: FlowRun | TaskRun, reason: str) -> Decision:
     return Decision(Status.REJECT, run.state, reason, nullified=True)
 
 
@@ -131,9 +142,31 @@ def _name(state: State | None) -> str:
     return state.type.value if state is not None else "no state"
 
 
-def propose(
-    kind: RunKind, run: FlowRun | TaskRun, proposal: Proposal, ctx: PolicyContext
+def _policy(kind: RunKind, from_type: StateType | None, proposal: Proposal) -> Policy | None:
+    """The policy deciding this proposal, or None when the lifecycle has no such edge."""
+    if proposal.force:
+        return kind.minimal
+    if machines.allows(kind.machine, from_type, proposal.state.type):
+        return kind.core
+    return None
+
+
+def needs_for(run_kind: str, run: FlowRun | TaskRun, proposal: Proposal) -> frozenset[str]:
+    """The inputs (`inputs.NEEDS_*`) the rules deciding this proposal will read."""
+    kind = KINDS[run_kind]
+    from_type = run.state.type if run.state is not None else None
+    policy = _policy(kind, from_type, proposal)
+    return policy.needs(from_type, proposal.state.type) if policy is not None else frozenset()
+
+
+def decide(
+    run_kind: str,
+    run: FlowRun | TaskRun,
+    proposal: Proposal,
+    inputs: DecisionInputs,
+    settings: PolicySettings,
 ) -> tuple[Decision, Effects]:
+    kind = KINDS[run_kind]
     current = run.state
     expected = proposal.expected_state_id
     if expected and expected != (current.id if current is not None else ""):
@@ -142,17 +175,18 @@ def propose(
                           f"{expected}, but the current state is {actual}."), Effects()
 
     from_type, to_type = (current.type if current is not None else None), proposal.state.type
-    if proposal.force:
-        rules = kind.minimal.for_edge(from_type, to_type)
-    elif machines.allows(kind.machine, from_type, to_type):
-        rules = kind.core.for_edge(from_type, to_type)
-    else:
+    policy = _policy(kind, from_type, proposal)
+    if policy is None:
         return _stay(run, f"A {kind.label} run cannot go from {_name(current)} to "
                           f"{to_type.value}; it stays {_name(current)}."), Effects()
 
-    t = Transition(run, ctx, proposal.state)
-    entered = _enter(rules, t, to_type)
+    t = Transition(run, proposal.state, inputs, settings)
+    entered = _enter(policy.for_edge(from_type, to_type), t, to_type)
     if not t.nullified:
+        if not t.proposed.details.transition_id:
+            # A replacement state (AwaitingRetry, Cached ...) remembers the proposal it
+            # answered, so a repeat of that proposal gets the same answer after a restart.
+            t.proposed.details.transition_id = proposal.state.details.transition_id
         kind.record(run, t.proposed, t.now)
     _exit(entered, t)
     if t.nullified:

@@ -1,24 +1,26 @@
-"""One proposal while it is being decided: the run, where it is, where it is asked to go, and
-the answer so far. Rules read it and answer through `reject`, `wait` and `abort`."""
+"""One proposal while it is being decided: the run, where it is, where it is asked to go, the
+inputs gathered for it, and the answer so far. Rules read it and answer through `reject`,
+`wait` and `abort`."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from .context import Effects, PolicyContext
+from .inputs import DecisionInputs, Effects, PolicySettings
 from .models import ConcurrencyLimit, FlowRun, State, StateType, Status, TaskRun
 
 
 class Transition:
     __slots__ = (
-        "run", "ctx", "now", "initial", "proposed", "status", "reason", "delay", "effects",
-        "memo", "_flow_run", "_limits",
+        "run", "inputs", "settings", "now", "initial", "proposed", "status", "reason", "delay",
+        "effects", "memo",
     )
 
-    def __init__(self, run: FlowRun | TaskRun, ctx: PolicyContext, proposed: State) -> None:
+    def __init__(
+        self, run: FlowRun | TaskRun, proposed: State, inputs: DecisionInputs, settings: PolicySettings
+    ) -> None:
         self.run = run
-        self.ctx = ctx
-        self.now: datetime = ctx.now()
+        self.inputs = inputs
+        self.settings = settings
+        self.now = inputs.now
         self.initial: State | None = run.state
         # The state that will be written; None once the transition is nullified.
         self.proposed: State | None = proposed
@@ -27,12 +29,6 @@ class Transition:
         self.delay = 0.0
         self.effects = Effects()
         self.memo: dict[str, object] = {}  # what a rule must remember for its cleanup
-        self._flow_run: FlowRun | None | bool = False  # False: not looked up yet
-        self._limits: list[ConcurrencyLimit] | None = None
-
-    @property
-    def initial_type(self) -> StateType | None:
-        return self.initial.type if self.initial is not None else None
 
     @property
     def nullified(self) -> bool:
@@ -56,21 +52,15 @@ class Transition:
         self.status = Status.ABORT
         self.reason = reason
 
-    # -- look-ups, each made at most once per proposal -----------------------------------------
+    # -- what the decision was fed -------------------------------------------------------------
+    def new_state(self, type_: StateType, **fields) -> State:
+        """A state the decision creates, with an id from the inputs and the decision's time."""
+        return State(type_, id=self.inputs.new_id(), timestamp=self.now, **fields)
+
     def parent_flow_run(self) -> FlowRun | None:
         """The flow run a task run belongs to (None if it has none or it is unknown)."""
-        if self._flow_run is False:
-            flow_run_id = getattr(self.run, "flow_run_id", "")
-            self._flow_run = self.ctx.read_flow_run(flow_run_id) if flow_run_id else None
-        return self._flow_run  # type: ignore[return-value]
+        return self.inputs.flow_run
 
     def limits(self) -> list[ConcurrencyLimit]:
-        """The concurrency limits on the run's tags (tags without a limit are skipped)."""
-        if self._limits is None:
-            found = []
-            for tag in dict.fromkeys(self.run.tags):  # a tag listed twice is one limit
-                limit = self.ctx.read_concurrency_limit(tag)
-                if limit is not None:
-                    found.append(limit)
-            self._limits = found
-        return self._limits
+        """The concurrency limits on the run's tags (tags without a limit are absent)."""
+        return self.inputs.limits

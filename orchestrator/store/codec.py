@@ -8,7 +8,6 @@ import orjson
 from typing import Any
 
 from ..core.models import (
-    CacheEntry,
     ConcurrencyLimit,
     Deployment,
     Schedule,
@@ -222,10 +221,6 @@ def limit_from_doc(text: str) -> ConcurrencyLimit:
         id=doc["id"],
         created=_pt(doc["created"]),
     )
-
-
-def cache_entry_to_doc(entry: CacheEntry) -> str:
-    return _dumps(state_to_doc(entry.state))
 
 
 def dumps_state(state: State) -> str:

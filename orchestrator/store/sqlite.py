@@ -21,19 +21,12 @@ from pathlib import Path
 from ..core.models import TERMINAL_TYPES, ConcurrencyLimit, Deployment, FlowRun, State, TaskRun
 from . import codec
 from .base import FlowRunFilter, Page, WriteBatch
+from .errors import PageTokenError, StoreError
 from .migrations import MIGRATIONS
 
 log = logging.getLogger("cadenza.orchestrator.store")
 
 _MAX_PAGE = 1000
-
-
-class StoreError(RuntimeError):
-    """A batch could not be made durable."""
-
-
-class PageTokenError(ValueError):
-    """A page token this store did not hand out."""
 
 
 def encode_token(seq: int) -> str:

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.core.bench_core
 
-Times propose_task_state for PENDING -> RUNNING -> COMPLETED on fresh task runs (the hot path
+Times `decide` (with the gathering of its inputs) for PENDING -> RUNNING -> COMPLETED on fresh task runs (the hot path
 of every task), with and without a tag concurrency limit, and the machine check alone
 (fired through `events[...].trigger`, and as the remembered verdict the core uses).
 """
@@ -13,7 +13,7 @@ import time
 
 from orchestrator.core import machines
 from orchestrator.core.models import Proposal, State, StateType
-from orchestrator.core.policy import propose_task_state
+from orchestrator.core.policy import decide
 
 from .conftest import FakeContext, flow_in, task_in
 
@@ -28,7 +28,7 @@ def per_proposal_us(ctx: FakeContext, tags: list[str], n: int) -> dict[str, floa
         proposals = [Proposal(State(target)) for _ in range(n)]
         start = time.perf_counter()
         for run, proposal in zip(runs, proposals):
-            propose_task_state(run, proposal, ctx)
+            decide("task", run, proposal, ctx.inputs_for("task", run, proposal), ctx.settings)
         totals[target.value] = (time.perf_counter() - start) / n * 1e6
     assert all(run.state.type is ST.COMPLETED for run in runs)
     return totals

@@ -1,12 +1,21 @@
-"""A PolicyContext made of dicts and a hand-driven clock, and helpers to put runs in a state."""
+"""The data a decision is fed, kept in dicts with a hand-driven clock (what the application
+layer gathers in the service), and helpers to put runs in a state and propose."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from orchestrator.core.context import Effects, PolicySettings
+from orchestrator.core.inputs import (
+    NEEDS_CACHE,
+    NEEDS_FLOW_RUN,
+    NEEDS_LIMITS,
+    DecisionInputs,
+    Effects,
+    PolicySettings,
+)
 from orchestrator.core.models import (
     CacheEntry,
     ConcurrencyLimit,
@@ -19,7 +28,8 @@ from orchestrator.core.models import (
     StateType,
     TaskRun,
 )
-from orchestrator.core.policy import propose_flow_state, propose_task_state
+from orchestrator.core.policy import decide, needs_for
+from orchestrator.core.transition import Transition
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
 ST = StateType
@@ -32,20 +42,30 @@ class FakeContext:
         self.flow_runs: dict[str, FlowRun] = {}
         self.cache: dict[str, list[CacheEntry]] = {}
         self.limits: dict[str, ConcurrencyLimit] = {}
+        self.draw = 0.5
+        self.tickets = itertools.count(1)
+        self.ids = (f"id-{n}" for n in itertools.count(1))
+        self.gathered: list[frozenset[str]] = []  # what each decision asked for
 
-    # -- PolicyContext ----------------------------------------------------------------------
-    def now(self) -> datetime:
-        return self.clock
-
-    def read_flow_run(self, flow_run_id: str) -> FlowRun | None:
-        return self.flow_runs.get(flow_run_id)
+    # -- gathering, as the application layer does --------------------------------------------
+    def inputs_for(self, kind: str, run, proposal: Proposal) -> DecisionInputs:
+        needs = needs_for(kind, run, proposal)
+        self.gathered.append(needs)
+        inputs = DecisionInputs(now=self.clock, draw=self.draw, ticket=next(self.tickets),
+                                new_id=lambda: next(self.ids))
+        if NEEDS_FLOW_RUN in needs and kind == "task":
+            inputs.flow_run = self.flow_runs.get(run.flow_run_id)
+        if NEEDS_LIMITS in needs:
+            tags = dict.fromkeys(run.tags)
+            inputs.limits = [self.limits[tag] for tag in tags if tag in self.limits]
+        key = proposal.state.details.cache_key
+        if NEEDS_CACHE in needs and key and not proposal.state.details.refresh_cache:
+            inputs.cached = self.lookup_cache(key, self.clock)
+        return inputs
 
     def lookup_cache(self, cache_key: str, now: datetime) -> State | None:
         live = [e for e in self.cache.get(cache_key, []) if e.expiration is None or e.expiration > now]
         return live[-1].state if live else None
-
-    def read_concurrency_limit(self, tag: str) -> ConcurrencyLimit | None:
-        return self.limits.get(tag)
 
     # -- test helpers -----------------------------------------------------------------------
     def tick(self, seconds: float) -> None:
@@ -102,9 +122,11 @@ def task_in(ctx: FakeContext, target=None, flow=ST.RUNNING, **fields) -> TaskRun
 
 
 def propose(ctx: FakeContext, run, target, force: bool = False, expected_state_id: str = ""):
-    """Propose `target` (a type or a State) through the right door; commits cache effects."""
-    door = propose_flow_state if isinstance(run, FlowRun) else propose_task_state
-    decision, effects = door(run, Proposal(_as_state(target), force, expected_state_id), ctx)
+    """Propose `target` (a type or a State), fed what it needs; commits cache effects."""
+    kind = "flow" if isinstance(run, FlowRun) else "task"
+    proposal = Proposal(_as_state(target), force, expected_state_id)
+    inputs = ctx.inputs_for(kind, run, proposal)
+    decision, effects = decide(kind, run, proposal, inputs, ctx.settings)
     ctx.commit(effects)
     return decision, effects
 
@@ -115,3 +137,10 @@ def walk(ctx: FakeContext, run, *targets):
     for target in targets:
         decision, _ = propose(ctx, run, target)
     return decision
+
+
+def transition(ctx: FakeContext, run, target) -> Transition:
+    """A transition as a rule sees it, fed by the context, for calling one rule's hook."""
+    kind = "flow" if isinstance(run, FlowRun) else "task"
+    proposal = Proposal(_as_state(target))
+    return Transition(run, proposal.state, ctx.inputs_for(kind, run, proposal), ctx.settings)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from orchestrator.core.models import Status
+from orchestrator.core.rules import PreventRunningTasksFromStoppedFlows, SecureTaskConcurrencySlots
 from orchestrator.core.policy import (
     CORE_FLOW_POLICY,
     CORE_TASK_POLICY,
@@ -22,7 +23,7 @@ def names(policy):
     return [rule.name for rule in policy.rules]
 
 
-def test_policies_keep_the_reference_order():
+def test_policies_keep_their_order():
     assert names(CORE_FLOW_POLICY) == [
         "HandleFlowTerminalStateTransitions",
         "EnforceCancellingToCancelledTransition",
@@ -33,6 +34,8 @@ def test_policies_keep_the_reference_order():
         "CopyScheduledTime",
         "WaitForScheduledTime",
         "RetryFailedFlows",
+        "ReleaseLeaseWhenWorkEnds",
+        "MirrorSubflowStateOntoTracker",
     ]
     assert names(CORE_TASK_POLICY) == [
         "CacheRetrieval",
@@ -47,7 +50,7 @@ def test_policies_keep_the_reference_order():
         "CacheInsertion",
         "ReleaseTaskConcurrencySlots",
     ]
-    assert names(MINIMAL_FLOW_POLICY) == []
+    assert names(MINIMAL_FLOW_POLICY) == ["ReleaseLeaseWhenWorkEnds", "MirrorSubflowStateOntoTracker"]
     assert names(MINIMAL_TASK_POLICY) == ["ReleaseTaskConcurrencySlots"]
 
 
@@ -114,16 +117,17 @@ def test_a_wait_changes_nothing_and_carries_the_run_state(ctx):
     assert decision.state is run.state and run == before
 
 
-@pytest.mark.parametrize("failing", ["read_concurrency_limit", "read_flow_run"])
-def test_a_rule_that_raises_leaves_the_run_as_found(ctx, failing):
-    def down(*args):
-        raise RuntimeError("store down")
+@pytest.mark.parametrize("failing", [PreventRunningTasksFromStoppedFlows, SecureTaskConcurrencySlots])
+def test_a_rule_that_raises_leaves_the_run_as_found(ctx, monkeypatch, failing):
+    def broken(self, t):
+        raise RuntimeError("a bug in a rule")
 
-    broken = type(ctx)()
-    # The terminal rule resets run_count, then it or the slot rule fails: cleanup restores it.
-    run = task_in(broken, ST.FAILED, run_count=2, tags=["db"])
-    setattr(broken, failing, down)
+    ctx.add_limit("db", 5)
+    # The terminal rule resets run_count, then a later rule fails: cleanup restores it.
+    run = task_in(ctx, ST.FAILED, run_count=2, tags=["db"])
+    monkeypatch.setattr(failing, "before", broken)
     before = copy.deepcopy(run)
     with pytest.raises(RuntimeError):
-        propose(broken, run, ST.RUNNING)
+        propose(ctx, run, ST.RUNNING)
     assert run == before
+    assert ctx.limits["db"].active_slots == set()

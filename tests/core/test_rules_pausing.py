@@ -8,9 +8,8 @@ import pytest
 
 from orchestrator.core.models import Status
 from orchestrator.core.rules import HandlePausingFlows
-from orchestrator.core.transition import Transition
 
-from .conftest import ST, flow_in, propose, state, task_in, walk
+from .conftest import ST, flow_in, propose, state, task_in, walk, transition
 
 
 # -- pausing -------------------------------------------------------------------------------
@@ -45,7 +44,7 @@ def test_a_pause_fires_only_once(ctx):
 
 def test_only_a_running_flow_can_pause(ctx):
     run = flow_in(ctx, ST.PENDING)
-    t = Transition(run, ctx, state(ST.PAUSED))
+    t = transition(ctx, run, state(ST.PAUSED))
     HandlePausingFlows().before(t)
     assert t.status is Status.REJECT and t.nullified
 

@@ -82,13 +82,15 @@ def test_a_failure_marked_not_retriable_is_final(ctx):
 
 
 def test_jitter_stays_within_its_bounds_and_varies(ctx):
-    # Scenario 64: 10 retries of 100 s with jitter: each below 100*(1+f), with variance.
+    # 10 retries of 100 s with jitter, fed ten different draws: each within 100*(1 +/- f),
+    # and they differ.
     run = task_in(ctx, ST.PENDING)
     run.empirical_policy.retries = 10
     run.empirical_policy.retry_delay_seconds = [100]
     run.empirical_policy.retry_jitter_factor = 0.5
     delays = []
-    for _ in range(10):
+    for i in range(10):
+        ctx.draw = i / 10
         attempt(ctx, run)
         delays.append((run.state.details.scheduled_time - ctx.clock).total_seconds())
     assert all(50 <= d <= 150 for d in delays)
@@ -97,8 +99,22 @@ def test_jitter_stays_within_its_bounds_and_varies(ctx):
 
 @pytest.mark.parametrize("u", [0.0, 0.25, 0.5, 0.999999])
 def test_jittered_is_clamped(u):
-    assert 70.0 <= jittered(100.0, 0.3, draw=lambda: u) <= 130.0
-    assert jittered(0.0, 0.3) == 0.0 and jittered(10.0, 0.0) == 10.0
+    assert 70.0 <= jittered(100.0, 0.3, u) <= 130.0
+    assert jittered(0.0, 0.3, u) == 0.0 and jittered(10.0, 0.0, u) == 10.0
+
+
+def test_the_same_draw_gives_the_same_delay(ctx):
+    # The core has no random source of its own: the delay is a function of the draw it is fed.
+    delays = []
+    for _ in range(2):
+        run = task_in(ctx, ST.PENDING)
+        run.empirical_policy.retries = 1
+        run.empirical_policy.retry_delay_seconds = [100]
+        run.empirical_policy.retry_jitter_factor = 0.5
+        ctx.draw = 0.9
+        attempt(ctx, run)
+        delays.append(run.state.details.scheduled_time)
+    assert delays[0] == delays[1]
 
 
 def test_flow_retry_then_final_failure(ctx):

@@ -9,9 +9,8 @@ import pytest
 
 from orchestrator.core.models import ResultKind, Status, TERMINAL_TYPES
 from orchestrator.core.rules import EnforceCancellingToCancelledTransition
-from orchestrator.core.transition import Transition
 
-from .conftest import ST, flow_in, propose, state, task_in
+from .conftest import ST, flow_in, propose, state, task_in, transition
 
 TERMINAL = sorted(TERMINAL_TYPES)
 
@@ -155,7 +154,7 @@ def test_cancelled_flow_with_a_deployment_stays_cancelled_when_rescheduled(ctx):
 @pytest.mark.parametrize("target", [ST.RUNNING, ST.CRASHED, ST.COMPLETED, ST.PENDING])
 def test_enforce_cancelling_rule_keeps_the_run_where_it_is(ctx, target):
     run = flow_in(ctx, ST.CANCELLING)
-    t = Transition(run, ctx, state(target))
+    t = transition(ctx, run, state(target))
     EnforceCancellingToCancelledTransition().before(t)
     assert t.status is Status.REJECT and t.nullified
 

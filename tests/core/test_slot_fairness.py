@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.core.context import PolicySettings
+from orchestrator.core.inputs import PolicySettings
 from orchestrator.core.models import Status
 
 from .conftest import ST, FakeContext, propose, task_in, walk

@@ -12,7 +12,7 @@ import pytest
 
 @pytest.fixture(scope="session", autouse=True)
 def orchestrator(tmp_path_factory):
-    from orchestrator.server import BackgroundServer
+    from orchestrator import BackgroundServer
 
     home = tmp_path_factory.mktemp("engine-home")
     saved = {k: os.environ.get(k) for k in ("CADENZA_ORCHESTRATOR", "CADENZA_HOME", "CADENZA_SLOT_WAIT_SECONDS", "CADENZA_SLOT_WAIT_MAX_SECONDS")}

@@ -22,7 +22,7 @@ import grpc
 import pytest
 
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
-from orchestrator.server import BackgroundServer
+from orchestrator import BackgroundServer
 
 REPO = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"Cadenza orchestrator listening on ([0-9.]+):(\d+)")

@@ -9,7 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from orchestrator.config import ServerConfig
-from orchestrator.server import BackgroundServer
+from orchestrator import BackgroundServer
 
 from ._helpers import RUNNING, TIMEOUT, FLOW, state
 

@@ -98,7 +98,7 @@ def test_resume_after_the_pause_timed_out_is_rejected_with_failed(tmp_path):
 
     from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
     from orchestrator.config import ServerConfig
-    from orchestrator.server import BackgroundServer
+    from orchestrator import BackgroundServer
 
     srv = BackgroundServer.start(db_path=str(tmp_path / "slow-loop.db"), port=0,
                                  config=ServerConfig(pause_check_interval_seconds=3600))

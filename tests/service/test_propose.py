@@ -9,7 +9,7 @@ import pytest
 
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
-from orchestrator.server import BackgroundServer
+from orchestrator import BackgroundServer
 
 from ._helpers import (
     ABORT, ACCEPT, COMPLETED, CRASHED, FLOW, PENDING, REJECT, RUNNING, TASK,

@@ -8,8 +8,10 @@ from .pausing import (
     HandleResumingPausedFlows,
     PreventRunningTasksFromStoppedFlows,
 )
+from .leases import ReleaseLeaseWhenWorkEnds
 from .pending import BypassCancellingScheduledFlowRuns, PreventPendingTransitions
 from .retries import RenameReruns, RetryFailedFlows, RetryFailedTasks, UpdateFlowRunTrackerOnTasks
+from .subflows import MirrorSubflowStateOntoTracker
 from .scheduling import CopyScheduledTime, WaitForScheduledTime
 from .terminal import (
     EnforceCancellingToCancelledTransition,
@@ -27,8 +29,10 @@ __all__ = [
     "HandlePausingFlows",
     "HandleResumingPausedFlows",
     "HandleTaskTerminalStateTransitions",
+    "MirrorSubflowStateOntoTracker",
     "PreventPendingTransitions",
     "PreventRunningTasksFromStoppedFlows",
+    "ReleaseLeaseWhenWorkEnds",
     "ReleaseTaskConcurrencySlots",
     "RenameReruns",
     "RetryFailedFlows",

@@ -10,7 +10,8 @@ A rule that itself hands back a replacement state expects that state to stand.
 UNIVERSAL rules concern every transition and run `after` on anything that is not nullified.
 
 Rules are stateless singletons; what one must remember between its hooks goes in
-`transition.memo`, keyed by the rule's name.
+`transition.memo`, keyed by the rule's name. A rule that looks beyond the run names what it
+needs in NEEDS, so the application layer gathers it before the decision (the core does no I/O).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Rule:
     FROM: frozenset[StateType | None] = ALL_TYPES
     TO: frozenset[StateType | None] = ALL_STATE_TYPES
     UNIVERSAL = False
+    NEEDS: frozenset[str] = frozenset()  # inputs.NEEDS_* this rule reads
 
     @property
     def name(self) -> str:

@@ -1,8 +1,9 @@
-"""Task result caching: hand back a cached result instead of running, and record new ones
-(reference 2.3 #1, #10)."""
+"""Task result caching: a run about to start with a cache key that has a live entry is handed
+the cached Completed state instead of running; a Completed state with a cache key is recorded."""
 
 from __future__ import annotations
 
+from ..inputs import NEEDS_CACHE
 from ..models import CacheEntry, StateType
 from ..transition import Transition
 from .base import ALL_TYPES, Rule
@@ -13,14 +14,16 @@ class CacheRetrieval(Rule):
 
     FROM = ALL_TYPES
     TO = frozenset({StateType.RUNNING})
+    NEEDS = frozenset({NEEDS_CACHE})
 
     def before(self, t: Transition) -> None:
         details = t.proposed.details
         if not details.cache_key or details.refresh_cache:
             return
-        cached = t.ctx.lookup_cache(details.cache_key, t.now)
+        cached = t.inputs.cached
         if cached is not None:
-            t.reject(cached.fresh_copy(name="Cached"), "Retrieved state from cache")
+            copy = cached.fresh_copy(t.inputs.new_id(), t.now, name="Cached")
+            t.reject(copy, "Retrieved state from cache")
 
 
 class CacheInsertion(Rule):

@@ -1,4 +1,5 @@
-"""Tag concurrency limits for task runs (reference 2.3 #4, #11; scenarios 105-106).
+"""Tag concurrency limits for task runs: a run may only enter RUNNING while every limited tag
+it carries has a free slot, and a limit of 0 can never be satisfied (ABORT, not a deadlock).
 
 A slot is tied to the validated state, not to the proposal: it is held only while the run is
 RUNNING or CANCELLING and is given back on every other validated state, forced ones too.
@@ -8,6 +9,7 @@ told to come back after a short delay that backs off the longer they wait.
 
 from __future__ import annotations
 
+from ..inputs import NEEDS_LIMITS
 from ..models import StateType
 from ..transition import Transition
 from . import slot_queue
@@ -19,6 +21,7 @@ _HOLDS_SLOT = frozenset({StateType.RUNNING, StateType.CANCELLING})
 class SecureTaskConcurrencySlots(Rule):
     FROM = ALL_TYPES
     TO = frozenset({StateType.RUNNING})
+    NEEDS = frozenset({NEEDS_LIMITS})
 
     def before(self, t: Transition) -> None:
         limits = t.limits()
@@ -37,7 +40,7 @@ class SecureTaskConcurrencySlots(Rule):
         if not needed:
             return
         slot_queue.forget_gone(needed, run_id)
-        stale = slot_queue.stale_after(t.ctx.settings)
+        stale = slot_queue.stale_after(t.settings)
         blocked, next_in_line = [], True
         for limit in needed:
             ahead = slot_queue.live_ahead(limit, run_id, t.now, stale)
@@ -45,8 +48,8 @@ class SecureTaskConcurrencySlots(Rule):
                 blocked.append(limit.tag)
                 next_in_line = next_in_line and ahead < limit.concurrency_limit
         if blocked:
-            waiter = slot_queue.join(needed, run_id, t.now)
-            delay = slot_queue.wait_delay(waiter, t.ctx.settings, next_in_line)
+            waiter = slot_queue.join(needed, run_id, t.now, t.inputs.ticket)
+            delay = slot_queue.wait_delay(waiter, t.settings, next_in_line)
             tags = ", ".join(blocked)
             t.wait(delay, f"Concurrency limit for the {tags} tag(s) has been reached")
             return
@@ -65,6 +68,7 @@ class SecureTaskConcurrencySlots(Rule):
 
 class ReleaseTaskConcurrencySlots(Rule):
     UNIVERSAL = True  # whatever the edge, and under force too
+    NEEDS = frozenset({NEEDS_LIMITS})
 
     def after(self, t: Transition) -> None:
         limits, run_id = t.limits(), t.run.id

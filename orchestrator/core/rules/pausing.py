@@ -1,9 +1,10 @@
-"""Pausing and resuming flow runs, and keeping tasks of a stopped flow from starting
-(reference 2.2 #5-6, 2.3 #3)."""
+"""Pausing and resuming flow runs (a pause fires once per key, may time out, and a rescheduling
+pause needs a deployment), and keeping tasks of a flow that is not running from starting."""
 
 from __future__ import annotations
 
-from ..models import State, StateDetails, StateType, new_id
+from ..inputs import NEEDS_FLOW_RUN
+from ..models import StateDetails, StateType
 from ..transition import Transition
 from .base import ALL_STATE_TYPES, ALL_TYPES, Rule
 
@@ -28,7 +29,7 @@ class HandlePausingFlows(Rule):
             t.reject(None, "Cannot pause flows that are not currently running.")
             return
         if not proposed.details.pause_key:
-            proposed.details.pause_key = new_id()  # an unnamed pause fires once, like any other
+            proposed.details.pause_key = t.inputs.new_id()  # an unnamed pause fires once, like any other
         if proposed.details.pause_key in run.empirical_policy.pause_keys:
             t.reject(None, "This pause has already fired.")
             return
@@ -61,7 +62,7 @@ class HandleResumingPausedFlows(Rule):
         timeout = initial.details.pause_timeout
         if timeout is not None and timeout < t.now:
             t.reject(
-                State(StateType.FAILED, message=PAUSE_EXPIRED_MESSAGE),
+                t.new_state(StateType.FAILED, message=PAUSE_EXPIRED_MESSAGE),
                 "The flow run pause has timed out and can no longer resume.",
             )
             return
@@ -79,6 +80,7 @@ class HandleResumingPausedFlows(Rule):
 class PreventRunningTasksFromStoppedFlows(Rule):
     FROM = ALL_TYPES
     TO = frozenset({StateType.RUNNING})
+    NEEDS = frozenset({NEEDS_FLOW_RUN})
 
     def before(self, t: Transition) -> None:
         flow_run = t.parent_flow_run()
@@ -91,7 +93,7 @@ class PreventRunningTasksFromStoppedFlows(Rule):
                 pause_reschedule=flow_state.details.pause_reschedule,
             )
             t.reject(
-                State(StateType.PAUSED, name="NotReady", details=details),
+                t.new_state(StateType.PAUSED, name="NotReady", details=details),
                 "The flow is paused, new tasks can execute after resuming flow run: "
                 f"{flow_run.id}.",
             )

@@ -1,8 +1,9 @@
-"""Guards around PENDING and around cancelling runs that never started (reference 2.2 #3-4)."""
+"""Guards around PENDING (a run is never submitted twice) and around cancelling runs that never
+started (they are cancelled at once)."""
 
 from __future__ import annotations
 
-from ..models import State, StateType
+from ..models import StateType
 from ..transition import Transition
 from .base import Rule
 
@@ -36,5 +37,5 @@ class BypassCancellingScheduledFlowRuns(Rule):
         initial = t.initial
         if initial.type is StateType.PAUSED and not initial.details.pause_reschedule:
             return  # a blocking pause still has its process, which must tear down
-        cancelled = State(StateType.CANCELLED, message=t.proposed.message)
+        cancelled = t.new_state(StateType.CANCELLED, message=t.proposed.message)
         t.reject(cancelled, "The run has no running infrastructure; it is cancelled directly.")

@@ -1,13 +1,13 @@
-"""Retries and rerun bookkeeping: a failure with attempts left becomes AwaitingRetry, and a
-task entering RUNNING again is named for it (reference 2.2 #9, 2.3 #7-9)."""
+"""Retries and rerun bookkeeping: a failure with attempts left becomes AwaitingRetry (Scheduled
+after the retry delay), and a run entering RUNNING again is named Retrying or Rerunning."""
 
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import replace
 from datetime import timedelta
 
+from ..inputs import NEEDS_FLOW_RUN
 from ..models import State, StateDetails, StateType
 from ..transition import Transition
 from .base import ALL_TYPES, Rule
@@ -22,7 +22,7 @@ def task_retry_delay(delays: list[float], run_count: int) -> float:
     return float(delays[min(max(run_count - 1, 0), len(delays) - 1)])
 
 
-def jittered(delay: float, factor: float, draw=random.random) -> float:
+def jittered(delay: float, factor: float, draw: float) -> float:
     """A random delay averaging about `delay`, clamped to delay*(1 +/- factor).
 
     Drawn from an exponential distribution (retries spread like arrivals of a Poisson
@@ -32,7 +32,7 @@ def jittered(delay: float, factor: float, draw=random.random) -> float:
         return max(delay, 0.0)
     low, high = max(0.0, delay * (1 - factor)), delay * (1 + factor)
     cdf_low, cdf_high = 1 - math.exp(-low / delay), 1 - math.exp(-high / delay)
-    u = cdf_low + draw() * (cdf_high - cdf_low)
+    u = cdf_low + draw * (cdf_high - cdf_low)
     return min(high, max(low, -delay * math.log(1 - u)))
 
 
@@ -42,7 +42,7 @@ def has_attempts_left(t: Transition, retries: int) -> bool:
 
 
 def awaiting_retry(failed: State, t: Transition, delay: float) -> State:
-    return State(
+    return t.new_state(
         StateType.SCHEDULED,
         name="AwaitingRetry",
         message=failed.message,
@@ -76,7 +76,7 @@ class RetryFailedTasks(Rule):
             return
         delay = task_retry_delay(policy.retry_delay_seconds, t.run.run_count)
         if policy.retry_jitter_factor:
-            delay = jittered(delay, policy.retry_jitter_factor)
+            delay = jittered(delay, policy.retry_jitter_factor, t.inputs.draw)
         t.reject(awaiting_retry(t.proposed, t, delay), "Retrying")
 
 
@@ -95,6 +95,7 @@ class UpdateFlowRunTrackerOnTasks(Rule):
 
     FROM = ALL_TYPES
     TO = frozenset({StateType.RUNNING})
+    NEEDS = frozenset({NEEDS_FLOW_RUN})
 
     def after(self, t: Transition) -> None:
         flow_run = t.parent_flow_run()

@@ -1,4 +1,4 @@
-"""Scheduled times: carried onto PENDING, and waited for before RUNNING (reference 2.2 #7-8)."""
+"""Scheduled times: carried onto PENDING, and waited for before RUNNING."""
 
 from __future__ import annotations
 

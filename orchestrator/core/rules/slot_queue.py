@@ -11,13 +11,10 @@ is dropped after `slot_waiter_stale_seconds`, so it never holds a slot back for 
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 
-from ..context import PolicySettings
+from ..inputs import PolicySettings
 from ..models import ConcurrencyLimit, SlotWaiter
-
-_next_seq = itertools.count(1)
 
 
 def stale_after(settings: PolicySettings) -> float:
@@ -52,11 +49,12 @@ def live_ahead(limit: ConcurrencyLimit, run_id: str, now: datetime, stale: float
     return count
 
 
-def join(limits: list[ConcurrencyLimit], run_id: str, now: datetime) -> SlotWaiter:
-    """Queue the run (or keep its place) in every given tag; count one more wait."""
+def join(limits: list[ConcurrencyLimit], run_id: str, now: datetime, ticket: int) -> SlotWaiter:
+    """Queue the run (or keep its place) in every given tag; count one more wait. `ticket`
+    grows with every decision, so it places a newcomer after everyone queued before it."""
     waiter = next((w for lim in limits if (w := lim.waiters.get(run_id)) is not None), None)
     if waiter is None:
-        waiter = SlotWaiter(run_id, next(_next_seq), since=now, last_seen=now)
+        waiter = SlotWaiter(run_id, ticket, since=now, last_seen=now)
     for limit in limits:
         queue = limit.waiters
         if queue.get(run_id) is waiter:

@@ -1,7 +1,9 @@
-"""Leaving terminal states, and the CANCELLING -> CANCELLED path (reference 2.2 #1-2, 2.3 #2)."""
+"""Leaving terminal states (never to Crashed, Cancelling or Paused; a kept result is never run
+again), and the CANCELLING -> CANCELLED path."""
 
 from __future__ import annotations
 
+from ..inputs import NEEDS_FLOW_RUN
 from ..models import ResultKind, StateType
 from ..transition import Transition
 from .base import ALL_STATE_TYPES, TERMINAL, Rule
@@ -49,6 +51,7 @@ class HandleFlowTerminalStateTransitions(Rule):
 class HandleTaskTerminalStateTransitions(Rule):
     FROM = TERMINAL
     TO = ALL_STATE_TYPES
+    NEEDS = frozenset({NEEDS_FLOW_RUN})
 
     def before(self, t: Transition) -> None:
         proposed, run = t.proposed, t.run

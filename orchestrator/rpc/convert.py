@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import states_pb2 as spb
 
-from .core.models import (
+from ..core.models import (
     ConcurrencyLimit,
     Decision,
     Deployment,
@@ -28,7 +28,7 @@ from .core.models import (
     TaskRunPolicy,
     now_utc,
 )
-from .errors import InvalidArgument
+from ..app.errors import InvalidArgument
 
 _TYPE_TO_PB = {t: spb.StateType.Value(f"STATE_TYPE_{t.value}") for t in StateType}
 _TYPE_FROM_PB = {v: k for k, v in _TYPE_TO_PB.items()}

@@ -12,9 +12,9 @@ from collections import OrderedDict
 from datetime import datetime
 from itertools import islice
 
-from .core.context import PolicySettings
-from .core.models import CacheEntry, ConcurrencyLimit, FlowRun, State, TaskRun, now_utc
-from .store.base import Store
+from ..core.models import CacheEntry, ConcurrencyLimit, FlowRun, State, TaskRun
+from ..store.base import Store
+from .errors import NotFound
 
 
 class _LRU:
@@ -51,11 +51,10 @@ class _LRU:
 
 
 class Registry:
-    """Runs, limits and recent cache entries in memory; also the core's PolicyContext."""
+    """Runs, limits and recent cache entries in memory, read through to the store."""
 
-    def __init__(self, store: Store, settings: PolicySettings, capacity: int = 20000) -> None:
+    def __init__(self, store: Store, capacity: int = 20000) -> None:
         self.store = store
-        self.settings = settings
         self.flow_runs = _LRU(capacity)
         self.task_runs = _LRU(capacity * 5)
         self.task_keys: dict[tuple[str, str, str], str] = {}
@@ -72,9 +71,18 @@ class Registry:
         for run in self.store.non_final_flow_runs():
             self.flow_runs.put(run.id, run, set())
 
-    # -- PolicyContext --------------------------------------------------------------------
-    def now(self) -> datetime:
-        return now_utc()
+    # -- runs ---------------------------------------------------------------------------------
+    def require_flow_run(self, flow_run_id: str) -> FlowRun:
+        run = self.read_flow_run(flow_run_id)
+        if run is None:
+            raise NotFound(f"flow run {flow_run_id} not found")
+        return run
+
+    def require_task_run(self, task_run_id: str) -> TaskRun:
+        run = self.read_task_run(task_run_id)
+        if run is None:
+            raise NotFound(f"task run {task_run_id} not found")
+        return run
 
     def read_flow_run(self, flow_run_id: str) -> FlowRun | None:
         run = self.flow_runs.get(flow_run_id)
@@ -135,8 +143,11 @@ class Registry:
         while len(self.recent_cache) > 10000:
             self.recent_cache.popitem(last=False)
 
-    def read_concurrency_limit(self, tag: str) -> ConcurrencyLimit | None:
-        return self.limits.get(tag)
+    def limits_on(self, tags: list[str]) -> list[ConcurrencyLimit]:
+        """The limits on these tags, once each (tags without a limit are skipped)."""
+        if not self.limits:
+            return []
+        return [limit for tag in dict.fromkeys(tags) if (limit := self.limits.get(tag)) is not None]
 
     # -- commit tracking ------------------------------------------------------------------
     def begin_commit(self, run_ids) -> None:

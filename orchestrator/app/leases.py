@@ -1,4 +1,5 @@
-"""Workers: claiming due runs under a lease, heartbeats, and what happens when they stop.
+"""Leases: workers claiming due runs, heartbeats renewing the claim, and what happens when they
+stop (the run is Crashed), plus marking Scheduled runs that are past due as Late.
 
 A claim is the proposal SCHEDULED -> PENDING, decided on the event loop like every other
 proposal, so two executors can never claim the same run. The claimant must renew its lease
@@ -12,12 +13,14 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from .core.models import FlowRun, Proposal, State, StateDetails, StateType, now_utc
+from ..core.models import FlowRun, Proposal, State, StateDetails, StateType, now_utc
+from .commits import Change, Committer
 from .errors import InvalidArgument
-from .service import OrchestratorService
-from .store.base import WriteBatch
+from .proposals import Proposals
+from .registry import Registry
+from .watch import StateEvent
 
-log = logging.getLogger("cadenza.orchestrator.workers")
+log = logging.getLogger("cadenza.orchestrator.leases")
 
 _HELD_TYPES = (StateType.PENDING, StateType.RUNNING, StateType.CANCELLING, StateType.PAUSED)
 
@@ -28,16 +31,26 @@ def _check_lease(lease_seconds: float) -> timedelta:
     return timedelta(seconds=lease_seconds)
 
 
-class WorkerService:
-    def __init__(self, service: OrchestratorService, late_after_seconds: float = 5.0) -> None:
-        self.service = service
+class Leases:
+    def __init__(self, registry: Registry, proposals: Proposals, committer: Committer,
+                 late_after_seconds: float = 5.0) -> None:
+        self.registry = registry
+        self.proposals = proposals
+        self.committer = committer
         self.late_after = timedelta(seconds=late_after_seconds)
+        # Set whenever a flow run becomes SCHEDULED, to wake workers long-polling for runs.
+        self.runs_scheduled = asyncio.Event()
+
+    def on_flow_state(self, event: StateEvent) -> None:
+        """Listener for committed flow states."""
+        if event.state.type is StateType.SCHEDULED:
+            self.runs_scheduled.set()
 
     def _due_runs(self) -> list[FlowRun]:
         now = now_utc()
         due = [
             run
-            for run in self.service.registry.live_flow_runs()
+            for run in self.registry.live_flow_runs()
             if run.state.type is StateType.SCHEDULED
             and run.entrypoint
             and (run.state.details.scheduled_time or run.state.timestamp) <= now
@@ -45,16 +58,16 @@ class WorkerService:
         due.sort(key=lambda r: r.state.details.scheduled_time or r.state.timestamp)
         return due
 
-    def _claim_now(self, worker_id: str, limit: int, lease: timedelta) -> tuple[list[FlowRun], WriteBatch, list]:
-        batch, events, claimed = WriteBatch(), [], []
+    def _claim_now(self, worker_id: str, limit: int, lease: timedelta) -> tuple[list[FlowRun], Change]:
+        change, claimed = Change(), []
         for run in self._due_runs()[:limit]:
-            answer = self.service._propose_in_batch("flow", run, Proposal(State(StateType.PENDING)), batch, events)
+            answer = self.proposals.decide_into("flow", run, Proposal(State(StateType.PENDING)), change)
             if answer.decision.changed and run.state.type is StateType.PENDING:
                 run.worker_id = worker_id
                 run.lease_expiration = now_utc() + lease
-                batch.put_flow_run(run)
+                change.batch.put_flow_run(run)
                 claimed.append(run)
-        return claimed, batch, events
+        return claimed, change
 
     async def claim(self, worker_id: str, limit: int, lease_seconds: float, wait_seconds: float) -> list[FlowRun]:
         if not worker_id:
@@ -67,16 +80,16 @@ class WorkerService:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(wait_seconds, 60.0)
         while True:
-            self.service.runs_scheduled.clear()
-            claimed, batch, events = self._claim_now(worker_id, limit or 1, lease)
-            if batch:
-                await self.service._commit(batch, events)
+            self.runs_scheduled.clear()
+            claimed, change = self._claim_now(worker_id, limit or 1, lease)
+            if change:
+                await self.committer.commit(change)
             remaining = deadline - loop.time()
             if claimed or remaining <= 0:
                 return claimed
             # Wake on a newly scheduled run, or re-check soon for runs that became due.
             try:
-                await asyncio.wait_for(self.service.runs_scheduled.wait(), timeout=min(remaining, 0.25))
+                await asyncio.wait_for(self.runs_scheduled.wait(), timeout=min(remaining, 0.25))
             except asyncio.TimeoutError:
                 pass
 
@@ -85,26 +98,26 @@ class WorkerService:
             raise InvalidArgument("worker_id is required")
         lease = _check_lease(lease_seconds)
         cancel, lost = [], []
-        batch = WriteBatch()
+        change = Change()
         for run_id in flow_run_ids:
-            run = self.service.registry.read_flow_run(run_id)
+            run = self.registry.read_flow_run(run_id)
             if run is None or run.worker_id != worker_id or run.state is None or run.state.is_final():
                 lost.append(run_id)
                 continue
             if run.lease_expiration is not None:
                 run.lease_expiration = now_utc() + lease
-                batch.put_flow_run(run)
+                change.batch.put_flow_run(run)
             if run.state.type is StateType.CANCELLING:
                 cancel.append(run_id)
-        if batch:
-            await self.service._commit(batch, [])
+        if change:
+            await self.committer.commit(change)
         return cancel, lost
 
     async def crash_lapsed_leases(self) -> int:
         now = now_utc()
         lapsed = [
             run
-            for run in self.service.registry.live_flow_runs()
+            for run in self.registry.live_flow_runs()
             if run.lease_expiration is not None
             and run.lease_expiration < now
             and run.state.type in _HELD_TYPES
@@ -120,29 +133,19 @@ class WorkerService:
                     "the process running it was killed or lost.",
                 )
             log.warning("lease of flow run %s lapsed (worker %s): marking %s", run.id, worker, final.type.value)
-            # Its task runs and subflows end the same way (OrchestratorService.end_descendants).
-            await self.service.propose("flow", run.id, Proposal(final, force=True))
+            # Its task runs and subflows end the same way (see descendants.py).
+            await self.proposals.propose("flow", run.id, Proposal(final, force=True))
         return len(lapsed)
 
     async def mark_late_runs(self) -> int:
         """MarkLateRuns: a Scheduled run past due by more than the threshold becomes "Late"."""
         now = now_utc()
         count = 0
-        for run in self.service.registry.live_flow_runs():
+        for run in self.registry.live_flow_runs():
             st = run.state
             when = st.details.scheduled_time
             if st.type is StateType.SCHEDULED and st.name != "Late" and when and now - when > self.late_after:
                 late = State(StateType.SCHEDULED, name="Late", details=StateDetails(scheduled_time=when))
-                await self.service.propose("flow", run.id, Proposal(late, force=True))
+                await self.proposals.propose("flow", run.id, Proposal(late, force=True))
                 count += 1
         return count
-
-
-async def run_worker_loops(workers: WorkerService, interval: float = 0.5) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await workers.crash_lapsed_leases()
-            await workers.mark_late_runs()
-        except Exception:
-            log.exception("worker bookkeeping failed")

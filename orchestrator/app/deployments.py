@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from datetime import datetime, timedelta
 
 from croniter import croniter
 
-from .core.models import Deployment, FlowRun, FlowRunPolicy, State, StateDetails, StateType, now_utc
+from ..core.models import Deployment, FlowRun, FlowRunPolicy, State, StateDetails, StateType, now_utc
+from ..store.base import Store
+from .commits import Change, Committer
 from .errors import InvalidArgument, NotFound
-from .service import OrchestratorService
-from .store.base import WriteBatch
-
-log = logging.getLogger("cadenza.orchestrator.deployments")
+from .runs import Runs, check_parameters_json
 
 # How many future runs of a scheduled deployment exist at any time.
 SCHEDULED_AHEAD = 3
@@ -47,10 +44,11 @@ def next_times(dep: Deployment, after: datetime, count: int) -> list[datetime]:
     return [dep.created + step * (elapsed + i) for i in range(count)]
 
 
-class DeploymentService:
-    def __init__(self, service: OrchestratorService) -> None:
-        self.service = service
-        self.by_id: dict[str, Deployment] = {d.id: d for d in service.store.list_deployments()}
+class Deployments:
+    def __init__(self, store: Store, runs: Runs, committer: Committer) -> None:
+        self.runs = runs
+        self.committer = committer
+        self.by_id: dict[str, Deployment] = {d.id: d for d in store.list_deployments()}
 
     def _by_name(self, name: str) -> Deployment | None:
         return next((d for d in self.by_id.values() if d.name == name), None)
@@ -61,15 +59,15 @@ class DeploymentService:
         if not dep.flow_name:
             raise InvalidArgument("flow_name is required")
         check_entrypoint(dep.entrypoint)
-        self.service._check_parameters(dep.parameters_json)
+        check_parameters_json(dep.parameters_json)
         check_schedule(dep.schedule.interval_seconds, dep.schedule.cron)
         existing = self._by_name(dep.name)
         created = existing is None
         if existing is not None:
             dep.id, dep.created = existing.id, existing.created
-        batch = WriteBatch()
-        batch.put_deployment(dep)
-        await self.service._commit(batch, [])
+        change = Change()
+        change.batch.put_deployment(dep)
+        await self.committer.commit(change)
         self.by_id[dep.id] = dep
         return dep, created
 
@@ -86,9 +84,9 @@ class DeploymentService:
 
     async def delete(self, name: str) -> None:
         dep = self.read(name=name)
-        batch = WriteBatch()
-        batch.delete_deployment(dep.id)
-        await self.service._commit(batch, [])
+        change = Change()
+        change.batch.delete_deployment(dep.id)
+        await self.committer.commit(change)
         del self.by_id[dep.id]
 
     async def create_flow_run(
@@ -102,7 +100,7 @@ class DeploymentService:
     ) -> tuple[FlowRun, bool]:
         params = json.loads(dep.parameters_json or "{}")
         if parameters_json:
-            self.service._check_parameters(parameters_json)
+            check_parameters_json(parameters_json)
             params.update(json.loads(parameters_json))
         run = FlowRun(
             name=name,
@@ -116,7 +114,7 @@ class DeploymentService:
         )
         when = scheduled_time or now_utc()
         initial = State(StateType.SCHEDULED, details=StateDetails(scheduled_time=when))
-        run, created, _ = await self.service.create_flow_run(run, initial)
+        run, created, _ = await self.runs.create_flow_run(run, initial)
         return run, created
 
     async def schedule_due_runs(self) -> int:
@@ -131,12 +129,3 @@ class DeploymentService:
                 _, created = await self.create_flow_run(dep, idempotency_key=key, scheduled_time=when)
                 made += created
         return made
-
-
-async def run_scheduler(deployments: DeploymentService, interval: float = 1.0) -> None:
-    while True:
-        try:
-            await deployments.schedule_due_runs()
-        except Exception:
-            log.exception("scheduling deployments failed")
-        await asyncio.sleep(interval)

@@ -15,12 +15,11 @@ from cadenza.serving import start_grpc_server, wait_for_stop_signal
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
-from .config import ServerConfig, cadenza_home
-from .deployments import DeploymentService, run_scheduler
-from .service import OrchestratorService
-from .workers import WorkerService, run_worker_loops
+from ..app import Orchestrator
+from ..app.background import start_loops
+from ..config import ServerConfig, cadenza_home
+from ..store import SQLiteStore
 from .servicer import OrchestratorServicer
-from .store import SQLiteStore
 
 log = logging.getLogger("cadenza.orchestrator")
 
@@ -39,7 +38,7 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     host: str
-    service: OrchestratorService
+    orchestrator: Orchestrator
     store: SQLiteStore
     health: health.aio.HealthServicer
     loops: list[asyncio.Task] = field(default_factory=list)
@@ -57,24 +56,13 @@ class RunningServer:
         self.store.close()
 
 
-async def _expire_pauses(service: OrchestratorService, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await service.fail_expired_pauses()
-        except Exception:
-            log.exception("pause expiry check failed")
-
-
 async def start_server(config: ServerConfig) -> RunningServer:
     # transitions logs every state change at INFO; decisions are logged by us at DEBUG.
     logging.getLogger("transitions").setLevel(logging.WARNING)
     store = SQLiteStore(config.db_path or str(cadenza_home() / "cadenza.db"), config.db_synchronous)
     store.open()
-    service = OrchestratorService(store, config.policy)
-    deployments = DeploymentService(service)
-    workers = WorkerService(service, config.late_runs_after_seconds)
-    servicer = OrchestratorServicer(service, deployments, workers)
+    orchestrator = Orchestrator(store, config.policy, config.late_runs_after_seconds)
+    servicer = OrchestratorServicer(orchestrator)
     try:
         server, port, health_servicer = await start_grpc_server(
             lambda s: pb_grpc.add_OrchestratorServicer_to_server(servicer, s),
@@ -83,12 +71,8 @@ async def start_server(config: ServerConfig) -> RunningServer:
     except OSError:
         store.close()
         raise
-    running = RunningServer(server, port, config.host, service, store, health_servicer)
-    running.loops += [
-        asyncio.create_task(_expire_pauses(service, config.pause_check_interval_seconds)),
-        asyncio.create_task(run_worker_loops(workers)),
-        asyncio.create_task(run_scheduler(deployments)),
-    ]
+    running = RunningServer(server, port, config.host, orchestrator, store, health_servicer)
+    running.loops += start_loops(orchestrator, pause_interval=config.pause_check_interval_seconds)
     return running
 
 

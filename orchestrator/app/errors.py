@@ -1,0 +1,22 @@
+"""Why the application layer refuses a request. Plain Python: the gRPC edge maps each class to
+its status code (rpc/status.py)."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(ServiceError):
+    """The request itself is wrong (a field missing, malformed or out of range)."""
+
+
+class NotFound(ServiceError):
+    """The request names something that does not exist."""
+
+
+class Unavailable(ServiceError):
+    """The request could not be served now; the same request may succeed when retried."""

@@ -1,0 +1,51 @@
+"""Resuming a paused flow run, and failing pauses that timed out."""
+
+from __future__ import annotations
+
+from ..core.models import Decision, Proposal, State, StateDetails, StateType, Status, now_utc
+from ..core.rules.pausing import PAUSE_EXPIRED_MESSAGE
+from .commits import Change, Committer
+from .idempotency import Answer
+from .proposals import Proposals
+from .registry import Registry
+
+
+class Pauses:
+    def __init__(self, registry: Registry, proposals: Proposals, committer: Committer) -> None:
+        self.registry = registry
+        self.proposals = proposals
+        self.committer = committer
+
+    async def resume(self, flow_run_id: str, run_input_json: str = "") -> Answer:
+        """Resume a paused run, handing it `run_input_json` (a blocking pause goes back to
+        Running; a rescheduling one is Scheduled again for a worker)."""
+        run = self.registry.require_flow_run(flow_run_id)
+        if run.state is None or run.state.type is not StateType.PAUSED:
+            current = run.state.type.value if run.state else "no state"
+            reason = f"Cannot resume a flow run that is not paused (it is {current})"
+            return Answer(Decision(Status.ABORT, run.state, reason, nullified=True), run.run_count)
+        if run.state.details.pause_reschedule:
+            target = State(StateType.SCHEDULED, name="Resuming", details=StateDetails(scheduled_time=now_utc()))
+        else:
+            target = State(StateType.RUNNING)
+        change = Change()
+        answer = self.proposals.decide_into("flow", run, Proposal(target), change)
+        if answer.decision.changed:
+            # What the paused flow receives when it resumes: this resume's input, or nothing.
+            run.run_input_json = run_input_json
+            change.batch.put_flow_run(run)
+        if change:
+            await self.committer.commit(change)
+        return answer
+
+    async def fail_expired(self) -> int:
+        """A pause past its timeout fails the run (forced)."""
+        now = now_utc()
+        count = 0
+        for run in self.registry.live_flow_runs():
+            st = run.state
+            if st.type is StateType.PAUSED and st.details.pause_timeout and st.details.pause_timeout < now:
+                failed = State(StateType.FAILED, message=PAUSE_EXPIRED_MESSAGE)
+                await self.proposals.propose("flow", run.id, Proposal(failed, force=True))
+                count += 1
+        return count

@@ -1,0 +1,164 @@
+"""Creating, reading and listing flow runs and task runs."""
+
+from __future__ import annotations
+
+import json
+from typing import AsyncIterator, Callable
+
+from ..core.models import FlowRun, FlowRunPolicy, Proposal, State, StateType, TaskRun
+from ..store.base import FlowRunFilter, Page, Store
+from ..store.errors import PageTokenError
+from .commits import Change, Committer
+from .errors import InvalidArgument
+from .idempotency import Answer
+from .proposals import Proposals
+from .registry import Registry
+from .watch import WatchHub, WatchItem, follow
+
+
+def check_parameters_json(text: str, field: str = "parameters_json") -> None:
+    """Parameters travel as a JSON object of name -> value."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError as exc:
+        raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"{field} must be a JSON object")
+
+
+def paged(fn: Callable[..., Page], *args) -> Page:
+    """Call a store's paged read; its last two arguments are page_size and page_token."""
+    page_size = args[-2]
+    if page_size < 0:
+        raise InvalidArgument(f"page_size must not be negative (got {page_size})")
+    try:
+        return fn(*args)
+    except PageTokenError as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+class Runs:
+    def __init__(self, store: Store, registry: Registry, proposals: Proposals, committer: Committer,
+                 hub: WatchHub) -> None:
+        self.store = store
+        self.registry = registry
+        self.proposals = proposals
+        self.committer = committer
+        self.hub = hub
+
+    # -- reads --------------------------------------------------------------------------------
+    def read_flow_run(self, flow_run_id: str) -> FlowRun:
+        return self.registry.require_flow_run(flow_run_id)
+
+    def read_task_run(self, task_run_id: str) -> TaskRun:
+        return self.registry.require_task_run(task_run_id)
+
+    async def list_flow_runs(self, flt: FlowRunFilter, page_size: int, page_token: str) -> Page:
+        await self.store.flush()
+        page = paged(self.store.list_flow_runs, flt, page_size, page_token)
+        # In-memory objects are authoritative for runs the orchestrator holds.
+        page.items = [self.registry.flow_runs.get(r.id) or r for r in page.items]
+        return page
+
+    async def list_task_runs(self, flow_run_id: str, state_types: list[str], page_size: int,
+                             page_token: str) -> Page:
+        await self.store.flush()
+        page = paged(self.store.list_task_runs, flow_run_id, state_types, page_size, page_token)
+        page.items = [self.registry.task_runs.get(r.id) or r for r in page.items]
+        return page
+
+    async def all_task_runs(self, flow_run_id: str) -> list[TaskRun]:
+        runs: list[TaskRun] = []
+        token = ""
+        while True:
+            page = await self.list_task_runs(flow_run_id, [], 1000, token)
+            runs += page.items
+            token = page.next_token
+            if not token:
+                return runs
+
+    async def read_states(self, run_kind: str, run_id: str) -> list[State]:
+        if run_kind == "flow":
+            self.read_flow_run(run_id)
+        else:
+            self.read_task_run(run_id)
+        await self.store.flush()
+        return self.store.read_states(run_id)
+
+    async def watch(self, flow_run_id: str, include_task_runs: bool) -> AsyncIterator[WatchItem]:
+        self.read_flow_run(flow_run_id)
+        await self.store.flush()
+        reader = self.all_task_runs if include_task_runs else None
+        async for item in follow(self.hub, flow_run_id, self.read_flow_run, reader):
+            yield item
+
+    # -- creation -----------------------------------------------------------------------------
+    async def create_flow_run(
+        self, run: FlowRun, initial: State | None, next_state: State | None = None
+    ) -> tuple[FlowRun, bool, Answer | None]:
+        """Create the run in `initial` (Pending if None) unless its idempotency key names an
+        existing one, then propose `next_state` if given; one commit for both."""
+        existing = None
+        if run.idempotency_key:
+            found = self.store.find_flow_run_by_idempotency_key(run.idempotency_key)
+            existing = found and (self.registry.read_flow_run(found.id) or found)
+        change = Change()
+        if existing is None:
+            check_parameters_json(run.parameters_json)
+            if run.parent_task_run_id:
+                self.read_task_run(run.parent_task_run_id)
+            if not run.name:
+                run.name = f"{run.flow_name}-{run.id[:8]}"
+            self.registry.remember_flow_run(run)
+            self.registry.fully_indexed.add(run.id)
+            self.proposals.apply("flow", run, Proposal(initial or State(StateType.PENDING), force=True), change)
+        else:
+            run = existing
+        answer = None
+        if next_state is not None:
+            answer = self.proposals.decide_into("flow", run, Proposal(next_state), change)
+        if change:
+            await self.committer.commit(change)
+        return run, existing is None, answer
+
+    async def create_task_run(
+        self, run: TaskRun, initial: State | None, next_state: State | None
+    ) -> tuple[TaskRun, bool, Answer | None]:
+        """Create the task run (or find it by idempotency key, or by flow run, task key and
+        dynamic key), then propose `next_state` if given; one commit for both."""
+        self.read_flow_run(run.flow_run_id)
+        existing = None
+        if run.idempotency_key:
+            found = self.store.find_task_run_by_idempotency_key(run.idempotency_key)
+            existing = found and self.registry.read_task_run(found.id)
+        if existing is None:
+            existing = self.registry.find_task_run(run.flow_run_id, run.task_key, run.dynamic_key)
+        change = Change()
+        created = existing is None
+        if created:
+            if not run.name:
+                run.name = f"{run.task_key}-{run.dynamic_key}"
+            self.registry.remember_task_run(run)
+            self.proposals.apply("task", run, Proposal(initial or State(StateType.PENDING), force=True), change)
+        else:
+            run = existing
+        answer = None
+        if next_state is not None:
+            answer = self.proposals.decide_into("task", run, Proposal(next_state), change)
+        if change:
+            await self.committer.commit(change)
+        return run, created, answer
+
+    async def update_flow_run(self, flow_run_id: str, flow_version: str,
+                              policy: FlowRunPolicy | None) -> FlowRun:
+        """What the engine learns when it loads the flow: its version and retry settings."""
+        run = self.read_flow_run(flow_run_id)
+        if flow_version:
+            run.flow_version = flow_version
+        if policy is not None and run.empirical_policy.retries == 0 and policy.retries:
+            run.empirical_policy.retries = policy.retries
+            run.empirical_policy.retry_delay_seconds = policy.retry_delay_seconds
+        change = Change()
+        change.batch.put_flow_run(run)
+        await self.committer.commit(change)
+        return run

@@ -1,0 +1,43 @@
+"""How the application layer's refusals reach a gRPC client: one status code per error class,
+and the message as it was written for a person to act on."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import grpc
+
+from ..app.errors import InvalidArgument, NotFound, ServiceError, Unavailable
+
+log = logging.getLogger("cadenza.orchestrator.rpc")
+
+_CODES: dict[type[ServiceError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def status_code(error: ServiceError) -> grpc.StatusCode:
+    for cls in type(error).__mro__:
+        code = _CODES.get(cls)  # type: ignore[arg-type]
+        if code is not None:
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def unary(method):
+    """Map service errors to status codes; an unexpected error is INTERNAL, never a crash."""
+
+    @functools.wraps(method)
+    async def wrapper(self, request, context):
+        try:
+            return await method(self, request, context)
+        except ServiceError as exc:
+            await context.abort(status_code(exc), exc.message)
+        except Exception:
+            log.exception("%s failed", method.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, f"{method.__name__} failed unexpectedly; see the orchestrator log")
+
+    return wrapper
