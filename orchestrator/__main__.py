@@ -17,7 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the orchestrator gRPC service")
     serve.add_argument("--host", default=defaults.host, help="bind address (CADENZA_ORCHESTRATOR_HOST)")
-    serve.add_argument("--port", type=int, default=defaults.port, help="port, 0 picks a free one (CADENZA_ORCHESTRATOR_PORT)")
+    serve.add_argument(
+        "--port", type=int, default=defaults.port, help="port, 0 picks a free one (CADENZA_ORCHESTRATOR_PORT)"
+    )
     serve.add_argument("--db", default=defaults.db_path, help="SQLite file (CADENZA_ORCHESTRATOR_DB)")
     serve.add_argument("--log-level", default=os.environ.get("CADENZA_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)

@@ -30,7 +30,7 @@ class ServerConfig:
     policy: PolicySettings = field(default_factory=PolicySettings)
 
     @classmethod
-    def from_env(cls) -> "ServerConfig":
+    def from_env(cls) -> ServerConfig:
         env = os.environ
         port = env.get("CADENZA_ORCHESTRATOR_PORT", "4300")
         if not port.isdigit():

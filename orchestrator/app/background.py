@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("cadenza.orchestrator")
 
 
-async def every(interval: float, step: Callable[[], Awaitable[object]], what: str,
-                at_once: bool = False) -> None:
+async def every(
+    interval: float, step: Callable[[], Awaitable[object]], what: str, at_once: bool = False
+) -> None:
     """Run `step` every `interval` seconds (the first time at once, or after one interval)
     until cancelled; a failing step is logged and the loop goes on, since one bad run must
     not stop the bookkeeping of every other."""
@@ -25,8 +26,9 @@ async def every(interval: float, step: Callable[[], Awaitable[object]], what: st
         await asyncio.sleep(interval)
 
 
-def start_loops(orchestrator, pause_interval: float = 0.5, lease_interval: float = 0.5,
-                schedule_interval: float = 1.0) -> list[asyncio.Task]:
+def start_loops(
+    orchestrator, pause_interval: float = 0.5, lease_interval: float = 0.5, schedule_interval: float = 1.0
+) -> list[asyncio.Task]:
     leases = orchestrator.leases
 
     async def lease_step() -> None:
@@ -37,6 +39,12 @@ def start_loops(orchestrator, pause_interval: float = 0.5, lease_interval: float
     return [
         loop.create_task(every(pause_interval, orchestrator.pauses.fail_expired, "pause expiry check")),
         loop.create_task(every(lease_interval, lease_step, "lease bookkeeping")),
-        loop.create_task(every(schedule_interval, orchestrator.deployments.schedule_due_runs, "scheduling deployments",
-                              at_once=True)),
+        loop.create_task(
+            every(
+                schedule_interval,
+                orchestrator.deployments.schedule_due_runs,
+                "scheduling deployments",
+                at_once=True,
+            )
+        ),
     ]

@@ -7,8 +7,8 @@ and the answers it carried are forgotten, so a failed commit leaves no trace.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..store.base import Store, WriteBatch
 from ..store.errors import StoreError

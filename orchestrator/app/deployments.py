@@ -79,7 +79,7 @@ class Deployments:
             raise NotFound(f"deployment {deployment_id or name!r} not found")
         return dep
 
-    def list(self) -> list[Deployment]:
+    def all(self) -> list[Deployment]:
         return sorted(self.by_id.values(), key=lambda d: d.name)
 
     async def delete(self, name: str) -> None:

@@ -46,7 +46,8 @@ class Descendants:
         for kind, runs in (("flow", flows), ("task", tasks)):
             for run in runs:
                 # Only over the state seen here: a run that moved on meanwhile is left alone.
-                ended = Proposal(State(final_type, message=message), force=True, expected_state_id=run.state.id)
+                seen = run.state.id if run.state is not None else ""
+                ended = Proposal(State(final_type, message=message), force=True, expected_state_id=seen)
                 await self.proposals.propose(kind, run.id, ended)
 
     def live_under(self, flow_run_id: str) -> tuple[list[TaskRun], list[FlowRun]]:

@@ -55,7 +55,9 @@ class AnswerMemory:
         if run.state is not None and run.state.details.transition_id == tid:
             produced = run.state
         else:
-            produced = next((s for s in self.store.read_states(run.id) if s.details.transition_id == tid), None)
+            produced = next(
+                (s for s in self.store.read_states(run.id) if s.details.transition_id == tid), None
+            )
         if produced is None:
             return None
         accepted = produced.type is proposal.state.type and produced.name == proposal.state.name

@@ -32,8 +32,9 @@ def _check_lease(lease_seconds: float) -> timedelta:
 
 
 class Leases:
-    def __init__(self, registry: Registry, proposals: Proposals, committer: Committer,
-                 late_after_seconds: float = 5.0) -> None:
+    def __init__(
+        self, registry: Registry, proposals: Proposals, committer: Committer, late_after_seconds: float = 5.0
+    ) -> None:
         self.registry = registry
         self.proposals = proposals
         self.committer = committer
@@ -49,27 +50,30 @@ class Leases:
     def _due_runs(self) -> list[FlowRun]:
         now = now_utc()
         due = [
-            run
-            for run in self.registry.live_flow_runs()
-            if run.state.type is StateType.SCHEDULED
+            (state.details.scheduled_time or state.timestamp, run)
+            for run, state in self.registry.live_flow_runs()
+            if state.type is StateType.SCHEDULED
             and run.entrypoint
-            and (run.state.details.scheduled_time or run.state.timestamp) <= now
+            and (state.details.scheduled_time or state.timestamp) <= now
         ]
-        due.sort(key=lambda r: r.state.details.scheduled_time or r.state.timestamp)
-        return due
+        due.sort(key=lambda item: item[0])
+        return [run for _, run in due]
 
     def _claim_now(self, worker_id: str, limit: int, lease: timedelta) -> tuple[list[FlowRun], Change]:
         change, claimed = Change(), []
         for run in self._due_runs()[:limit]:
             answer = self.proposals.decide_into("flow", run, Proposal(State(StateType.PENDING)), change)
-            if answer.decision.changed and run.state.type is StateType.PENDING:
+            state = answer.decision.state
+            if answer.decision.changed and state is not None and state.type is StateType.PENDING:
                 run.worker_id = worker_id
                 run.lease_expiration = now_utc() + lease
                 change.batch.put_flow_run(run)
                 claimed.append(run)
         return claimed, change
 
-    async def claim(self, worker_id: str, limit: int, lease_seconds: float, wait_seconds: float) -> list[FlowRun]:
+    async def claim(
+        self, worker_id: str, limit: int, lease_seconds: float, wait_seconds: float
+    ) -> list[FlowRun]:
         if not worker_id:
             raise InvalidArgument("worker_id is required")
         if limit < 0:
@@ -90,10 +94,12 @@ class Leases:
             # Wake on a newly scheduled run, or re-check soon for runs that became due.
             try:
                 await asyncio.wait_for(self.runs_scheduled.wait(), timeout=min(remaining, 0.25))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
-    async def heartbeat(self, worker_id: str, flow_run_ids: list[str], lease_seconds: float) -> tuple[list[str], list[str]]:
+    async def heartbeat(
+        self, worker_id: str, flow_run_ids: list[str], lease_seconds: float
+    ) -> tuple[list[str], list[str]]:
         if not worker_id:
             raise InvalidArgument("worker_id is required")
         lease = _check_lease(lease_seconds)
@@ -116,23 +122,25 @@ class Leases:
     async def crash_lapsed_leases(self) -> int:
         now = now_utc()
         lapsed = [
-            run
-            for run in self.registry.live_flow_runs()
-            if run.lease_expiration is not None
-            and run.lease_expiration < now
-            and run.state.type in _HELD_TYPES
+            (run, state)
+            for run, state in self.registry.live_flow_runs()
+            if run.lease_expiration is not None and run.lease_expiration < now and state.type in _HELD_TYPES
         ]
-        for run in lapsed:
+        for run, state in lapsed:
             worker = run.worker_id or "unknown"
-            if run.state.type is StateType.CANCELLING:
-                final = State(StateType.CANCELLED, message=f"Executor {worker} stopped while the run was cancelling.")
+            if state.type is StateType.CANCELLING:
+                final = State(
+                    StateType.CANCELLED, message=f"Executor {worker} stopped while the run was cancelling."
+                )
             else:
                 final = State(
                     StateType.CRASHED,
                     message=f"Flow run crashed: its executor ({worker}) stopped sending heartbeats; "
                     "the process running it was killed or lost.",
                 )
-            log.warning("lease of flow run %s lapsed (worker %s): marking %s", run.id, worker, final.type.value)
+            log.warning(
+                "lease of flow run %s lapsed (worker %s): marking %s", run.id, worker, final.type.value
+            )
             # Its task runs and subflows end the same way (see descendants.py).
             await self.proposals.propose("flow", run.id, Proposal(final, force=True))
         return len(lapsed)
@@ -141,8 +149,7 @@ class Leases:
         """MarkLateRuns: a Scheduled run past due by more than the threshold becomes "Late"."""
         now = now_utc()
         count = 0
-        for run in self.registry.live_flow_runs():
-            st = run.state
+        for run, st in self.registry.live_flow_runs():
             when = st.details.scheduled_time
             if st.type is StateType.SCHEDULED and st.name != "Late" and when and now - when > self.late_after:
                 late = State(StateType.SCHEDULED, name="Late", details=StateDetails(scheduled_time=when))

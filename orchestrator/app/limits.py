@@ -40,7 +40,7 @@ class Limits:
             raise NotFound(f"no concurrency limit for tag {tag!r}")
         return limit
 
-    def list(self) -> list[ConcurrencyLimit]:
+    def all(self) -> list[ConcurrencyLimit]:
         return sorted(self.registry.limits.values(), key=lambda limit: limit.tag)
 
     async def delete(self, tag: str) -> None:

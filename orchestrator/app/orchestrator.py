@@ -20,8 +20,9 @@ from .watch import WatchHub
 
 
 class Orchestrator:
-    def __init__(self, store: Store, settings: PolicySettings | None = None,
-                 late_runs_after_seconds: float = 5.0) -> None:
+    def __init__(
+        self, store: Store, settings: PolicySettings | None = None, late_runs_after_seconds: float = 5.0
+    ) -> None:
         self.store = store
         self.registry = Registry(store)
         self.registry.load()
@@ -29,7 +30,9 @@ class Orchestrator:
         answers = AnswerMemory(store)
         self.committer = Committer(store, self.registry, answers, self.hub)
         gatherer = InputGatherer(self.registry)
-        self.proposals = Proposals(self.registry, gatherer, answers, self.committer, settings or PolicySettings())
+        self.proposals = Proposals(
+            self.registry, gatherer, answers, self.committer, settings or PolicySettings()
+        )
         self.runs = Runs(store, self.registry, self.proposals, self.committer, self.hub)
         self.pauses = Pauses(self.registry, self.proposals, self.committer)
         self.limits = Limits(self.registry, self.committer)

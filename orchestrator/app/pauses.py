@@ -25,7 +25,9 @@ class Pauses:
             reason = f"Cannot resume a flow run that is not paused (it is {current})"
             return Answer(Decision(Status.ABORT, run.state, reason, nullified=True), run.run_count)
         if run.state.details.pause_reschedule:
-            target = State(StateType.SCHEDULED, name="Resuming", details=StateDetails(scheduled_time=now_utc()))
+            target = State(
+                StateType.SCHEDULED, name="Resuming", details=StateDetails(scheduled_time=now_utc())
+            )
         else:
             target = State(StateType.RUNNING)
         change = Change()
@@ -42,8 +44,7 @@ class Pauses:
         """A pause past its timeout fails the run (forced)."""
         now = now_utc()
         count = 0
-        for run in self.registry.live_flow_runs():
-            st = run.state
+        for run, st in self.registry.live_flow_runs():
             if st.type is StateType.PAUSED and st.details.pause_timeout and st.details.pause_timeout < now:
                 failed = State(StateType.FAILED, message=PAUSE_EXPIRED_MESSAGE)
                 await self.proposals.propose("flow", run.id, Proposal(failed, force=True))

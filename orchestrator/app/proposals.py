@@ -47,7 +47,9 @@ class Proposals:
             await self.committer.commit(change)
         return answer
 
-    def decide_into(self, run_kind: str, run: FlowRun | TaskRun, proposal: Proposal, change: Change) -> Answer:
+    def decide_into(
+        self, run_kind: str, run: FlowRun | TaskRun, proposal: Proposal, change: Change
+    ) -> Answer:
         """Decide one proposal into `change` (nothing is awaited); a repeat gets its first answer."""
         seen = self.answers.recall(run, proposal)
         if seen is not None:
@@ -69,8 +71,14 @@ class Proposals:
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "decision run_kind=%s run_id=%s proposed=%s/%s force=%s status=%s state=%s reason=%r",
-                run_kind, run.id, proposal.state.type.value, proposal.state.name, proposal.force,
-                decision.status.value, decision.state.name if decision.state else None, decision.reason,
+                run_kind,
+                run.id,
+                proposal.state.type.value,
+                proposal.state.name,
+                proposal.force,
+                decision.status.value,
+                decision.state.name if decision.state else None,
+                decision.reason,
             )
         if decision.changed:
             self._record_state(run_kind, run, change)
@@ -89,7 +97,9 @@ class Proposals:
         else:
             batch.put_task_run(run)
             batch.add_state("task", run.id, state)
-            change.events.append((run.flow_run_id, StateEvent("task", run.id, run.name, run.flow_run_id, state)))
+            change.events.append(
+                (run.flow_run_id, StateEvent("task", run.id, run.name, run.flow_run_id, state))
+            )
 
     def _record_effects(self, effects: Effects, change: Change) -> None:
         batch = change.batch

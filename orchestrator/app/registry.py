@@ -9,26 +9,30 @@ answered. Final runs are evicted least-recently-used; runs with commits in fligh
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection
 from datetime import datetime
 from itertools import islice
+from typing import Generic, TypeVar
 
 from ..core.models import CacheEntry, ConcurrencyLimit, FlowRun, State, TaskRun
 from ..store.base import Store
 from .errors import NotFound
 
+_Run = TypeVar("_Run", FlowRun, TaskRun)
 
-class _LRU:
+
+class _LRU(Generic[_Run]):
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.items: OrderedDict[str, FlowRun | TaskRun] = OrderedDict()
+        self.items: OrderedDict[str, _Run] = OrderedDict()
 
-    def get(self, key: str):
+    def get(self, key: str) -> _Run | None:
         run = self.items.get(key)
         if run is not None:
             self.items.move_to_end(key)
         return run
 
-    def put(self, key: str, run, pinned: set[str]) -> None:
+    def put(self, key: str, run: _Run, pinned: Collection[str]) -> None:
         self.items[key] = run
         self.items.move_to_end(key)
         if len(self.items) <= self.capacity:
@@ -55,8 +59,8 @@ class Registry:
 
     def __init__(self, store: Store, capacity: int = 20000) -> None:
         self.store = store
-        self.flow_runs = _LRU(capacity)
-        self.task_runs = _LRU(capacity * 5)
+        self.flow_runs: _LRU[FlowRun] = _LRU(capacity)
+        self.task_runs: _LRU[TaskRun] = _LRU(capacity * 5)
         self.task_keys: dict[tuple[str, str, str], str] = {}
         # Flow runs created by this process whose every task run is in `task_keys`: a key not
         # found there does not exist, and the store need not be asked.
@@ -162,5 +166,6 @@ class Registry:
             else:
                 self.in_flight[run_id] = left
 
-    def live_flow_runs(self) -> list[FlowRun]:
-        return [r for r in self.flow_runs.items.values() if r.state and not r.state.is_final()]
+    def live_flow_runs(self) -> list[tuple[FlowRun, State]]:
+        """Flow runs in memory that have not ended, each with its current state."""
+        return [(r, r.state) for r in self.flow_runs.items.values() if r.state and not r.state.is_final()]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
 from ..core.models import FlowRun, FlowRunPolicy, Proposal, State, StateType, TaskRun
 from ..store.base import FlowRunFilter, Page, Store
@@ -38,8 +38,9 @@ def paged(fn: Callable[..., Page], *args) -> Page:
 
 
 class Runs:
-    def __init__(self, store: Store, registry: Registry, proposals: Proposals, committer: Committer,
-                 hub: WatchHub) -> None:
+    def __init__(
+        self, store: Store, registry: Registry, proposals: Proposals, committer: Committer, hub: WatchHub
+    ) -> None:
         self.store = store
         self.registry = registry
         self.proposals = proposals
@@ -60,8 +61,9 @@ class Runs:
         page.items = [self.registry.flow_runs.get(r.id) or r for r in page.items]
         return page
 
-    async def list_task_runs(self, flow_run_id: str, state_types: list[str], page_size: int,
-                             page_token: str) -> Page:
+    async def list_task_runs(
+        self, flow_run_id: str, state_types: list[str], page_size: int, page_token: str
+    ) -> Page:
         await self.store.flush()
         page = paged(self.store.list_task_runs, flow_run_id, state_types, page_size, page_token)
         page.items = [self.registry.task_runs.get(r.id) or r for r in page.items]
@@ -85,7 +87,7 @@ class Runs:
         await self.store.flush()
         return self.store.read_states(run_id)
 
-    async def watch(self, flow_run_id: str, include_task_runs: bool) -> AsyncIterator[WatchItem]:
+    async def watch(self, flow_run_id: str, include_task_runs: bool) -> AsyncGenerator[WatchItem, None]:
         self.read_flow_run(flow_run_id)
         await self.store.flush()
         reader = self.all_task_runs if include_task_runs else None
@@ -98,7 +100,7 @@ class Runs:
     ) -> tuple[FlowRun, bool, Answer | None]:
         """Create the run in `initial` (Pending if None) unless its idempotency key names an
         existing one, then propose `next_state` if given; one commit for both."""
-        existing = None
+        existing: FlowRun | None = None
         if run.idempotency_key:
             found = self.store.find_flow_run_by_idempotency_key(run.idempotency_key)
             existing = found and (self.registry.read_flow_run(found.id) or found)
@@ -111,7 +113,9 @@ class Runs:
                 run.name = f"{run.flow_name}-{run.id[:8]}"
             self.registry.remember_flow_run(run)
             self.registry.fully_indexed.add(run.id)
-            self.proposals.apply("flow", run, Proposal(initial or State(StateType.PENDING), force=True), change)
+            self.proposals.apply(
+                "flow", run, Proposal(initial or State(StateType.PENDING), force=True), change
+            )
         else:
             run = existing
         answer = None
@@ -127,7 +131,7 @@ class Runs:
         """Create the task run (or find it by idempotency key, or by flow run, task key and
         dynamic key), then propose `next_state` if given; one commit for both."""
         self.read_flow_run(run.flow_run_id)
-        existing = None
+        existing: TaskRun | None = None
         if run.idempotency_key:
             found = self.store.find_task_run_by_idempotency_key(run.idempotency_key)
             existing = found and self.registry.read_task_run(found.id)
@@ -135,11 +139,13 @@ class Runs:
             existing = self.registry.find_task_run(run.flow_run_id, run.task_key, run.dynamic_key)
         change = Change()
         created = existing is None
-        if created:
+        if existing is None:
             if not run.name:
                 run.name = f"{run.task_key}-{run.dynamic_key}"
             self.registry.remember_task_run(run)
-            self.proposals.apply("task", run, Proposal(initial or State(StateType.PENDING), force=True), change)
+            self.proposals.apply(
+                "task", run, Proposal(initial or State(StateType.PENDING), force=True), change
+            )
         else:
             run = existing
         answer = None
@@ -149,8 +155,9 @@ class Runs:
             await self.committer.commit(change)
         return run, created, answer
 
-    async def update_flow_run(self, flow_run_id: str, flow_version: str,
-                              policy: FlowRunPolicy | None) -> FlowRun:
+    async def update_flow_run(
+        self, flow_run_id: str, flow_version: str, policy: FlowRunPolicy | None
+    ) -> FlowRun:
         """What the engine learns when it loads the flow: its version and retry settings."""
         run = self.read_flow_run(flow_run_id)
         if flow_version:

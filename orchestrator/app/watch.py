@@ -4,8 +4,8 @@ watcher sees (a snapshot of where everything is, then each change as it is commi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import AsyncIterator, Awaitable, Callable
 
 from ..core.models import FlowRun, State, TaskRun
 
@@ -62,7 +62,7 @@ async def follow(
     flow_run_id: str,
     read_flow_run: Callable[[str], FlowRun],
     read_task_runs: Callable[[str], Awaitable[list[TaskRun]]] | None,
-) -> AsyncIterator[WatchItem]:
+) -> AsyncGenerator[WatchItem, None]:
     """A snapshot of the flow run (and its task runs, unless `read_task_runs` is None), then
     every committed change until the flow run ends."""
     queue = hub.subscribe(flow_run_id)
@@ -76,15 +76,13 @@ async def follow(
         while not queue.empty():
             queued.append(queue.get_nowait())
         run = read_flow_run(flow_run_id)
-        snapshot = [StateEvent("flow", run.id, run.name, run.id, run.state)]
-        snapshot += [StateEvent("task", t.id, t.name, flow_run_id, t.state) for t in tasks]
-        covered = {event.run_id for event in snapshot}
+        covered = {run.id, *(t.id for t in tasks)}
+        snapshot = [StateEvent("flow", run.id, run.name, run.id, run.state)] if run.state else []
+        snapshot += [StateEvent("task", t.id, t.name, flow_run_id, t.state) for t in tasks if t.state]
         for event in queued:
             if not (isinstance(event, StateEvent) and event.run_id in covered):
                 queue.put_nowait(event)
         for event in snapshot:
-            if event.state is None:
-                continue
             last_sent[event.run_id] = event.state.id
             yield WatchItem(event, snapshot=True)
         if run.state is not None and run.state.is_final():
@@ -99,9 +97,7 @@ async def follow(
                     continue
                 last_sent[event.run_id] = event.state.id
             terminal = (
-                isinstance(event, StateEvent)
-                and event.run_id == flow_run_id
-                and event.state.is_final()
+                isinstance(event, StateEvent) and event.run_id == flow_run_id and event.state.is_final()
             )
             yield WatchItem(event, terminal=terminal)
             if terminal:

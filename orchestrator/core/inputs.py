@@ -7,9 +7,9 @@ is the authority) and applies the `Effects` in the same commit as the decision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from .models import CacheEntry, ConcurrencyLimit, FlowRun, Proposal, State, new_id
 

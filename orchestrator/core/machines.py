@@ -31,7 +31,9 @@ NONE = "NONE"  # a run that has no state yet
 S, P, R = StateType.SCHEDULED.value, StateType.PENDING.value, StateType.RUNNING.value
 C, F, X = StateType.COMPLETED.value, StateType.FAILED.value, StateType.CRASHED.value
 CANCELLED, CANCELLING, PAUSED = (
-    StateType.CANCELLED.value, StateType.CANCELLING.value, StateType.PAUSED.value
+    StateType.CANCELLED.value,
+    StateType.CANCELLING.value,
+    StateType.PAUSED.value,
 )
 ANY = (S, P, R, C, F, X, CANCELLED, CANCELLING, PAUSED)
 STATES = (NONE, *ANY)

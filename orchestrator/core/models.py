@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -28,9 +28,7 @@ class StateType(str, enum.Enum):
     PAUSED = "PAUSED"
 
 
-TERMINAL_TYPES = frozenset(
-    {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
-)
+TERMINAL_TYPES = frozenset({StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED})
 
 
 class ResultKind(str, enum.Enum):
@@ -82,7 +80,7 @@ class State:
     def is_final(self) -> bool:
         return self.type in TERMINAL_TYPES
 
-    def fresh_copy(self, id: str, timestamp: datetime, **changes) -> "State":
+    def fresh_copy(self, id: str, timestamp: datetime, **changes) -> State:
         """A new state (the given id and timestamp) with the same content, e.g. for "Cached"."""
         changes.setdefault("details", replace(self.details))
         return replace(self, id=id, timestamp=timestamp, data=replace(self.data), **changes)

@@ -11,8 +11,9 @@ one (WAIT, ABORT, REJECT keeping the current state) leaves the run and every lim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 from transitions import Machine
 
@@ -77,40 +78,49 @@ class Policy:
 
 # After-hooks run in reverse order, so the universal transforms at the end see the state as
 # every other rule left it.
-CORE_FLOW_POLICY = Policy("CoreFlowPolicy", (
-    HandleFlowTerminalStateTransitions(),
-    EnforceCancellingToCancelledTransition(),
-    BypassCancellingScheduledFlowRuns(),
-    PreventPendingTransitions(),
-    HandlePausingFlows(),
-    HandleResumingPausedFlows(),
-    CopyScheduledTime(),
-    WaitForScheduledTime(),
-    RetryFailedFlows(),
-    ReleaseLeaseWhenWorkEnds(),
-    MirrorSubflowStateOntoTracker(),
-))
+CORE_FLOW_POLICY = Policy(
+    "CoreFlowPolicy",
+    (
+        HandleFlowTerminalStateTransitions(),
+        EnforceCancellingToCancelledTransition(),
+        BypassCancellingScheduledFlowRuns(),
+        PreventPendingTransitions(),
+        HandlePausingFlows(),
+        HandleResumingPausedFlows(),
+        CopyScheduledTime(),
+        WaitForScheduledTime(),
+        RetryFailedFlows(),
+        ReleaseLeaseWhenWorkEnds(),
+        MirrorSubflowStateOntoTracker(),
+    ),
+)
 
-CORE_TASK_POLICY = Policy("CoreTaskPolicy", (
-    CacheRetrieval(),  # first: a cache hit is served even when slots are full
-    HandleTaskTerminalStateTransitions(),
-    PreventRunningTasksFromStoppedFlows(),
-    SecureTaskConcurrencySlots(),
-    CopyScheduledTime(),
-    WaitForScheduledTime(),
-    RetryFailedTasks(),
-    RenameReruns(),
-    UpdateFlowRunTrackerOnTasks(),
-    CacheInsertion(),
-    ReleaseTaskConcurrencySlots(),
-))
+CORE_TASK_POLICY = Policy(
+    "CoreTaskPolicy",
+    (
+        CacheRetrieval(),  # first: a cache hit is served even when slots are full
+        HandleTaskTerminalStateTransitions(),
+        PreventRunningTasksFromStoppedFlows(),
+        SecureTaskConcurrencySlots(),
+        CopyScheduledTime(),
+        WaitForScheduledTime(),
+        RetryFailedTasks(),
+        RenameReruns(),
+        UpdateFlowRunTrackerOnTasks(),
+        CacheInsertion(),
+        ReleaseTaskConcurrencySlots(),
+    ),
+)
 
 # force=True: the caller knows better than the lifecycle; only bookkeeping and the transforms
 # that keep other records true (slots, leases, a subflow's tracker).
-MINIMAL_FLOW_POLICY = Policy("MinimalFlowPolicy", (
-    ReleaseLeaseWhenWorkEnds(),
-    MirrorSubflowStateOntoTracker(),
-))
+MINIMAL_FLOW_POLICY = Policy(
+    "MinimalFlowPolicy",
+    (
+        ReleaseLeaseWhenWorkEnds(),
+        MirrorSubflowStateOntoTracker(),
+    ),
+)
 MINIMAL_TASK_POLICY = Policy("MinimalTaskPolicy", (ReleaseTaskConcurrencySlots(),))
 
 
@@ -124,11 +134,17 @@ class RunKind:
 
 
 FLOW_RUNS = RunKind(
-    "flow", machines.FLOW_RUN_MACHINE, CORE_FLOW_POLICY, MINIMAL_FLOW_POLICY,
+    "flow",
+    machines.FLOW_RUN_MACHINE,
+    CORE_FLOW_POLICY,
+    MINIMAL_FLOW_POLICY,
     record_flow_transition,
 )
 TASK_RUNS = RunKind(
-    "task", machines.TASK_RUN_MACHINE, CORE_TASK_POLICY, MINIMAL_TASK_POLICY,
+    "task",
+    machines.TASK_RUN_MACHINE,
+    CORE_TASK_POLICY,
+    MINIMAL_TASK_POLICY,
     record_task_transition,
 )
 KINDS = {"flow": FLOW_RUNS, "task": TASK_RUNS}
@@ -171,14 +187,20 @@ def decide(
     expected = proposal.expected_state_id
     if expected and expected != (current.id if current is not None else ""):
         actual = current.id if current is not None else "none (the run has no state)"
-        return _stay(run, f"Stale proposal: it expected the run's current state to be "
-                          f"{expected}, but the current state is {actual}."), Effects()
+        return _stay(
+            run,
+            f"Stale proposal: it expected the run's current state to be "
+            f"{expected}, but the current state is {actual}.",
+        ), Effects()
 
     from_type, to_type = (current.type if current is not None else None), proposal.state.type
     policy = _policy(kind, from_type, proposal)
     if policy is None:
-        return _stay(run, f"A {kind.label} run cannot go from {_name(current)} to "
-                          f"{to_type.value}; it stays {_name(current)}."), Effects()
+        return _stay(
+            run,
+            f"A {kind.label} run cannot go from {_name(current)} to "
+            f"{to_type.value}; it stays {_name(current)}.",
+        ), Effects()
 
     t = Transition(run, proposal.state, inputs, settings)
     entered = _enter(policy.for_edge(from_type, to_type), t, to_type)
@@ -196,30 +218,30 @@ def decide(
     return decision, t.effects
 
 
-def _enter(rules: tuple[Rule, ...], t: Transition, to_type: StateType) -> list:
+def _enter(rules: tuple[Rule, ...], t: Transition, to_type: StateType) -> list[list[Any]]:
     """Run the `before` hooks in priority order; returns (rule, type it expects to stand)."""
-    entered: list[list] = []
+    entered: list[list[Any]] = []
     try:
         for rule in rules:
-            if t.proposed is None:
-                break  # nullified: nothing further to decide
+            if t.nullified:
+                break  # nothing further to decide
             if not rule.UNIVERSAL and t.proposed.type is not to_type:
                 continue  # an earlier rule swapped the state: this rule no longer concerns it
             entered.append([rule, to_type])  # before the hook, so a failing hook is cleaned up
             seen = t.proposed
             rule.before(t)
-            if t.proposed is not None and t.proposed is not seen:
+            if not t.nullified and t.proposed is not seen:
                 entered[-1][1] = t.proposed.type  # it expects its own replacement to stand
     except BaseException:
-        t.proposed = None  # leave the run as found, then let the error through
+        t.stop()  # leave the run as found, then let the error through
         _exit(entered, t)
         raise
     return entered
 
 
-def _exit(entered: list, t: Transition) -> None:
+def _exit(entered: list[list[Any]], t: Transition) -> None:
     for rule, stands in reversed(entered):
-        if t.proposed is not None and (rule.UNIVERSAL or t.proposed.type is stands):
+        if not t.nullified and (rule.UNIVERSAL or t.proposed.type is stands):
             rule.after(t)
         else:
             rule.cleanup(t)

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import states_pb2 as spb
 
+from ..app.errors import InvalidArgument
 from ..core.models import (
     ConcurrencyLimit,
     Decision,
     Deployment,
-    Schedule,
     FlowRun,
     FlowRunPolicy,
     ResultKind,
     ResultRef,
+    Schedule,
     State,
     StateDetails,
     StateType,
@@ -28,17 +29,16 @@ from ..core.models import (
     TaskRunPolicy,
     now_utc,
 )
-from ..app.errors import InvalidArgument
 
 _TYPE_TO_PB = {t: spb.StateType.Value(f"STATE_TYPE_{t.value}") for t in StateType}
-_TYPE_FROM_PB = {v: k for k, v in _TYPE_TO_PB.items()}
+_TYPE_FROM_PB: dict[int, StateType] = {v: k for k, v in _TYPE_TO_PB.items()}
 _KIND_TO_PB = {
     ResultKind.NONE: spb.RESULT_KIND_UNSPECIFIED,
     ResultKind.UNPERSISTED: spb.RESULT_KIND_UNPERSISTED,
     ResultKind.PERSISTED: spb.RESULT_KIND_PERSISTED,
     ResultKind.LITERAL: spb.RESULT_KIND_LITERAL,
 }
-_KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
+_KIND_FROM_PB: dict[int, ResultKind] = {v: k for k, v in _KIND_TO_PB.items()}
 _STATUS_TO_PB = {
     Status.ACCEPT: pb.PROPOSAL_STATUS_ACCEPT,
     Status.REJECT: pb.PROPOSAL_STATUS_REJECT,
@@ -56,10 +56,12 @@ def ts(value: datetime | None) -> Timestamp | None:
     return out
 
 
-def dt(value: Timestamp, present: bool = True) -> datetime | None:
-    if not present:
-        return None
-    return value.ToDatetime(tzinfo=timezone.utc)
+def dt(value: Timestamp) -> datetime:
+    return value.ToDatetime(tzinfo=UTC)
+
+
+def optional_dt(value: Timestamp, present: bool) -> datetime | None:
+    return dt(value) if present else None
 
 
 # -- ids and enums ------------------------------------------------------------------------
@@ -118,11 +120,11 @@ def state_from_pb(msg: spb.State, field: str = "state") -> State:
             flow_run_id=d.flow_run_id,
             task_run_id=d.task_run_id,
             child_flow_run_id=d.child_flow_run_id,
-            scheduled_time=dt(d.scheduled_time, d.HasField("scheduled_time")),
+            scheduled_time=optional_dt(d.scheduled_time, d.HasField("scheduled_time")),
             cache_key=d.cache_key,
-            cache_expiration=dt(d.cache_expiration, d.HasField("cache_expiration")),
+            cache_expiration=optional_dt(d.cache_expiration, d.HasField("cache_expiration")),
             refresh_cache=d.refresh_cache,
-            pause_timeout=dt(d.pause_timeout, d.HasField("pause_timeout")),
+            pause_timeout=optional_dt(d.pause_timeout, d.HasField("pause_timeout")),
             pause_reschedule=d.pause_reschedule,
             pause_key=d.pause_key,
             retriable=d.retriable if d.HasField("retriable") else None,

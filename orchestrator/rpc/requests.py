@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cadenza.v1 import orchestrator_pb2 as pb
 
+from ..app.deployments import check_entrypoint
 from ..app.errors import InvalidArgument
 from ..app.idempotency import Answer
 from ..core.models import FlowRun, Proposal, State, TaskRun
-from ..app.deployments import check_entrypoint
 from . import convert
 
-KINDS = {pb.RUN_KIND_FLOW: "flow", pb.RUN_KIND_TASK: "task"}
-KINDS_PB = {v: k for k, v in KINDS.items()}
+KINDS: dict[int, str] = {pb.RUN_KIND_FLOW: "flow", pb.RUN_KIND_TASK: "task"}
+KINDS_PB: dict[str, pb.RunKind.ValueType] = {"flow": pb.RUN_KIND_FLOW, "task": pb.RUN_KIND_TASK}
 
 
 def run_kind(value: int) -> str:
@@ -107,5 +107,5 @@ def log_pb(entry: dict) -> pb.LogEntry:
         logger_name=entry["logger_name"],
         level=entry["level"],
         message=entry["message"],
-        timestamp=convert.ts(datetime.fromisoformat(stamp).astimezone(timezone.utc)) if stamp else None,
+        timestamp=convert.ts(datetime.fromisoformat(stamp).astimezone(UTC)) if stamp else None,
     )

@@ -26,8 +26,10 @@ class ResourcesRpc:
 
     @unary
     async def ListConcurrencyLimits(self, request, context):
-        limits = self.orchestrator.limits.list()
-        return pb.ListConcurrencyLimitsResponse(concurrency_limits=[convert.limit_to_pb(lim) for lim in limits])
+        limits = self.orchestrator.limits.all()
+        return pb.ListConcurrencyLimitsResponse(
+            concurrency_limits=[convert.limit_to_pb(lim) for lim in limits]
+        )
 
     @unary
     async def DeleteConcurrencyLimit(self, request, context):
@@ -48,7 +50,9 @@ class ResourcesRpc:
             request.page_size,
             request.page_token,
         )
-        return pb.ReadLogsResponse(logs=[requests.log_pb(e) for e in page.items], next_page_token=page.next_token)
+        return pb.ReadLogsResponse(
+            logs=[requests.log_pb(e) for e in page.items], next_page_token=page.next_token
+        )
 
     # -- deployments ------------------------------------------------------------------------
     @unary
@@ -63,7 +67,7 @@ class ResourcesRpc:
 
     @unary
     async def ListDeployments(self, request, context):
-        deployments = self.orchestrator.deployments.list()
+        deployments = self.orchestrator.deployments.all()
         return pb.ListDeploymentsResponse(deployments=[convert.deployment_to_pb(d) for d in deployments])
 
     @unary
@@ -79,7 +83,12 @@ class ResourcesRpc:
         dep = deployments.read(request.deployment_id, request.name)
         when = convert.dt(request.scheduled_time) if request.HasField("scheduled_time") else None
         run, created = await deployments.create_flow_run(
-            dep, request.parameters_json, list(request.tags), request.idempotency_key, when, request.flow_run_name
+            dep,
+            request.parameters_json,
+            list(request.tags),
+            request.idempotency_key,
+            when,
+            request.flow_run_name,
         )
         return pb.CreateFlowRunResponse(flow_run=convert.flow_run_to_pb(run), created=created)
 

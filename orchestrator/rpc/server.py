@@ -66,7 +66,11 @@ async def start_server(config: ServerConfig) -> RunningServer:
     try:
         server, port, health_servicer = await start_grpc_server(
             lambda s: pb_grpc.add_OrchestratorServicer_to_server(servicer, s),
-            SERVICE_NAME, config.host, config.port, config.api_token, options=SERVER_OPTIONS,
+            SERVICE_NAME,
+            config.host,
+            config.port,
+            config.api_token,
+            options=SERVER_OPTIONS,
         )
     except OSError:
         store.close()
@@ -97,8 +101,13 @@ class BackgroundServer:
         self.port = running.port
 
     @classmethod
-    def start(cls, db_path: str | None = None, host: str = "127.0.0.1", port: int = 0,
-              config: ServerConfig | None = None) -> "BackgroundServer":
+    def start(
+        cls,
+        db_path: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        config: ServerConfig | None = None,
+    ) -> BackgroundServer:
         config = config or ServerConfig.from_env()
         config.host, config.port = host, port
         if db_path:

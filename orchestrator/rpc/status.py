@@ -21,7 +21,7 @@ _CODES: dict[type[ServiceError], grpc.StatusCode] = {
 
 def status_code(error: ServiceError) -> grpc.StatusCode:
     for cls in type(error).__mro__:
-        code = _CODES.get(cls)  # type: ignore[arg-type]
+        code = _CODES.get(cls)
         if code is not None:
             return code
     return grpc.StatusCode.INTERNAL
@@ -38,6 +38,8 @@ def unary(method):
             await context.abort(status_code(exc), exc.message)
         except Exception:
             log.exception("%s failed", method.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"{method.__name__} failed unexpectedly; see the orchestrator log")
+            await context.abort(
+                grpc.StatusCode.INTERNAL, f"{method.__name__} failed unexpectedly; see the orchestrator log"
+            )
 
     return wrapper

@@ -16,7 +16,9 @@ def _item_pb(item: WatchItem, sequence: int) -> pb.WatchFlowRunResponse:
     if event is None:
         return pb.WatchFlowRunResponse(sequence=sequence, terminal=True)
     if isinstance(event, LogEvent):
-        return pb.WatchFlowRunResponse(sequence=sequence, log=requests.log_pb(event.entry), snapshot=item.snapshot)
+        return pb.WatchFlowRunResponse(
+            sequence=sequence, log=requests.log_pb(event.entry), snapshot=item.snapshot
+        )
     return pb.WatchFlowRunResponse(
         sequence=sequence,
         state_change=pb.RunStateChange(

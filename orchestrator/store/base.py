@@ -98,8 +98,13 @@ class WriteBatch:
 
     def __bool__(self) -> bool:
         return bool(
-            self.flow_runs or self.task_runs or self.states or self.limits
-            or self.cache_entries or self.logs or self.deployments
+            self.flow_runs
+            or self.task_runs
+            or self.states
+            or self.limits
+            or self.cache_entries
+            or self.logs
+            or self.deployments
         )
 
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import orjson
-from typing import Any
 
 from ..core.models import (
     ConcurrencyLimit,
     Deployment,
-    Schedule,
     FlowRun,
     FlowRunPolicy,
     ResultKind,
     ResultRef,
+    Schedule,
     State,
     StateDetails,
     StateType,
@@ -30,6 +30,10 @@ def _t(value: datetime | None) -> datetime | None:
 
 def _pt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _pt_required(value: str) -> datetime:
+    return datetime.fromisoformat(value)
 
 
 def _dumps(doc: dict) -> str:
@@ -71,7 +75,7 @@ def state_from_doc(doc: dict[str, Any]) -> State:
         type=StateType(doc["type"]),
         name=doc["name"],
         message=doc["message"],
-        timestamp=_pt(doc["timestamp"]),
+        timestamp=_pt_required(doc["timestamp"]),
         data=ResultRef(ResultKind(kind), key, serializer, js),
         details=StateDetails(
             flow_run_id=d["flow_run_id"],
@@ -113,7 +117,7 @@ def _load_times(run: FlowRun | TaskRun, doc: dict[str, Any]) -> None:
     run.total_run_time = doc["total_run_time"]
     run.expected_start_time = _pt(doc["expected_start_time"])
     run.next_scheduled_start_time = _pt(doc["next_scheduled_start_time"])
-    run.created = _pt(doc["created"])
+    run.created = _pt_required(doc["created"])
 
 
 def flow_run_to_doc(run: FlowRun) -> str:
@@ -219,7 +223,7 @@ def limit_from_doc(text: str) -> ConcurrencyLimit:
         concurrency_limit=doc["concurrency_limit"],
         active_slots=set(doc["active_slots"]),
         id=doc["id"],
-        created=_pt(doc["created"]),
+        created=_pt_required(doc["created"]),
     )
 
 
@@ -259,5 +263,5 @@ def deployment_from_doc(text: str) -> Deployment:
         tags=doc["tags"],
         schedule=Schedule(interval, cron),
         description=doc["description"],
-        created=_pt(doc["created"]),
+        created=_pt_required(doc["created"]),
     )

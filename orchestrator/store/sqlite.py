@@ -93,6 +93,16 @@ class SQLiteStore:
             self._read.close()
             self._read = None
 
+    def _reader(self) -> sqlite3.Connection:
+        if self._read is None:
+            raise StoreError(f"the store {self.path} is not open")
+        return self._read
+
+    def _writer(self) -> sqlite3.Connection:
+        if self._write is None:
+            raise StoreError(f"the store {self.path} is not open")
+        return self._write
+
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
@@ -133,7 +143,7 @@ class SQLiteStore:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
         error: BaseException | None = None
-        conn = self._write
+        conn = self._writer()
         try:
             conn.execute("BEGIN IMMEDIATE")
             for batch, _ in pending:
@@ -157,8 +167,16 @@ class SQLiteStore:
                 "INSERT INTO flow_runs VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
                 "state_type=excluded.state_type, tags=excluded.tags, doc=excluded.doc",
                 [
-                    (r.id, r.flow_name, r.state_type, r.parent_task_run_id, r.deployment_id,
-                     r.idempotency_key, json.dumps(r.tags), r.doc)
+                    (
+                        r.id,
+                        r.flow_name,
+                        r.state_type,
+                        r.parent_task_run_id,
+                        r.deployment_id,
+                        r.idempotency_key,
+                        json.dumps(r.tags),
+                        r.doc,
+                    )
                     for r in b.flow_runs.values()
                 ],
             )
@@ -167,15 +185,12 @@ class SQLiteStore:
                 "INSERT INTO task_runs VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
                 "state_type=excluded.state_type, doc=excluded.doc",
                 [
-                    (r.id, r.flow_run_id, r.task_key, r.dynamic_key, r.state_type,
-                     r.idempotency_key, r.doc)
+                    (r.id, r.flow_run_id, r.task_key, r.dynamic_key, r.state_type, r.idempotency_key, r.doc)
                     for r in b.task_runs.values()
                 ],
             )
         if b.states:
-            conn.executemany(
-                "INSERT INTO states (run_kind, run_id, id, doc) VALUES (?,?,?,?)", b.states
-            )
+            conn.executemany("INSERT INTO states (run_kind, run_id, id, doc) VALUES (?,?,?,?)", b.states)
         for tag, doc in b.limits.items():
             if doc is None:
                 conn.execute("DELETE FROM concurrency_limits WHERE tag=?", (tag,))
@@ -200,13 +215,11 @@ class SQLiteStore:
                     (dep_id, *row),
                 )
         if b.logs:
-            conn.executemany(
-                "INSERT INTO logs (flow_run_id, task_run_id, doc) VALUES (?,?,?)", b.logs
-            )
+            conn.executemany("INSERT INTO logs (flow_run_id, task_run_id, doc) VALUES (?,?,?)", b.logs)
 
     # -- reads (on the caller's thread; WAL lets them run beside the writer) ---------------
     def _one(self, sql: str, args: tuple) -> tuple | None:
-        return self._read.execute(sql, args).fetchone()
+        return self._reader().execute(sql, args).fetchone()
 
     def get_flow_run(self, flow_run_id: str) -> FlowRun | None:
         row = self._one("SELECT doc FROM flow_runs WHERE id=?", (flow_run_id,))
@@ -232,7 +245,8 @@ class SQLiteStore:
         return codec.task_run_from_doc(row[0]) if row else None
 
     def list_flow_runs(self, flt: FlowRunFilter, page_size: int, page_token: str) -> Page:
-        where, args = ["rowid > ?"], [decode_token(page_token)]
+        where: list[str] = ["rowid > ?"]
+        args: list[object] = [decode_token(page_token)]
         if flt.state_types:
             where.append(f"state_type IN ({','.join('?' * len(flt.state_types))})")
             args += flt.state_types
@@ -250,13 +264,16 @@ class SQLiteStore:
             args.append(tag)
         return self._page(
             f"SELECT rowid, doc FROM flow_runs WHERE {' AND '.join(where)} ORDER BY rowid",
-            args, page_size, codec.flow_run_from_doc,
+            args,
+            page_size,
+            codec.flow_run_from_doc,
         )
 
     def list_task_runs(
         self, flow_run_id: str, state_types: list[str], page_size: int, page_token: str
     ) -> Page:
-        where, args = ["rowid > ?"], [decode_token(page_token)]
+        where: list[str] = ["rowid > ?"]
+        args: list[object] = [decode_token(page_token)]
         if flow_run_id:
             where.append("flow_run_id = ?")
             args.append(flow_run_id)
@@ -265,25 +282,27 @@ class SQLiteStore:
             args += state_types
         return self._page(
             f"SELECT rowid, doc FROM task_runs WHERE {' AND '.join(where)} ORDER BY rowid",
-            args, page_size, codec.task_run_from_doc,
+            args,
+            page_size,
+            codec.task_run_from_doc,
         )
 
-    def _page(self, sql: str, args: list, page_size: int, decode) -> Page:
+    def _page(self, sql: str, args: list[object], page_size: int, decode) -> Page:
         size = min(page_size or 100, _MAX_PAGE)
-        rows = self._read.execute(f"{sql} LIMIT ?", (*args, size + 1)).fetchall()
+        rows = self._reader().execute(f"{sql} LIMIT ?", (*args, size + 1)).fetchall()
         more = len(rows) > size
         rows = rows[:size]
         token = encode_token(rows[-1][0]) if more and rows else ""
         return Page([decode(doc) for _, doc in rows], token)
 
     def read_states(self, run_id: str) -> list[State]:
-        rows = self._read.execute(
-            "SELECT doc FROM states WHERE run_id=? ORDER BY seq", (run_id,)
-        ).fetchall()
+        rows = (
+            self._reader().execute("SELECT doc FROM states WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
+        )
         return [codec.loads_state(doc) for (doc,) in rows]
 
     def list_limits(self) -> list[ConcurrencyLimit]:
-        rows = self._read.execute("SELECT doc FROM concurrency_limits ORDER BY tag").fetchall()
+        rows = self._reader().execute("SELECT doc FROM concurrency_limits ORDER BY tag").fetchall()
         return [codec.limit_from_doc(doc) for (doc,) in rows]
 
     def lookup_cache(self, key: str, now: datetime) -> State | None:
@@ -295,7 +314,8 @@ class SQLiteStore:
         return codec.loads_state(row[0]) if row else None
 
     def read_logs(self, flow_run_id: str, task_run_id: str, page_size: int, page_token: str) -> Page:
-        where, args = ["seq > ?", "flow_run_id = ?"], [decode_token(page_token), flow_run_id]
+        where: list[str] = ["seq > ?", "flow_run_id = ?"]
+        args: list[object] = [decode_token(page_token), flow_run_id]
         if task_run_id:
             where.append("task_run_id = ?")
             args.append(task_run_id)
@@ -303,15 +323,19 @@ class SQLiteStore:
         return self._page(sql, args, page_size, json.loads)
 
     def list_deployments(self) -> list[Deployment]:
-        rows = self._read.execute("SELECT doc FROM deployments ORDER BY name").fetchall()
+        rows = self._reader().execute("SELECT doc FROM deployments ORDER BY name").fetchall()
         return [codec.deployment_from_doc(doc) for (doc,) in rows]
 
     def non_final_flow_runs(self) -> list[FlowRun]:
         final = tuple(t.value for t in TERMINAL_TYPES)
-        rows = self._read.execute(
-            f"SELECT doc FROM flow_runs WHERE state_type NOT IN ({','.join('?' * len(final))})",
-            final,
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute(
+                f"SELECT doc FROM flow_runs WHERE state_type NOT IN ({','.join('?' * len(final))})",
+                final,
+            )
+            .fetchall()
+        )
         return [codec.flow_run_from_doc(doc) for (doc,) in rows]
 
 

@@ -50,8 +50,9 @@ def main(n: int = 20000, repeats: int = 5) -> None:
         rounds = [per_proposal_us(ctx, tags, n) for _ in range(repeats)]
         best = {k: min(r[k] for r in rounds) for k in rounds[0]}
         cells = "  ".join(f"{k}={v:5.1f}" for k, v in best.items())
-        print(f"{label:16} best of {repeats}, us/proposal: {cells}  "
-              f"mean={sum(best.values()) / len(best):5.1f}")
+        print(
+            f"{label:16} best of {repeats}, us/proposal: {cells}  mean={sum(best.values()) / len(best):5.1f}"
+        )
     fired = min(machine_check_us(n, cached=False) for _ in range(repeats))
     remembered = min(machine_check_us(n, cached=True) for _ in range(repeats))
     print(f"machine check: fired {fired:5.1f} us, remembered verdict {remembered:5.2f} us")

@@ -4,7 +4,7 @@ layer gathers in the service), and helpers to put runs in a state and propose.""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,7 +31,7 @@ from orchestrator.core.models import (
 from orchestrator.core.policy import decide, needs_for
 from orchestrator.core.transition import Transition
 
-T0 = datetime(2030, 1, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 ST = StateType
 
 
@@ -51,8 +51,9 @@ class FakeContext:
     def inputs_for(self, kind: str, run, proposal: Proposal) -> DecisionInputs:
         needs = needs_for(kind, run, proposal)
         self.gathered.append(needs)
-        inputs = DecisionInputs(now=self.clock, draw=self.draw, ticket=next(self.tickets),
-                                new_id=lambda: next(self.ids))
+        inputs = DecisionInputs(
+            now=self.clock, draw=self.draw, ticket=next(self.tickets), new_id=lambda: next(self.ids)
+        )
         if NEEDS_FLOW_RUN in needs and kind == "task":
             inputs.flow_run = self.flow_runs.get(run.flow_run_id)
         if NEEDS_LIMITS in needs:
@@ -85,8 +86,9 @@ def ctx() -> FakeContext:
     return FakeContext()
 
 
-def state(type_: StateType, name: str = "", message: str = "", data: ResultKind | None = None,
-          **details) -> State:
+def state(
+    type_: StateType, name: str = "", message: str = "", data: ResultKind | None = None, **details
+) -> State:
     return State(
         type_,
         name=name,

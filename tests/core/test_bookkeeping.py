@@ -82,9 +82,7 @@ def test_states_are_stamped_and_linked_to_their_runs(ctx):
     assert (flow.state.details.flow_run_id, flow.state.details.task_run_id) == (flow.id, "tracker")
     task = task_in(ctx)
     propose(ctx, task, ST.PENDING)
-    assert (task.state.details.flow_run_id, task.state.details.task_run_id) == (
-        task.flow_run_id, task.id
-    )
+    assert (task.state.details.flow_run_id, task.state.details.task_run_id) == (task.flow_run_id, task.id)
 
 
 def test_flow_run_count_counts_attempts(ctx):

@@ -50,9 +50,7 @@ PAUSED      A A A A A A A A A
 def table(text: str):
     rows = [line.split() for line in text.strip().splitlines()[1:]]
     return [
-        pytest.param(
-            None if row[0] == "NONE" else ST(row[0]), ST(col), cell, id=f"{row[0]}->{col}"
-        )
+        pytest.param(None if row[0] == "NONE" else ST(row[0]), ST(col), cell, id=f"{row[0]}->{col}")
         for row in rows
         for col, cell in zip(COLUMNS, row[1:])
     ]

@@ -73,8 +73,11 @@ def test_decisions_read_no_clock_and_draw_no_ids_of_their_own(ctx, monkeypatch):
     limited.tags = ["db"]
     ctx.add_limit("db", 1)
     proposals = [state(t) for t in (ST.RUNNING, ST.COMPLETED, ST.RUNNING, ST.FAILED, ST.RUNNING)]
-    with_key = [state(ST.RUNNING, cache_key="k"), state(ST.COMPLETED, cache_key="k"),
-                state(ST.RUNNING, cache_key="k")]
+    with_key = [
+        state(ST.RUNNING, cache_key="k"),
+        state(ST.COMPLETED, cache_key="k"),
+        state(ST.RUNNING, cache_key="k"),
+    ]
     pause, running = state(ST.PAUSED), state(ST.RUNNING)
     other = task_in(ctx, None, flow=flow)
 

@@ -71,7 +71,11 @@ def test_lifecycle_invariants(graph):
     assert graph[machines.CANCELLING] == (machines.CANCELLED,)
     # Out of CANCELLED only edges that a rule aborts, and the self-loop.
     assert set(graph[machines.CANCELLED]) <= {
-        machines.CANCELLED, machines.S, machines.X, machines.CANCELLING, machines.PAUSED
+        machines.CANCELLED,
+        machines.S,
+        machines.X,
+        machines.CANCELLING,
+        machines.PAUSED,
     }
 
 
@@ -79,9 +83,7 @@ def test_firing_is_side_effect_free_for_the_caller():
     # Each check fires on a fresh cursor: repeated checks give the same answer.
     for _ in range(3):
         assert machines.allows(machines.FLOW_RUN_MACHINE, StateType.RUNNING, StateType.FAILED)
-        assert not machines.allows(
-            machines.FLOW_RUN_MACHINE, StateType.CANCELLING, StateType.RUNNING
-        )
+        assert not machines.allows(machines.FLOW_RUN_MACHINE, StateType.CANCELLING, StateType.RUNNING)
 
 
 def test_describe_lists_every_source():
@@ -94,9 +96,7 @@ def test_describe_lists_every_source():
 def test_remembered_verdicts_agree_with_firing_the_machine(machine):
     for from_type in [None, *StateType]:
         for to_type in StateType:
-            assert machines.allows(machine, from_type, to_type) is machines.fire(
-                machine, from_type, to_type
-            )
+            assert machines.allows(machine, from_type, to_type) is machines.fire(machine, from_type, to_type)
 
 
 def test_a_machine_with_guards_is_fired_every_time():
@@ -104,10 +104,19 @@ def test_a_machine_with_guards_is_fired_every_time():
 
     gate = {"open": True}
     guarded = Machine(
-        model=None, states=list(machines.STATES), auto_transitions=False, send_event=True,
+        model=None,
+        states=list(machines.STATES),
+        auto_transitions=False,
+        send_event=True,
         initial=machines.NONE,
-        transitions=[{"trigger": "propose_running", "source": "PENDING", "dest": "RUNNING",
-                      "conditions": lambda event: gate["open"]}],
+        transitions=[
+            {
+                "trigger": "propose_running",
+                "source": "PENDING",
+                "dest": "RUNNING",
+                "conditions": lambda event: gate["open"],
+            }
+        ],
     )
     assert machines.allows(guarded, StateType.PENDING, StateType.RUNNING)
     gate["open"] = False

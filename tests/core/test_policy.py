@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 
 from orchestrator.core.models import Status
-from orchestrator.core.rules import PreventRunningTasksFromStoppedFlows, SecureTaskConcurrencySlots
 from orchestrator.core.policy import (
     CORE_FLOW_POLICY,
     CORE_TASK_POLICY,
     MINIMAL_FLOW_POLICY,
     MINIMAL_TASK_POLICY,
 )
+from orchestrator.core.rules import PreventRunningTasksFromStoppedFlows, SecureTaskConcurrencySlots
 
 from .conftest import ST, flow_in, propose, state, task_in
 

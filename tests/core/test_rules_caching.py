@@ -12,8 +12,7 @@ from .conftest import ST, propose, state, task_in
 def complete_with_key(ctx, key, expiration=None):
     run = task_in(ctx, ST.RUNNING, run_count=1)
     decision, effects = propose(
-        ctx, run, state(ST.COMPLETED, data=ResultKind.PERSISTED, cache_key=key,
-                        cache_expiration=expiration)
+        ctx, run, state(ST.COMPLETED, data=ResultKind.PERSISTED, cache_key=key, cache_expiration=expiration)
     )
     return run, effects
 

@@ -58,8 +58,7 @@ def test_re_entering_running_never_takes_two_slots(ctx):
 def test_a_running_proposal_cancelled_out_later_gives_its_slot_back(ctx):
     # Scenario 106: the slot is taken, then WaitForScheduledTime nullifies the transition.
     limit = ctx.add_limit("db", 1)
-    run = task_in(ctx, state(ST.SCHEDULED, scheduled_time=ctx.clock + timedelta(seconds=30)),
-                  tags=["db"])
+    run = task_in(ctx, state(ST.SCHEDULED, scheduled_time=ctx.clock + timedelta(seconds=30)), tags=["db"])
     before = copy.deepcopy(run)
     decision, effects = propose(ctx, run, ST.RUNNING)
     assert decision.status is Status.WAIT

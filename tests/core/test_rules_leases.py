@@ -12,8 +12,9 @@ from .conftest import ST, flow_in, propose, state
 
 
 def leased(ctx, target):
-    return flow_in(ctx, target, worker_id="w1", lease_expiration=ctx.clock + timedelta(seconds=10),
-                   deployment_id="dep")
+    return flow_in(
+        ctx, target, worker_id="w1", lease_expiration=ctx.clock + timedelta(seconds=10), deployment_id="dep"
+    )
 
 
 @pytest.mark.parametrize("final", [ST.COMPLETED, ST.FAILED, ST.CRASHED, ST.CANCELLED])

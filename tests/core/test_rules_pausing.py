@@ -9,7 +9,7 @@ import pytest
 from orchestrator.core.models import Status
 from orchestrator.core.rules import HandlePausingFlows
 
-from .conftest import ST, flow_in, propose, state, task_in, walk, transition
+from .conftest import ST, flow_in, propose, state, task_in, transition, walk
 
 
 # -- pausing -------------------------------------------------------------------------------
@@ -49,11 +49,14 @@ def test_only_a_running_flow_can_pause(ctx):
     assert t.status is Status.REJECT and t.nullified
 
 
-@pytest.mark.parametrize("fields,expected,words", [
-    ({"parent_task_run_id": "t1", "deployment_id": "d1"}, Status.ABORT, "subflows"),
-    ({}, Status.ABORT, "without a deployment"),
-    ({"deployment_id": "d1"}, Status.ACCEPT, ""),
-])
+@pytest.mark.parametrize(
+    "fields,expected,words",
+    [
+        ({"parent_task_run_id": "t1", "deployment_id": "d1"}, Status.ABORT, "subflows"),
+        ({}, Status.ABORT, "without a deployment"),
+        ({"deployment_id": "d1"}, Status.ACCEPT, ""),
+    ],
+)
 def test_pausing_with_reschedule(ctx, fields, expected, words):
     run = flow_in(ctx, ST.RUNNING, **fields)
     decision, _ = propose(ctx, run, state(ST.PAUSED, pause_reschedule=True))

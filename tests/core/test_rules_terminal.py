@@ -7,7 +7,7 @@ import copy
 
 import pytest
 
-from orchestrator.core.models import ResultKind, Status, TERMINAL_TYPES
+from orchestrator.core.models import TERMINAL_TYPES, ResultKind, Status
 from orchestrator.core.rules import EnforceCancellingToCancelledTransition
 
 from .conftest import ST, flow_in, propose, state, task_in, transition
@@ -25,12 +25,15 @@ def test_flow_terminal_cannot_be_marked_crashed_cancelling_or_paused(ctx, termin
     assert decision.reason == f"Run is already in terminal state {terminal.value}."
 
 
-@pytest.mark.parametrize("kind,expected", [
-    (ResultKind.PERSISTED, Status.REJECT),
-    (ResultKind.LITERAL, Status.REJECT),
-    (ResultKind.UNPERSISTED, Status.ACCEPT),
-    (ResultKind.NONE, Status.ACCEPT),
-])
+@pytest.mark.parametrize(
+    "kind,expected",
+    [
+        (ResultKind.PERSISTED, Status.REJECT),
+        (ResultKind.LITERAL, Status.REJECT),
+        (ResultKind.UNPERSISTED, Status.ACCEPT),
+        (ResultKind.NONE, Status.ACCEPT),
+    ],
+)
 def test_flow_completed_with_a_kept_result_stays_completed(ctx, kind, expected):
     run = flow_in(ctx, state(ST.COMPLETED, data=kind))
     decision, _ = propose(ctx, run, ST.RUNNING)

@@ -83,7 +83,8 @@ def test_the_wait_backs_off_up_to_the_maximum():
 
 
 def test_waiting_leaves_slots_of_other_tags_alone(ctx):
-    free, full = ctx.add_limit("free", 5), ctx.add_limit("full", 1)
+    free = ctx.add_limit("free", 5)
+    ctx.add_limit("full", 1)
     holder = task_in(ctx, ST.PENDING, tags=["full"])
     walk(ctx, holder, ST.RUNNING)
     run = task_in(ctx, ST.PENDING, tags=["free", "full"])

@@ -6,7 +6,7 @@ import queue
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -38,7 +38,7 @@ _TIME_FIELDS = ("scheduled_time", "cache_expiration", "pause_timeout")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def later(seconds: float) -> datetime:
@@ -53,8 +53,9 @@ def sname(status: int) -> str:
     return pb.ProposalStatus.Name(status)
 
 
-def state(state_type: int, name: str = "", *, id: str = "", message: str = "",
-          persisted: str = "", **details) -> spb.State:
+def state(
+    state_type: int, name: str = "", *, id: str = "", message: str = "", persisted: str = "", **details
+) -> spb.State:
     """A proposed state; `persisted="key"` gives it a persisted result reference."""
     st = spb.State(type=state_type, name=name, id=id, message=message)
     if persisted:
@@ -78,10 +79,12 @@ def new_task(stub, flow_run_id: str, task_key: str = "task", **kw) -> pb.TaskRun
     return stub.CreateTaskRun(req, timeout=TIMEOUT).task_run
 
 
-def propose(stub, kind: int, run_id: str, st: spb.State, *, force: bool = False,
-            expected: str = "") -> pb.ProposeStateResponse:
-    req = pb.ProposeStateRequest(run_kind=kind, run_id=run_id, state=st, force=force,
-                                 expected_state_id=expected)
+def propose(
+    stub, kind: int, run_id: str, st: spb.State, *, force: bool = False, expected: str = ""
+) -> pb.ProposeStateResponse:
+    req = pb.ProposeStateRequest(
+        run_kind=kind, run_id=run_id, state=st, force=force, expected_state_id=expected
+    )
     return stub.ProposeState(req, timeout=TIMEOUT)
 
 

@@ -61,8 +61,7 @@ class ServerProcess:
         self._log = open(log_path, "ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--db", db],
+            [sys.executable, "-m", "orchestrator", "serve", "--host", "127.0.0.1", "--port", "0", "--db", db],
             cwd=str(REPO),
             env=env,
             stdout=subprocess.PIPE,

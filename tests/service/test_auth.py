@@ -8,18 +8,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
-from orchestrator.config import ServerConfig
 from orchestrator import BackgroundServer
+from orchestrator.config import ServerConfig
 
-from ._helpers import RUNNING, TIMEOUT, FLOW, state
+from ._helpers import FLOW, RUNNING, TIMEOUT, state
 
 TOKEN = "s3cret-token"
 
 
 @pytest.fixture
 def secured(tmp_path):
-    srv = BackgroundServer.start(db_path=str(tmp_path / "auth.db"), port=0,
-                                 config=ServerConfig(api_token=TOKEN))
+    srv = BackgroundServer.start(
+        db_path=str(tmp_path / "auth.db"), port=0, config=ServerConfig(api_token=TOKEN)
+    )
     ch = grpc.insecure_channel(srv.address)
     yield pb_grpc.OrchestratorStub(ch), ch
     ch.close()
@@ -38,10 +39,12 @@ def test_calls_need_the_right_bearer_token(secured):
     request = pb.CreateFlowRunRequest(flow_name="f")
     missing = _unauthenticated(lambda: stub.CreateFlowRun(request, timeout=TIMEOUT))
     assert "authorization" in missing
-    _unauthenticated(lambda: stub.CreateFlowRun(
-        request, timeout=TIMEOUT, metadata=[("authorization", "Bearer wrong")]))
-    _unauthenticated(lambda: stub.CreateFlowRun(
-        request, timeout=TIMEOUT, metadata=[("authorization", TOKEN)]))  # no "Bearer "
+    _unauthenticated(
+        lambda: stub.CreateFlowRun(request, timeout=TIMEOUT, metadata=[("authorization", "Bearer wrong")])
+    )
+    _unauthenticated(
+        lambda: stub.CreateFlowRun(request, timeout=TIMEOUT, metadata=[("authorization", TOKEN)])
+    )  # no "Bearer "
 
     good = [("authorization", f"Bearer {TOKEN}")]
     made = stub.CreateFlowRun(request, timeout=TIMEOUT, metadata=good)
@@ -51,15 +54,42 @@ def test_calls_need_the_right_bearer_token(secured):
     assert [r.id for r in runs] == [made.flow_run.id]
 
     # Streams are guarded too.
-    _unauthenticated(lambda: list(stub.WatchFlowRun(
-        pb.WatchFlowRunRequest(flow_run_id=made.flow_run.id), timeout=TIMEOUT)))
-    _unauthenticated(lambda: list(stub.ProposeStates(iter([pb.ProposeStatesRequest(
-        request_id=1, propose=pb.ProposeStateRequest(
-            run_kind=FLOW, run_id=made.flow_run.id, state=state(RUNNING)))]), timeout=TIMEOUT)))
-    answers = list(stub.ProposeStates(iter([pb.ProposeStatesRequest(
-        request_id=1, propose=pb.ProposeStateRequest(
-            run_kind=FLOW, run_id=made.flow_run.id, state=state(RUNNING)))]),
-        timeout=TIMEOUT, metadata=good))
+    _unauthenticated(
+        lambda: list(stub.WatchFlowRun(pb.WatchFlowRunRequest(flow_run_id=made.flow_run.id), timeout=TIMEOUT))
+    )
+    _unauthenticated(
+        lambda: list(
+            stub.ProposeStates(
+                iter(
+                    [
+                        pb.ProposeStatesRequest(
+                            request_id=1,
+                            propose=pb.ProposeStateRequest(
+                                run_kind=FLOW, run_id=made.flow_run.id, state=state(RUNNING)
+                            ),
+                        )
+                    ]
+                ),
+                timeout=TIMEOUT,
+            )
+        )
+    )
+    answers = list(
+        stub.ProposeStates(
+            iter(
+                [
+                    pb.ProposeStatesRequest(
+                        request_id=1,
+                        propose=pb.ProposeStateRequest(
+                            run_kind=FLOW, run_id=made.flow_run.id, state=state(RUNNING)
+                        ),
+                    )
+                ]
+            ),
+            timeout=TIMEOUT,
+            metadata=good,
+        )
+    )
     assert [a.request_id for a in answers] == [1]
     assert answers[0].proposal.status == pb.PROPOSAL_STATUS_ACCEPT
 

@@ -7,8 +7,24 @@ import grpc
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._helpers import (
-    ABORT, ACCEPT, COMPLETED, CRASHED, FAILED, PENDING, RUNNING, SCHEDULED, TASK, WAIT,
-    accepted, expect_error, new_task, propose, read_task, running_flow, sname, state,
+    ABORT,
+    ACCEPT,
+    COMPLETED,
+    CRASHED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SCHEDULED,
+    TASK,
+    WAIT,
+    accepted,
+    expect_error,
+    new_task,
+    propose,
+    read_task,
+    running_flow,
+    sname,
+    state,
 )
 
 
@@ -32,15 +48,20 @@ def test_create_read_list_delete_by_tag(stub):
     assert _limit(stub, "db").id == made.concurrency_limit.id
 
     listed = stub.ListConcurrencyLimits(pb.ListConcurrencyLimitsRequest()).concurrency_limits
-    assert [(l.tag, l.concurrency_limit) for l in listed] == [("api", 5), ("db", 3)]
+    assert [(lim.tag, lim.concurrency_limit) for lim in listed] == [("api", 5), ("db", 3)]
 
     stub.DeleteConcurrencyLimit(pb.DeleteConcurrencyLimitRequest(tag="db"))
-    expect_error(grpc.StatusCode.NOT_FOUND, stub.ReadConcurrencyLimit,
-                 pb.ReadConcurrencyLimitRequest(tag="db"), names_field="db")
-    expect_error(grpc.StatusCode.NOT_FOUND, stub.DeleteConcurrencyLimit,
-                 pb.DeleteConcurrencyLimitRequest(tag="db"))
+    expect_error(
+        grpc.StatusCode.NOT_FOUND,
+        stub.ReadConcurrencyLimit,
+        pb.ReadConcurrencyLimitRequest(tag="db"),
+        names_field="db",
+    )
+    expect_error(
+        grpc.StatusCode.NOT_FOUND, stub.DeleteConcurrencyLimit, pb.DeleteConcurrencyLimitRequest(tag="db")
+    )
     listed = stub.ListConcurrencyLimits(pb.ListConcurrencyLimitsRequest()).concurrency_limits
-    assert [l.tag for l in listed] == ["api"]
+    assert [lim.tag for lim in listed] == ["api"]
 
 
 def test_full_limit_waits_briefly_then_admits_when_the_slot_frees(stub):
@@ -93,8 +114,9 @@ def test_forced_state_releases_the_slot(stub):
 def test_awaiting_retry_gives_the_slot_back(stub):
     stub.CreateConcurrencyLimit(pb.CreateConcurrencyLimitRequest(tag="db", concurrency_limit=1))
     flow = running_flow(stub)
-    task = new_task(stub, flow.id, tags=["db"],
-                    empirical_policy=pb.TaskRunPolicy(retries=1, retry_delay_seconds=[0]))
+    task = new_task(
+        stub, flow.id, tags=["db"], empirical_policy=pb.TaskRunPolicy(retries=1, retry_delay_seconds=[0])
+    )
     accepted(stub, TASK, task.id, state(RUNNING))
     assert list(_limit(stub, "db").active_slots) == [task.id]
     resp = propose(stub, TASK, task.id, state(FAILED))

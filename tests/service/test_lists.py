@@ -5,8 +5,18 @@ from __future__ import annotations
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._helpers import (
-    COMPLETED, FLOW, PENDING, RUNNING, TASK, accepted, all_flow_runs, all_task_runs, new_flow,
-    new_task, running_flow, state,
+    COMPLETED,
+    FLOW,
+    PENDING,
+    RUNNING,
+    TASK,
+    accepted,
+    all_flow_runs,
+    all_task_runs,
+    new_flow,
+    new_task,
+    running_flow,
+    state,
 )
 
 
@@ -74,5 +84,10 @@ def test_list_task_runs_pages_and_filters(stub):
 
     assert len(all_task_runs(stub)) == 6
     assert [r.id for r in all_task_runs(stub, flow_run_id=flow.id, state_types=[RUNNING])] == tasks[:2]
-    assert [r.id for r in all_task_runs(stub, flow_run_id=flow.id, tags=["db"], page_size=2)] == [tasks[1], tasks[3]]
-    assert [r.id for r in all_task_runs(stub, flow_run_id=flow.id, state_types=[PENDING], tags=["db"])] == [tasks[3]]
+    assert [r.id for r in all_task_runs(stub, flow_run_id=flow.id, tags=["db"], page_size=2)] == [
+        tasks[1],
+        tasks[3],
+    ]
+    assert [r.id for r in all_task_runs(stub, flow_run_id=flow.id, state_types=[PENDING], tags=["db"])] == [
+        tasks[3]
+    ]

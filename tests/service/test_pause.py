@@ -7,8 +7,26 @@ import time
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._helpers import (
-    ABORT, ACCEPT, FAILED, FLOW, PAUSED, REJECT, RUNNING, TASK, accepted, history, later,
-    new_task, propose, read_flow, read_task, running_flow, sname, state, types, wait_until,
+    ABORT,
+    ACCEPT,
+    FAILED,
+    FLOW,
+    PAUSED,
+    REJECT,
+    RUNNING,
+    TASK,
+    accepted,
+    history,
+    later,
+    new_task,
+    propose,
+    read_flow,
+    read_task,
+    running_flow,
+    sname,
+    state,
+    types,
+    wait_until,
 )
 
 EXPIRED = "The flow was paused and never resumed."
@@ -34,7 +52,10 @@ def test_pause_then_resume(stub):
     assert run.state.id == resumed.state.id
     assert run.run_count == 1  # a resume is not a new attempt
     assert types(history(stub, FLOW, flow.id))[-3:] == [
-        "STATE_TYPE_RUNNING", "STATE_TYPE_PAUSED", "STATE_TYPE_RUNNING"]
+        "STATE_TYPE_RUNNING",
+        "STATE_TYPE_PAUSED",
+        "STATE_TYPE_RUNNING",
+    ]
 
     # The same pause key does not fire twice: the run stays Running.
     again = propose(stub, FLOW, flow.id, state(PAUSED, pause_key="approve"))
@@ -97,11 +118,12 @@ def test_resume_after_the_pause_timed_out_is_rejected_with_failed(tmp_path):
     import grpc
 
     from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
-    from orchestrator.config import ServerConfig
     from orchestrator import BackgroundServer
+    from orchestrator.config import ServerConfig
 
-    srv = BackgroundServer.start(db_path=str(tmp_path / "slow-loop.db"), port=0,
-                                 config=ServerConfig(pause_check_interval_seconds=3600))
+    srv = BackgroundServer.start(
+        db_path=str(tmp_path / "slow-loop.db"), port=0, config=ServerConfig(pause_check_interval_seconds=3600)
+    )
     try:
         with grpc.insecure_channel(srv.address) as ch:
             stub = pb_grpc.OrchestratorStub(ch)
@@ -119,8 +141,9 @@ def test_resume_after_the_pause_timed_out_is_rejected_with_failed(tmp_path):
 
 def test_pause_with_reschedule_needs_a_deployment(stub):
     flow = running_flow(stub)
-    resp = propose(stub, FLOW, flow.id, state(PAUSED, pause_key="r", pause_reschedule=True,
-                                              pause_timeout=later(60)))
+    resp = propose(
+        stub, FLOW, flow.id, state(PAUSED, pause_key="r", pause_reschedule=True, pause_timeout=later(60))
+    )
     assert resp.status == ABORT, sname(resp.status)
     assert resp.reason
     assert read_flow(stub, flow.id).state.type == RUNNING

@@ -15,7 +15,16 @@ from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
 from ._helpers import (
-    ACCEPT, COMPLETED, FLOW, PENDING, RUNNING, TASK, TIMEOUT, history, read_flow, read_task,
+    ACCEPT,
+    COMPLETED,
+    FLOW,
+    PENDING,
+    RUNNING,
+    TASK,
+    TIMEOUT,
+    history,
+    read_flow,
+    read_task,
     state,
 )
 
@@ -53,24 +62,32 @@ def _workload(address: str, ledger: Ledger, stop: threading.Event) -> None:
                 ledger.accept(FLOW, flow_id, created.flow_run.state.id)
                 _step(stub, ledger, FLOW, flow_id, RUNNING)
                 for k in range(3):
-                    made = stub.CreateTaskRun(pb.CreateTaskRunRequest(
-                        flow_run_id=flow_id, task_key=f"t{k}", next_state=state(RUNNING)),
-                        timeout=TIMEOUT)
+                    made = stub.CreateTaskRun(
+                        pb.CreateTaskRunRequest(
+                            flow_run_id=flow_id, task_key=f"t{k}", next_state=state(RUNNING)
+                        ),
+                        timeout=TIMEOUT,
+                    )
                     assert made.next_state_result.status == ACCEPT
                     ledger.accept(TASK, made.task_run.id, made.next_state_result.state.id)
                     _step(stub, ledger, TASK, made.task_run.id, COMPLETED)
                 _step(stub, ledger, FLOW, flow_id, COMPLETED)
         except grpc.RpcError as exc:
-            if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-                                  grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN,
-                                  grpc.StatusCode.INTERNAL):
+            if exc.code() not in (
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                grpc.StatusCode.CANCELLED,
+                grpc.StatusCode.UNKNOWN,
+                grpc.StatusCode.INTERNAL,
+            ):
                 raise
 
 
 def _step(stub, ledger: Ledger, kind: int, run_id: str, state_type: int) -> None:
     ledger.sending(kind, run_id, state_type)
     resp = stub.ProposeState(
-        pb.ProposeStateRequest(run_kind=kind, run_id=run_id, state=state(state_type)), timeout=TIMEOUT)
+        pb.ProposeStateRequest(run_kind=kind, run_id=run_id, state=state(state_type)), timeout=TIMEOUT
+    )
     assert resp.status == ACCEPT, resp
     ledger.accept(kind, run_id, resp.state.id)
 
@@ -113,7 +130,7 @@ def test_sigkill_mid_workload_loses_no_accepted_state(server_process):
             assert stored[0] == accepted[0] if kind == FLOW else states[0].type == PENDING
             # Current is the last accepted state, unless the proposal that was unanswered when
             # the server died had been committed: then it is that one, and nothing else.
-            after = states[stored.index(accepted[-1]) + 1:]
+            after = states[stored.index(accepted[-1]) + 1 :]
             unanswered = ledger.in_flight.get((kind, run_id))
             assert len(after) <= 1 and all(s.type == unanswered for s in after), after
             assert run.state.id == stored[-1]
@@ -131,17 +148,29 @@ def test_sigterm_exits_zero_promptly_and_serves_health_and_reflection(server_pro
             assert answer.status == health_pb2.HealthCheckResponse.SERVING
 
         reflect = reflection_pb2_grpc.ServerReflectionStub(ch)
-        replies = list(reflect.ServerReflectionInfo(iter([
-            reflection_pb2.ServerReflectionRequest(list_services=""),
-            reflection_pb2.ServerReflectionRequest(file_containing_symbol="cadenza.v1.Orchestrator"),
-        ]), timeout=TIMEOUT))
+        replies = list(
+            reflect.ServerReflectionInfo(
+                iter(
+                    [
+                        reflection_pb2.ServerReflectionRequest(list_services=""),
+                        reflection_pb2.ServerReflectionRequest(
+                            file_containing_symbol="cadenza.v1.Orchestrator"
+                        ),
+                    ]
+                ),
+                timeout=TIMEOUT,
+            )
+        )
         listed = {s.name for s in replies[0].list_services_response.service}
         assert "cadenza.v1.Orchestrator" in listed
         assert "grpc.health.v1.Health" in listed
         assert replies[1].file_descriptor_response.file_descriptor_proto, replies[1]
 
-        run = pb_grpc.OrchestratorStub(ch).CreateFlowRun(
-            pb.CreateFlowRunRequest(flow_name="before-sigterm"), timeout=TIMEOUT).flow_run
+        run = (
+            pb_grpc.OrchestratorStub(ch)
+            .CreateFlowRun(pb.CreateFlowRunRequest(flow_name="before-sigterm"), timeout=TIMEOUT)
+            .flow_run
+        )
 
     started = time.monotonic()
     proc.terminate()

@@ -12,9 +12,29 @@ from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from orchestrator import BackgroundServer
 
 from ._helpers import (
-    ABORT, ACCEPT, COMPLETED, CRASHED, FLOW, PENDING, REJECT, RUNNING, TASK,
-    accepted, all_flow_runs, history, ids, new_flow, new_task, propose, read_flow, read_task,
-    running_flow, sname, state, types, uid,
+    ABORT,
+    ACCEPT,
+    COMPLETED,
+    CRASHED,
+    FLOW,
+    PENDING,
+    REJECT,
+    RUNNING,
+    TASK,
+    accepted,
+    all_flow_runs,
+    history,
+    ids,
+    new_flow,
+    new_task,
+    propose,
+    read_flow,
+    read_task,
+    running_flow,
+    sname,
+    state,
+    types,
+    uid,
 )
 
 
@@ -85,7 +105,10 @@ def test_refused_transition_is_an_answer_and_stores_nothing(stub):
     assert resp.run_count == 1
 
     assert types(history(stub, FLOW, run.id)) == [
-        "STATE_TYPE_PENDING", "STATE_TYPE_RUNNING", "STATE_TYPE_COMPLETED"]
+        "STATE_TYPE_PENDING",
+        "STATE_TYPE_RUNNING",
+        "STATE_TYPE_COMPLETED",
+    ]
     final = read_flow(stub, run.id)
     assert final.state.id == done.id and final.run_count == 1
 
@@ -97,7 +120,8 @@ def test_set_flow_run_state_force_bypasses_the_rules(stub):
     assert read_flow(stub, run.id).state.type == RUNNING
 
     forced = stub.SetFlowRunState(
-        pb.SetFlowRunStateRequest(flow_run_id=run.id, state=state(PENDING, "Requeued"), force=True))
+        pb.SetFlowRunStateRequest(flow_run_id=run.id, state=state(PENDING, "Requeued"), force=True)
+    )
     assert forced.result.status == ACCEPT
     assert forced.result.state.name == "Requeued"
     assert read_flow(stub, run.id).state.id == forced.result.state.id
@@ -136,7 +160,8 @@ def test_create_flow_run_idempotency_key(stub):
     first = stub.CreateFlowRun(pb.CreateFlowRunRequest(flow_name="f", idempotency_key="nightly-1"))
     assert first.created
     second = stub.CreateFlowRun(
-        pb.CreateFlowRunRequest(flow_name="f", idempotency_key="nightly-1", name="other-name"))
+        pb.CreateFlowRunRequest(flow_name="f", idempotency_key="nightly-1", name="other-name")
+    )
     assert not second.created
     assert second.flow_run.id == first.flow_run.id
     assert second.flow_run.name == first.flow_run.name
@@ -154,14 +179,22 @@ def test_create_task_run_idempotent_on_flow_task_key_dynamic_key(stub):
     second = stub.CreateTaskRun(req)
     assert not second.created and second.task_run.id == first.task_run.id
 
-    other = stub.CreateTaskRun(pb.CreateTaskRunRequest(flow_run_id=flow.id, task_key="extract", dynamic_key="1"))
+    other = stub.CreateTaskRun(
+        pb.CreateTaskRunRequest(flow_run_id=flow.id, task_key="extract", dynamic_key="1")
+    )
     assert other.created and other.task_run.id != first.task_run.id
 
-    keyed = stub.CreateTaskRun(pb.CreateTaskRunRequest(
-        flow_run_id=flow.id, task_key="load", dynamic_key="0", idempotency_key="load-once"))
+    keyed = stub.CreateTaskRun(
+        pb.CreateTaskRunRequest(
+            flow_run_id=flow.id, task_key="load", dynamic_key="0", idempotency_key="load-once"
+        )
+    )
     assert keyed.created
-    again = stub.CreateTaskRun(pb.CreateTaskRunRequest(
-        flow_run_id=flow.id, task_key="load", dynamic_key="7", idempotency_key="load-once"))
+    again = stub.CreateTaskRun(
+        pb.CreateTaskRunRequest(
+            flow_run_id=flow.id, task_key="load", dynamic_key="7", idempotency_key="load-once"
+        )
+    )
     assert not again.created and again.task_run.id == keyed.task_run.id
 
     runs = stub.ListTaskRuns(pb.ListTaskRunsRequest(flow_run_id=flow.id)).task_runs
@@ -201,8 +234,9 @@ def test_stale_expected_state_id_on_a_task_run(stub):
 def test_create_task_run_retried_with_the_same_next_state_transition(stub):
     """The engine resends an unanswered create+propose unchanged: one run, one RUNNING."""
     flow = running_flow(stub)
-    req = pb.CreateTaskRunRequest(flow_run_id=flow.id, task_key="t", dynamic_key="0",
-                                  next_state=state(RUNNING, transition_id=uid()))
+    req = pb.CreateTaskRunRequest(
+        flow_run_id=flow.id, task_key="t", dynamic_key="0", next_state=state(RUNNING, transition_id=uid())
+    )
     first = stub.CreateTaskRun(req)
     again = stub.CreateTaskRun(req)
     assert first.created and not again.created

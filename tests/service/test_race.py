@@ -11,8 +11,25 @@ from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
 from ._helpers import (
-    ACCEPT, COMPLETED, FAILED, FLOW, PENDING, REJECT, RUNNING, SCHEDULED, TASK, WAIT,
-    history, new_flow, new_task, propose, read_flow, read_task, running_flow, sname, state,
+    ACCEPT,
+    COMPLETED,
+    FAILED,
+    FLOW,
+    PENDING,
+    REJECT,
+    RUNNING,
+    SCHEDULED,
+    TASK,
+    WAIT,
+    history,
+    new_flow,
+    new_task,
+    propose,
+    read_flow,
+    read_task,
+    running_flow,
+    sname,
+    state,
 )
 
 CLIENTS = 20
@@ -55,9 +72,11 @@ def _check_chain(states, proposals, handed_out=()) -> None:
     for got, expected in accepted:
         i = position[got]
         assert i > 0 and stored[i - 1] == expected, (
-            f"state {got} stored after {stored[i - 1]}, its proposer expected {expected}")
+            f"state {got} stored after {stored[i - 1]}, its proposer expected {expected}"
+        )
     assert set(stored[1:]) == {got for got, _ in accepted} | set(handed_out), (
-        "a state no answer accounts for was stored")
+        "a state no answer accounts for was stored"
+    )
 
 
 def test_twenty_clients_racing_pending_running_completed(server, stub):

@@ -10,8 +10,26 @@ from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from orchestrator import BackgroundServer
 
 from ._helpers import (
-    COMPLETED, FAILED, FLOW, PAUSED, RUNNING, TASK, WAIT, accepted, history, ids, later, new_task,
-    propose, read_flow, read_task, running_flow, state, types, uid, wait_until,
+    COMPLETED,
+    FAILED,
+    FLOW,
+    PAUSED,
+    RUNNING,
+    TASK,
+    WAIT,
+    accepted,
+    history,
+    ids,
+    later,
+    new_task,
+    propose,
+    read_flow,
+    read_task,
+    running_flow,
+    state,
+    types,
+    uid,
+    wait_until,
 )
 
 

@@ -7,9 +7,34 @@ from datetime import timedelta
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._helpers import (
-    ACCEPT, CANCELLED, CANCELLING, COMPLETED, CRASHED, FAILED, FLOW, PENDING, REJECT, RUNNING, SCHEDULED, TASK, accepted,
-    all_flow_runs, history, later, names, new_flow, new_task, propose, propose_until_decided,
-    read_task, running_flow, sname, state, types, utcnow, wait_until,
+    ACCEPT,
+    CANCELLED,
+    CANCELLING,
+    COMPLETED,
+    CRASHED,
+    FAILED,
+    FLOW,
+    PENDING,
+    REJECT,
+    RUNNING,
+    SCHEDULED,
+    TASK,
+    accepted,
+    all_flow_runs,
+    history,
+    later,
+    names,
+    new_flow,
+    new_task,
+    propose,
+    propose_until_decided,
+    read_task,
+    running_flow,
+    sname,
+    state,
+    types,
+    utcnow,
+    wait_until,
 )
 
 
@@ -58,7 +83,14 @@ def test_task_retries_end_to_end(stub):
 
     states = history(stub, TASK, task.id)
     assert names(states) == [
-        "Pending", "Running", "AwaitingRetry", "Retrying", "AwaitingRetry", "Retrying", "Failed"]
+        "Pending",
+        "Running",
+        "AwaitingRetry",
+        "Retrying",
+        "AwaitingRetry",
+        "Retrying",
+        "Failed",
+    ]
     run = read_task(stub, task.id)
     assert run.state.type == FAILED and run.run_count == 3
 
@@ -102,8 +134,12 @@ def test_cache_insertion_and_retrieval(stub):
 def test_expired_cache_entry_is_not_used(stub):
     flow = running_flow(stub)
     producer = new_task(stub, flow.id, "producer", next_state=state(RUNNING))
-    accepted(stub, TASK, producer.id, state(COMPLETED, persisted="r.json", cache_key="short",
-                                            cache_expiration=later(-1)))
+    accepted(
+        stub,
+        TASK,
+        producer.id,
+        state(COMPLETED, persisted="r.json", cache_key="short", cache_expiration=later(-1)),
+    )
     consumer = new_task(stub, flow.id, "consumer")
     resp = propose(stub, TASK, consumer.id, state(RUNNING, cache_key="short"))
     assert resp.status == ACCEPT, sname(resp.status)
@@ -136,8 +172,9 @@ def test_cancelled_flow_run_cancels_its_live_task_runs_and_frees_their_slots(stu
     busy = new_task(stub, flow.id, "busy", tags=["db"], next_state=state(RUNNING))
     done = new_task(stub, flow.id, "done", next_state=state(RUNNING))
     accepted(stub, TASK, done.id, state(COMPLETED))
-    forced = stub.SetFlowRunState(pb.SetFlowRunStateRequest(
-        flow_run_id=flow.id, state=state(CANCELLED), force=True)).result
+    forced = stub.SetFlowRunState(
+        pb.SetFlowRunStateRequest(flow_run_id=flow.id, state=state(CANCELLED), force=True)
+    ).result
     assert forced.status == ACCEPT
 
     assert wait_until(lambda: read_task(stub, busy.id).state.type == CANCELLED)

@@ -7,8 +7,19 @@ import grpc
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._helpers import (
-    ACCEPT, COMPLETED, FLOW, PENDING, RUNNING, TASK, BidiStream, history, read_flow, read_task,
-    state, types, uid,
+    ACCEPT,
+    COMPLETED,
+    FLOW,
+    PENDING,
+    RUNNING,
+    TASK,
+    BidiStream,
+    history,
+    read_flow,
+    read_task,
+    state,
+    types,
+    uid,
 )
 
 N = 30
@@ -41,8 +52,12 @@ def test_many_requests_in_flight_are_answered_by_request_id(stub):
 
         # A task run created and moved to RUNNING in one request, for every flow run.
         for i in range(N):
-            stream.send(200 + i, create_task_run=pb.CreateTaskRunRequest(
-                flow_run_id=runs[i], task_key="t", next_state=state(RUNNING)))
+            stream.send(
+                200 + i,
+                create_task_run=pb.CreateTaskRunRequest(
+                    flow_run_id=runs[i], task_key="t", next_state=state(RUNNING)
+                ),
+            )
         for i, resp in enumerate(stream.wait(*range(200, 200 + N))):
             assert resp.WhichOneof("response") == "task_run_created", resp
             made = resp.task_run_created
@@ -57,7 +72,8 @@ def test_many_requests_in_flight_are_answered_by_request_id(stub):
 
         # Every request was answered exactly once.
         assert sorted(stream.order) == sorted(
-            list(range(1, N + 1)) + list(range(100, 100 + N)) + list(range(200, 200 + N)))
+            list(range(1, N + 1)) + list(range(100, 100 + N)) + list(range(200, 200 + N))
+        )
     finally:
         stream.close()
     assert stream.error is None
@@ -109,8 +125,10 @@ def test_an_envelope_carries_many_requests_and_gets_its_answers_packed(stub):
     """A client may send ready requests in one envelope message (`more`); each is answered
     under its own request_id, and since the client reads envelopes, answers ready together
     come back packed too. A bad request inside is answered with its error, not the stream's."""
-    inner = [pb.ProposeStatesRequest(request_id=i, create_flow_run=pb.CreateFlowRunRequest(flow_name=f"env{i}"))
-             for i in (1, 2, 3)]
+    inner = [
+        pb.ProposeStatesRequest(request_id=i, create_flow_run=pb.CreateFlowRunRequest(flow_name=f"env{i}"))
+        for i in (1, 2, 3)
+    ]
     inner.append(pb.ProposeStatesRequest(request_id=4))  # empty: invalid
     messages = list(stub.ProposeStates(iter([pb.ProposeStatesRequest(more=inner)]), timeout=10))
     answers = {a.request_id: a for resp in messages for a in (resp.more or [resp])}

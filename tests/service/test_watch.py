@@ -8,8 +8,17 @@ import threading
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._helpers import (
-    COMPLETED, FLOW, PENDING, RUNNING, TASK, TIMEOUT, accepted, new_flow, new_task,
-    running_flow, state,
+    COMPLETED,
+    FLOW,
+    PENDING,
+    RUNNING,
+    TASK,
+    TIMEOUT,
+    accepted,
+    new_flow,
+    new_task,
+    running_flow,
+    state,
 )
 
 _END = object()
@@ -68,9 +77,19 @@ def test_snapshot_then_live_changes_in_order_then_terminal(stub):
     # Live changes, in the order they were decided.
     flow_running = accepted(stub, FLOW, flow.id, state(RUNNING))
     a_running = accepted(stub, TASK, task_a.id, state(RUNNING))
-    stub.WriteLogs(pb.WriteLogsRequest(logs=[pb.LogEntry(
-        flow_run_id=flow.id, task_run_id=task_a.id, logger_name="cadenza.task", level=20,
-        message="hello from a")]))
+    stub.WriteLogs(
+        pb.WriteLogsRequest(
+            logs=[
+                pb.LogEntry(
+                    flow_run_id=flow.id,
+                    task_run_id=task_a.id,
+                    logger_name="cadenza.task",
+                    level=20,
+                    message="hello from a",
+                )
+            ]
+        )
+    )
     a_done = accepted(stub, TASK, task_a.id, state(COMPLETED))
     task_c = new_task(stub, flow.id, "c")  # a task run created while watching shows up too
     flow_done = accepted(stub, FLOW, flow.id, state(COMPLETED))
@@ -126,11 +145,20 @@ def test_watch_excluding_task_runs(stub):
 def test_read_logs_pages_in_write_order(stub):
     flow = running_flow(stub)
     task = new_task(stub, flow.id)
-    stub.WriteLogs(pb.WriteLogsRequest(logs=[
-        pb.LogEntry(flow_run_id=flow.id, task_run_id=task.id if i % 2 else "", level=20,
-                    logger_name="t", message=f"line {i}")
-        for i in range(7)
-    ]))
+    stub.WriteLogs(
+        pb.WriteLogsRequest(
+            logs=[
+                pb.LogEntry(
+                    flow_run_id=flow.id,
+                    task_run_id=task.id if i % 2 else "",
+                    level=20,
+                    logger_name="t",
+                    message=f"line {i}",
+                )
+                for i in range(7)
+            ]
+        )
+    )
     messages, token, pages = [], "", 0
     while True:
         page = stub.ReadLogs(pb.ReadLogsRequest(flow_run_id=flow.id, page_size=3, page_token=token))

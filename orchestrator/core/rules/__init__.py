@@ -3,16 +3,16 @@
 from .base import Rule
 from .caching import CacheInsertion, CacheRetrieval
 from .concurrency import ReleaseTaskConcurrencySlots, SecureTaskConcurrencySlots
+from .leases import ReleaseLeaseWhenWorkEnds
 from .pausing import (
     HandlePausingFlows,
     HandleResumingPausedFlows,
     PreventRunningTasksFromStoppedFlows,
 )
-from .leases import ReleaseLeaseWhenWorkEnds
 from .pending import BypassCancellingScheduledFlowRuns, PreventPendingTransitions
 from .retries import RenameReruns, RetryFailedFlows, RetryFailedTasks, UpdateFlowRunTrackerOnTasks
-from .subflows import MirrorSubflowStateOntoTracker
 from .scheduling import CopyScheduledTime, WaitForScheduledTime
+from .subflows import MirrorSubflowStateOntoTracker
 from .terminal import (
     EnforceCancellingToCancelledTransition,
     HandleFlowTerminalStateTransitions,

@@ -23,7 +23,7 @@ class ReleaseLeaseWhenWorkEnds(Rule):
     UNIVERSAL = True  # whatever the edge, and under force too
 
     def after(self, t: Transition) -> None:
-        run = t.run
+        run = t.flow
         if run.lease_expiration is None or not ends_lease(t.proposed):
             return
         run.lease_expiration = None

@@ -9,8 +9,14 @@ from ..transition import Transition
 from .base import ALL_STATE_TYPES, ALL_TYPES, Rule
 
 _MAY_LEAVE_PAUSE_FOR = frozenset(
-    {StateType.RUNNING, StateType.SCHEDULED, StateType.COMPLETED, StateType.FAILED,
-     StateType.CRASHED, StateType.CANCELLED}
+    {
+        StateType.RUNNING,
+        StateType.SCHEDULED,
+        StateType.COMPLETED,
+        StateType.FAILED,
+        StateType.CRASHED,
+        StateType.CANCELLED,
+    }
 )
 PAUSE_EXPIRED_MESSAGE = "The flow was paused and never resumed."
 NOT_RUNNING_FLOW = "The enclosing flow must be running to begin task execution."
@@ -21,7 +27,7 @@ class HandlePausingFlows(Rule):
     TO = frozenset({StateType.PAUSED})
 
     def before(self, t: Transition) -> None:
-        proposed, run = t.proposed, t.run
+        proposed, run = t.proposed, t.flow
         if t.initial is None:
             t.abort("Cannot pause flows with no state.")
             return
@@ -40,7 +46,7 @@ class HandlePausingFlows(Rule):
                 t.abort("Cannot pause flows without a deployment with the reschedule option.")
 
     def after(self, t: Transition) -> None:
-        t.run.empirical_policy.pause_keys.add(t.proposed.details.pause_key)
+        t.flow.empirical_policy.pause_keys.add(t.proposed.details.pause_key)
 
 
 class HandleResumingPausedFlows(Rule):
@@ -48,12 +54,11 @@ class HandleResumingPausedFlows(Rule):
     TO = ALL_STATE_TYPES
 
     def before(self, t: Transition) -> None:
-        initial, proposed, run = t.initial, t.proposed, t.run
+        initial, proposed, run = t.current, t.proposed, t.flow
         if proposed.type not in _MAY_LEAVE_PAUSE_FOR:
             t.reject(
                 None,
-                f"This run cannot transition to the {proposed.type.value} state from the "
-                "PAUSED state.",
+                f"This run cannot transition to the {proposed.type.value} state from the PAUSED state.",
             )
             return
         if initial.details.pause_reschedule and not run.deployment_id:
@@ -74,7 +79,7 @@ class HandleResumingPausedFlows(Rule):
 
     def cleanup(self, t: Transition) -> None:
         if self.name in t.memo:
-            t.run.empirical_policy.resuming = t.memo[self.name]
+            t.flow.empirical_policy.resuming = t.memo[self.name]
 
 
 class PreventRunningTasksFromStoppedFlows(Rule):
@@ -85,7 +90,7 @@ class PreventRunningTasksFromStoppedFlows(Rule):
     def before(self, t: Transition) -> None:
         flow_run = t.parent_flow_run()
         flow_state = flow_run.state if flow_run is not None else None
-        if flow_state is None:
+        if flow_run is None or flow_state is None:
             t.abort(NOT_RUNNING_FLOW)
         elif flow_state.type is StateType.PAUSED:
             details = StateDetails(
@@ -94,8 +99,7 @@ class PreventRunningTasksFromStoppedFlows(Rule):
             )
             t.reject(
                 t.new_state(StateType.PAUSED, name="NotReady", details=details),
-                "The flow is paused, new tasks can execute after resuming flow run: "
-                f"{flow_run.id}.",
+                f"The flow is paused, new tasks can execute after resuming flow run: {flow_run.id}.",
             )
         elif flow_state.type is not StateType.RUNNING:
             t.abort(NOT_RUNNING_FLOW)

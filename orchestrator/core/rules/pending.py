@@ -11,16 +11,11 @@ from .base import Rule
 class PreventPendingTransitions(Rule):
     """The guard against a run being submitted twice: re-runs go through SCHEDULED or RUNNING."""
 
-    FROM = frozenset(
-        {StateType.PENDING, StateType.RUNNING, StateType.CANCELLING, StateType.CANCELLED}
-    )
+    FROM = frozenset({StateType.PENDING, StateType.RUNNING, StateType.CANCELLING, StateType.CANCELLED})
     TO = frozenset({StateType.PENDING})
 
     def before(self, t: Transition) -> None:
-        t.abort(
-            f"This run is in a {t.initial.type.value} state and cannot transition to a "
-            "PENDING state."
-        )
+        t.abort(f"This run is in a {t.current.type.value} state and cannot transition to a PENDING state.")
 
 
 class BypassCancellingScheduledFlowRuns(Rule):
@@ -34,7 +29,7 @@ class BypassCancellingScheduledFlowRuns(Rule):
     TO = frozenset({StateType.CANCELLING})
 
     def before(self, t: Transition) -> None:
-        initial = t.initial
+        initial = t.current
         if initial.type is StateType.PAUSED and not initial.details.pause_reschedule:
             return  # a blocking pause still has its process, which must tear down
         cancelled = t.new_state(StateType.CANCELLED, message=t.proposed.message)

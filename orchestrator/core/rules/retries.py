@@ -55,14 +55,14 @@ class RetryFailedFlows(Rule):
     FROM, TO = _RUNNING_TO_FAILED
 
     def before(self, t: Transition) -> None:
-        policy = t.run.empirical_policy
+        policy = t.flow.empirical_policy
         if not has_attempts_left(t, policy.retries):
             return  # the failure stands
         t.reject(awaiting_retry(t.proposed, t, policy.retry_delay_seconds or 0.0), "Retrying")
 
     def after(self, t: Transition) -> None:
         # The retry starts afresh: earlier pauses may fire again.
-        policy = t.run.empirical_policy
+        policy = t.flow.empirical_policy
         policy.pause_keys = set()
         policy.resuming = False
 
@@ -71,7 +71,7 @@ class RetryFailedTasks(Rule):
     FROM, TO = _RUNNING_TO_FAILED
 
     def before(self, t: Transition) -> None:
-        policy = t.run.empirical_policy
+        policy = t.task.empirical_policy
         if not has_attempts_left(t, policy.retries):
             return
         delay = task_retry_delay(policy.retry_delay_seconds, t.run.run_count)
@@ -100,4 +100,4 @@ class UpdateFlowRunTrackerOnTasks(Rule):
     def after(self, t: Transition) -> None:
         flow_run = t.parent_flow_run()
         if flow_run is not None:
-            t.run.flow_run_run_count = flow_run.run_count
+            t.task.flow_run_run_count = flow_run.run_count

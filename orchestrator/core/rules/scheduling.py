@@ -13,7 +13,7 @@ class CopyScheduledTime(Rule):
 
     def before(self, t: Transition) -> None:
         if t.proposed.details.scheduled_time is None:
-            t.proposed.details.scheduled_time = t.initial.details.scheduled_time
+            t.proposed.details.scheduled_time = t.current.details.scheduled_time
 
 
 class WaitForScheduledTime(Rule):
@@ -23,7 +23,7 @@ class WaitForScheduledTime(Rule):
     TO = frozenset({StateType.RUNNING})
 
     def before(self, t: Transition) -> None:
-        scheduled = t.initial.details.scheduled_time
+        scheduled = t.current.details.scheduled_time
         if scheduled is None:
             return
         delay = (scheduled - t.now).total_seconds()

@@ -17,7 +17,7 @@ class MirrorSubflowStateOntoTracker(Rule):
     UNIVERSAL = True  # whatever the edge, and under force too
 
     def after(self, t: Transition) -> None:
-        tracker_id = t.run.parent_task_run_id
+        tracker_id = t.flow.parent_task_run_id
         if not tracker_id:
             return
         state = t.proposed

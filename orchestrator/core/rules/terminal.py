@@ -15,7 +15,7 @@ _KEPT_RESULTS = frozenset({ResultKind.PERSISTED, ResultKind.LITERAL})
 
 
 def _has_kept_result(t: Transition) -> bool:
-    initial = t.initial
+    initial = t.current
     return initial.type is StateType.COMPLETED and initial.data.kind in _KEPT_RESULTS
 
 
@@ -24,9 +24,9 @@ class HandleFlowTerminalStateTransitions(Rule):
     TO = ALL_STATE_TYPES
 
     def before(self, t: Transition) -> None:
-        proposed, run = t.proposed, t.run
+        proposed, run = t.proposed, t.flow
         if proposed.type in _NOT_AFTER_TERMINAL:
-            t.abort(f"Run is already in terminal state {t.initial.type.value}.")
+            t.abort(f"Run is already in terminal state {t.current.type.value}.")
             return
         if _has_kept_result(t) and not proposed.is_final():
             t.reject(None, "Run is already COMPLETED.")
@@ -44,7 +44,7 @@ class HandleFlowTerminalStateTransitions(Rule):
     def cleanup(self, t: Transition) -> None:
         saved = t.memo.get(self.name)
         if saved is not None:
-            policy = t.run.empirical_policy
+            policy = t.flow.empirical_policy
             policy.pause_keys, policy.resuming = saved
 
 
@@ -54,9 +54,9 @@ class HandleTaskTerminalStateTransitions(Rule):
     NEEDS = frozenset({NEEDS_FLOW_RUN})
 
     def before(self, t: Transition) -> None:
-        proposed, run = t.proposed, t.run
+        proposed, run = t.proposed, t.task
         if proposed.type in _NOT_AFTER_TERMINAL:
-            t.abort(f"Run is already {t.initial.type.value}.")
+            t.abort(f"Run is already {t.current.type.value}.")
             return
         if _has_kept_result(t):
             t.reject(None, "This run is already completed.")
@@ -71,7 +71,7 @@ class HandleTaskTerminalStateTransitions(Rule):
 
     def cleanup(self, t: Transition) -> None:
         if self.name in t.memo:
-            t.run.run_count = t.memo[self.name]
+            t.task.run_count = t.memo[self.name]
 
 
 class EnforceCancellingToCancelledTransition(Rule):
@@ -81,6 +81,5 @@ class EnforceCancellingToCancelledTransition(Rule):
     def before(self, t: Transition) -> None:
         t.reject(
             None,
-            "Cannot transition flows that are cancelling or cancelled to a state other than "
-            "Cancelled.",
+            "Cannot transition flows that are cancelling or cancelled to a state other than Cancelled.",
         )
