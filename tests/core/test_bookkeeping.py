@@ -1,4 +1,5 @@
-"""Global bookkeeping (reference 2.4), for ordinary and forced transitions."""
+"""Global bookkeeping (times, counts, ids recorded on every change), for ordinary and forced
+transitions."""
 
 from __future__ import annotations
 

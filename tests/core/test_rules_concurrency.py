@@ -11,7 +11,6 @@ from .conftest import ST, flow_in, propose, state, task_in, walk
 
 
 def test_slots_are_taken_and_handed_over(ctx):
-    # Scenario 105.
     limit = ctx.add_limit("db", 1)
     one, two = task_in(ctx, ST.PENDING, tags=["db"]), task_in(ctx, ST.PENDING, tags=["db"])
     decision, effects = propose(ctx, one, ST.RUNNING)
@@ -27,7 +26,6 @@ def test_slots_are_taken_and_handed_over(ctx):
 
 
 def test_cancelling_keeps_the_slot_and_cancelled_frees_it(ctx):
-    # Scenario 106.
     limit = ctx.add_limit("db", 1)
     run = task_in(ctx, ST.PENDING, tags=["db"])
     walk(ctx, run, ST.RUNNING, ST.CANCELLING)
@@ -56,7 +54,7 @@ def test_re_entering_running_never_takes_two_slots(ctx):
 
 
 def test_a_running_proposal_cancelled_out_later_gives_its_slot_back(ctx):
-    # Scenario 106: the slot is taken, then WaitForScheduledTime nullifies the transition.
+    # The slot is taken, then WaitForScheduledTime nullifies the transition: it is given back.
     limit = ctx.add_limit("db", 1)
     run = task_in(ctx, state(ST.SCHEDULED, scheduled_time=ctx.clock + timedelta(seconds=30)), tags=["db"])
     before = copy.deepcopy(run)

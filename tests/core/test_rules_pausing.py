@@ -33,7 +33,7 @@ def test_an_unnamed_pause_gets_a_key(ctx):
 
 
 def test_a_pause_fires_only_once(ctx):
-    # Scenario 92: the second pause with the same key hands back RUNNING.
+    # The second pause with the same key hands back RUNNING.
     run = flow_in(ctx, ST.RUNNING)
     walk(ctx, run, state(ST.PAUSED, pause_key="once"), ST.RUNNING)
     decision, _ = propose(ctx, run, state(ST.PAUSED, pause_key="once"))
@@ -77,7 +77,7 @@ def test_resuming_through_scheduled_does_not_count_a_new_attempt(ctx):
     run = flow_in(ctx, ST.RUNNING, run_count=1, deployment_id="d1")
     walk(ctx, run, state(ST.PAUSED, pause_reschedule=True))
     propose(ctx, run, state(ST.SCHEDULED, name="Resuming"))
-    assert run.empirical_policy.resuming is True  # scenario 113
+    assert run.empirical_policy.resuming is True
     walk(ctx, run, ST.PENDING, ST.RUNNING)
     assert run.run_count == 1 and run.empirical_policy.resuming is False
 
@@ -137,7 +137,7 @@ def test_task_of_a_flow_that_is_not_running_is_aborted(ctx, flow_state):
     run = task_in(ctx, ST.PENDING, flow=flow_state)
     decision, _ = propose(ctx, run, ST.RUNNING)
     assert decision.status is Status.ABORT
-    assert run.state.type is ST.PENDING  # scenario 109
+    assert run.state.type is ST.PENDING
 
 
 def test_task_whose_flow_is_unknown_is_aborted(ctx):

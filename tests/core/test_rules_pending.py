@@ -25,7 +25,7 @@ def test_flow_may_become_pending_from_elsewhere(ctx, current):
 
 
 def test_task_pending_to_pending_is_not_guarded(ctx):
-    # The task policy has no such rule (reference 2.3); NotReady renames go through.
+    # The task policy has no such rule; NotReady renames go through.
     run = task_in(ctx, ST.PENDING)
     decision, _ = propose(ctx, run, state(ST.PENDING, name="NotReady"))
     assert decision.status is Status.ACCEPT and run.state.name == "NotReady"

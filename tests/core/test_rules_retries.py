@@ -24,7 +24,6 @@ def attempt(ctx, run, outcome=ST.FAILED):
 
 
 def test_task_retries_give_n_plus_one_attempts_with_prefect_names(ctx):
-    # Scenario 62.
     run = task_in(ctx, ST.PENDING)
     run.empirical_policy.retries = 3
     names = [run.state.name]
@@ -45,7 +44,7 @@ def test_task_running_names_across_retries(ctx):
             decision, _ = propose(ctx, run, ST.RUNNING)
         seen.append(run.state.name)
         propose(ctx, run, outcome)
-    assert seen == ["Running", "Retrying", "Retrying"]  # scenario 65
+    assert seen == ["Running", "Retrying", "Retrying"]
     assert run.state.name == "Completed"
 
 
@@ -118,7 +117,6 @@ def test_the_same_draw_gives_the_same_delay(ctx):
 
 
 def test_flow_retry_then_final_failure(ctx):
-    # Scenario 112.
     run = flow_in(ctx, ST.RUNNING, run_count=1)
     run.empirical_policy.retries = 1
     run.empirical_policy.retry_delay_seconds = 7

@@ -35,7 +35,7 @@ def test_other_transitions_copy_nothing(ctx):
 @pytest.mark.parametrize("make", [flow_in, task_in])
 @pytest.mark.parametrize("current", [ST.SCHEDULED, ST.PENDING])
 def test_running_waits_for_the_scheduled_time(ctx, make, current):
-    # Scenario 103: five minutes ahead -> WAIT about 300 s, then it runs.
+    # Five minutes ahead -> WAIT about 300 s, then it runs.
     run = make(ctx, state(current, scheduled_time=ctx.clock + timedelta(seconds=300)))
     decision, _ = propose(ctx, run, ST.RUNNING)
     assert decision.status is Status.WAIT and decision.nullified

@@ -113,7 +113,7 @@ def test_task_rerun_from_failed_gets_its_retries_again(ctx):
 
 
 def test_task_rerun_in_a_retried_flow_is_named_retrying(ctx):
-    # Scenario 111: flow at run_count 4, task last saw 2.
+    # The flow is at run_count 4; the task last ran in its attempt 2.
     flow = flow_in(ctx, ST.RUNNING, run_count=4)
     run = task_in(ctx, ST.FAILED, flow=flow, run_count=2, flow_run_run_count=2)
     decision, _ = propose(ctx, run, ST.RUNNING)
