@@ -14,6 +14,11 @@ from grpc_reflection.v1alpha import reflection
 
 from . import transport
 from .auth import BearerTokenInterceptor
+from .decoding import register_checked
+
+# Never share a port with another process (SO_REUSEPORT): a second server on a busy port
+# would "start" and then split the calls with the first.
+_EXCLUSIVE_PORT = ("grpc.so_reuseport", 0)
 
 
 def env_float(name: str, default: float) -> float:
@@ -37,14 +42,17 @@ async def start_grpc_server(
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """Start a server for one service; return it, the bound port and its health servicer."""
     interceptors = [BearerTokenInterceptor(api_token)] if api_token else []
-    server = grpc.aio.server(interceptors=interceptors, options=options or [])
-    add_servicer(server)
+    server = grpc.aio.server(interceptors=interceptors, options=[*(options or []), _EXCLUSIVE_PORT])
+    register_checked(add_servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    bound = transport.add_port(server, f"{host}:{port}")
+    try:
+        bound = transport.add_port(server, f"{host}:{port}")
+    except RuntimeError as exc:  # grpc raises RuntimeError when it cannot bind
+        raise OSError(f"could not bind {host}:{port}: is another process using that port?") from exc
     if bound == 0:
-        raise OSError(f"could not bind {host}:{port}")
+        raise OSError(f"could not bind {host}:{port}: is another process using that port?")
     await server.start()
     for name in (service_name, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

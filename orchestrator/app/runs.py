@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, Callable
 
 from ..core.models import FlowRun, FlowRunPolicy, Proposal, State, StateType, TaskRun
 from ..store.base import FlowRunFilter, Page, Store
 from ..store.errors import PageTokenError
 from .commits import Change, Committer
+from .documents import parse_json
 from .errors import InvalidArgument
 from .idempotency import Answer
 from .proposals import Proposals
@@ -18,12 +18,7 @@ from .watch import WatchHub, WatchItem, follow
 
 def check_parameters_json(text: str, field: str = "parameters_json") -> None:
     """Parameters travel as a JSON object of name -> value."""
-    try:
-        value = json.loads(text or "{}")
-    except ValueError as exc:
-        raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InvalidArgument(f"{field} must be a JSON object")
+    parse_json(text or "{}", field, require_object=True)
 
 
 def paged(fn: Callable[..., Page], *args) -> Page:

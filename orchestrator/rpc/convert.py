@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -29,6 +29,7 @@ from ..core.models import (
     TaskRunPolicy,
     now_utc,
 )
+from . import checks
 
 _TYPE_TO_PB = {t: spb.StateType.Value(f"STATE_TYPE_{t.value}") for t in StateType}
 _TYPE_FROM_PB: dict[int, StateType] = {v: k for k, v in _TYPE_TO_PB.items()}
@@ -56,12 +57,12 @@ def ts(value: datetime | None) -> Timestamp | None:
     return out
 
 
-def dt(value: Timestamp) -> datetime:
-    return value.ToDatetime(tzinfo=UTC)
+def dt(value: Timestamp, field: str) -> datetime:
+    return checks.timestamp(value, field)
 
 
-def optional_dt(value: Timestamp, present: bool) -> datetime | None:
-    return dt(value) if present else None
+def optional_dt(value: Timestamp, present: bool, field: str) -> datetime | None:
+    return checks.timestamp(value, field) if present else None
 
 
 # -- ids and enums ------------------------------------------------------------------------
@@ -72,7 +73,7 @@ def run_id(value: str, field: str) -> str:
     try:
         uuid.UUID(value)
     except ValueError:
-        raise InvalidArgument(f"{field} {value!r} is not a UUID") from None
+        raise InvalidArgument(f"{field} {checks.echo(value)} is not a UUID") from None
     return value
 
 
@@ -109,7 +110,7 @@ def state_from_pb(msg: spb.State, field: str = "state") -> State:
         type=kind,
         name=msg.name,
         message=msg.message,
-        timestamp=dt(msg.timestamp) if msg.HasField("timestamp") else now_utc(),
+        timestamp=dt(msg.timestamp, f"{field}.timestamp") if msg.HasField("timestamp") else now_utc(),
         data=ResultRef(
             _KIND_FROM_PB[data.kind],
             data.storage_key,
@@ -120,11 +121,17 @@ def state_from_pb(msg: spb.State, field: str = "state") -> State:
             flow_run_id=d.flow_run_id,
             task_run_id=d.task_run_id,
             child_flow_run_id=d.child_flow_run_id,
-            scheduled_time=optional_dt(d.scheduled_time, d.HasField("scheduled_time")),
+            scheduled_time=optional_dt(
+                d.scheduled_time, d.HasField("scheduled_time"), f"{field}.details.scheduled_time"
+            ),
             cache_key=d.cache_key,
-            cache_expiration=optional_dt(d.cache_expiration, d.HasField("cache_expiration")),
+            cache_expiration=optional_dt(
+                d.cache_expiration, d.HasField("cache_expiration"), f"{field}.details.cache_expiration"
+            ),
             refresh_cache=d.refresh_cache,
-            pause_timeout=optional_dt(d.pause_timeout, d.HasField("pause_timeout")),
+            pause_timeout=optional_dt(
+                d.pause_timeout, d.HasField("pause_timeout"), f"{field}.details.pause_timeout"
+            ),
             pause_reschedule=d.pause_reschedule,
             pause_key=d.pause_key,
             retriable=d.retriable if d.HasField("retriable") else None,
@@ -250,24 +257,26 @@ def task_run_to_pb(run: TaskRun) -> pb.TaskRun:
     )
 
 
-def _nonneg(value: int | float, field: str) -> None:
+def _nonneg(value: int, field: str) -> None:
     if value < 0:
         raise InvalidArgument(f"{field} must not be negative (got {value})")
 
 
 def flow_run_policy_from_pb(msg: pb.FlowRunPolicy) -> FlowRunPolicy:
     _nonneg(msg.retries, "empirical_policy.retries")
-    _nonneg(msg.retry_delay_seconds, "empirical_policy.retry_delay_seconds")
+    checks.seconds(msg.retry_delay_seconds, "empirical_policy.retry_delay_seconds")
     return FlowRunPolicy(retries=msg.retries, retry_delay_seconds=msg.retry_delay_seconds)
 
 
 def task_run_policy_from_pb(msg: pb.TaskRunPolicy) -> TaskRunPolicy:
     _nonneg(msg.retries, "empirical_policy.retries")
-    for delay in msg.retry_delay_seconds:
-        _nonneg(delay, "empirical_policy.retry_delay_seconds")
+    if len(msg.retry_delay_seconds) > 1000:
+        raise InvalidArgument("empirical_policy.retry_delay_seconds has more than 1000 delays")
+    for i, delay in enumerate(msg.retry_delay_seconds):
+        checks.seconds(delay, f"empirical_policy.retry_delay_seconds[{i}]")
     jitter = msg.retry_jitter_factor if msg.HasField("retry_jitter_factor") else None
     if jitter is not None:
-        _nonneg(jitter, "empirical_policy.retry_jitter_factor")
+        checks.factor(jitter, "empirical_policy.retry_jitter_factor")
     return TaskRunPolicy(
         retries=msg.retries,
         retry_delay_seconds=list(msg.retry_delay_seconds),
@@ -320,7 +329,9 @@ def deployment_from_pb(msg: pb.CreateDeploymentRequest) -> Deployment:
         flow_name=msg.flow_name,
         entrypoint=msg.entrypoint,
         parameters_json=msg.parameters_json or "{}",
-        tags=list(dict.fromkeys(msg.tags)),
-        schedule=Schedule(msg.schedule.interval_seconds, msg.schedule.cron),
+        tags=checks.tags(msg.tags, "tags"),
+        schedule=Schedule(
+            checks.seconds(msg.schedule.interval_seconds, "schedule.interval_seconds"), msg.schedule.cron
+        ),
         description=msg.description,
     )

@@ -10,7 +10,7 @@ from ..app.deployments import check_entrypoint
 from ..app.errors import InvalidArgument
 from ..app.idempotency import Answer
 from ..core.models import FlowRun, Proposal, State, TaskRun
-from . import convert
+from . import checks, convert
 
 KINDS: dict[int, str] = {pb.RUN_KIND_FLOW: "flow", pb.RUN_KIND_TASK: "task"}
 KINDS_PB: dict[str, pb.RunKind.ValueType] = {"flow": pb.RUN_KIND_FLOW, "task": pb.RUN_KIND_TASK}
@@ -52,7 +52,7 @@ def new_flow_run(msg: pb.CreateFlowRunRequest) -> tuple[FlowRun, State | None, S
         flow_name=msg.flow_name,
         flow_version=msg.flow_version,
         parameters_json=msg.parameters_json or "{}",
-        tags=list(dict.fromkeys(msg.tags)),
+        tags=checks.tags(msg.tags, "tags"),
         parent_task_run_id=convert.optional_run_id(msg.parent_task_run_id, "parent_task_run_id"),
         deployment_id=msg.deployment_id,
         idempotency_key=msg.idempotency_key,
@@ -74,7 +74,7 @@ def new_task_run(msg: pb.CreateTaskRunRequest) -> tuple[TaskRun, State | None, S
         task_key=msg.task_key,
         dynamic_key=msg.dynamic_key,
         task_version=msg.task_version,
-        tags=list(dict.fromkeys(msg.tags)),
+        tags=checks.tags(msg.tags, "tags"),
         task_inputs=convert.task_inputs_from_pb(msg.task_inputs),
         idempotency_key=msg.idempotency_key,
         empirical_policy=convert.task_run_policy_from_pb(msg.empirical_policy),
@@ -93,7 +93,9 @@ def log_entries(request: pb.WriteLogsRequest) -> list[dict]:
                 "logger_name": entry.logger_name,
                 "level": entry.level,
                 "message": entry.message,
-                "timestamp": convert.dt(entry.timestamp).isoformat() if entry.HasField("timestamp") else None,
+                "timestamp": convert.dt(entry.timestamp, f"logs[{i}].timestamp").isoformat()
+                if entry.HasField("timestamp")
+                else None,
             }
         )
     return entries

@@ -6,7 +6,7 @@ from cadenza.v1 import orchestrator_pb2 as pb
 
 from ..app import Orchestrator
 from ..app.errors import InvalidArgument
-from . import convert, requests
+from . import checks, convert, requests
 from .status import unary
 
 
@@ -81,11 +81,13 @@ class ResourcesRpc:
     async def CreateFlowRunFromDeployment(self, request, context):
         deployments = self.orchestrator.deployments
         dep = deployments.read(request.deployment_id, request.name)
-        when = convert.dt(request.scheduled_time) if request.HasField("scheduled_time") else None
+        when = convert.optional_dt(
+            request.scheduled_time, request.HasField("scheduled_time"), "scheduled_time"
+        )
         run, created = await deployments.create_flow_run(
             dep,
             request.parameters_json,
-            list(request.tags),
+            checks.tags(request.tags, "tags"),
             request.idempotency_key,
             when,
             request.flow_run_name,
@@ -95,14 +97,15 @@ class ResourcesRpc:
     # -- workers ----------------------------------------------------------------------------
     @unary
     async def ClaimFlowRuns(self, request, context):
-        runs = await self.orchestrator.leases.claim(
-            request.worker_id, request.limit, request.lease_seconds, request.wait_seconds
-        )
+        lease = checks.seconds(request.lease_seconds, "lease_seconds", positive=True)
+        wait = checks.seconds(request.wait_seconds, "wait_seconds")
+        runs = await self.orchestrator.leases.claim(request.worker_id, request.limit, lease, wait)
         return pb.ClaimFlowRunsResponse(flow_runs=[convert.flow_run_to_pb(r) for r in runs])
 
     @unary
     async def Heartbeat(self, request, context):
+        lease = checks.seconds(request.lease_seconds, "lease_seconds", positive=True)
         cancel, lost = await self.orchestrator.leases.heartbeat(
-            request.worker_id, list(request.flow_run_ids), request.lease_seconds
+            request.worker_id, list(request.flow_run_ids), lease
         )
         return pb.HeartbeatResponse(cancel_requested=cancel, lost=lost)

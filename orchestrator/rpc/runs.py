@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ..app import Orchestrator
+from ..app.documents import parse_json
 from ..app.errors import InvalidArgument
 from ..core.models import Proposal
 from ..store.base import FlowRunFilter
-from . import convert, requests
+from . import checks, convert, requests
 from .status import unary
 
 
@@ -39,7 +38,7 @@ class RunsRpc:
     async def ListFlowRuns(self, request, context):
         flt = FlowRunFilter(
             state_types=requests.state_types(request.state_types, "state_types"),
-            tags=list(request.tags),
+            tags=checks.tags(request.tags, "tags"),
             parent_task_run_id=convert.optional_run_id(request.parent_task_run_id, "parent_task_run_id"),
             flow_name=request.flow_name,
             deployment_id=request.deployment_id,
@@ -77,7 +76,7 @@ class RunsRpc:
         )
         runs = page.items
         if request.tags:
-            wanted = set(request.tags)
+            wanted = set(checks.tags(request.tags, "tags"))
             runs = [r for r in runs if wanted.issubset(r.tags)]
         return pb.ListTaskRunsResponse(
             task_runs=[convert.task_run_to_pb(r) for r in runs], next_page_token=page.next_token
@@ -98,10 +97,7 @@ class RunsRpc:
     async def ResumeFlowRun(self, request, context):
         flow_run_id = convert.run_id(request.flow_run_id, "flow_run_id")
         if request.run_input_json:
-            try:
-                json.loads(request.run_input_json)
-            except ValueError as exc:
-                raise InvalidArgument(f"run_input_json is not valid JSON: {exc}") from None
+            parse_json(request.run_input_json, "run_input_json")
         answer = await self.orchestrator.pauses.resume(flow_run_id, request.run_input_json)
         return pb.ResumeFlowRunResponse(result=requests.answer_pb(answer))
 

@@ -39,9 +39,10 @@ def decode_token(token: str) -> int:
     try:
         text = base64.urlsafe_b64decode(token.encode()).decode()
         prefix, _, value = text.partition(":")
-        if prefix != "seq":
+        seq = int(value)
+        if prefix != "seq" or not 0 <= seq < 2**63:  # SQLite integers are 64-bit
             raise ValueError
-        return int(value)
+        return seq
     except (ValueError, UnicodeDecodeError) as exc:
         raise PageTokenError("page_token is not a token returned by a previous page") from exc
 

@@ -6,6 +6,7 @@ import queue
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -234,3 +235,29 @@ class BidiStream:
     def close(self) -> None:
         self._requests.put(None)
         self._reader.join(timeout=TIMEOUT)
+
+
+@dataclass
+class World:
+    """A small world for bad-input tests: a running flow run with one running task run."""
+
+    flow: str
+    task: str
+
+
+def new_world(stub) -> World:
+    flow = running_flow(stub)
+    task = new_task(stub, flow.id, next_state=state(RUNNING))
+    return World(flow.id, task.id)
+
+
+def snapshot(stub, w: World):
+    """Everything a refused request must leave as it was."""
+    return (
+        [r.id for r in all_flow_runs(stub)],
+        [(r.id, r.state.id) for r in all_task_runs(stub)],
+        ids(history(stub, FLOW, w.flow)),
+        ids(history(stub, TASK, w.task)),
+        [lim.tag for lim in stub.ListConcurrencyLimits(pb.ListConcurrencyLimitsRequest()).concurrency_limits],
+        len(stub.ReadLogs(pb.ReadLogsRequest(flow_run_id=w.flow)).logs),
+    )

@@ -123,3 +123,10 @@ def server_process(tmp_path):
     yield start
     for proc in started:
         proc.close()
+
+
+@pytest.fixture
+def world(stub):
+    from ._helpers import new_world
+
+    return new_world(stub)

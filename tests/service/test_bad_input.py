@@ -6,8 +6,6 @@ service must still answer and the world must be exactly as it was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import grpc
 import pytest
 
@@ -19,26 +17,18 @@ from ._helpers import (
     FLOW,
     RUNNING,
     TASK,
-    all_flow_runs,
-    all_task_runs,
     expect_error,
     history,
     ids,
-    new_task,
     read_flow,
     running_flow,
+    snapshot,
     state,
 )
 
 UNKNOWN = "7d5f2b1e-0000-4000-8000-000000000000"
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
-
-
-@dataclass
-class World:
-    flow: str
-    task: str
 
 
 def _type(value: int) -> spb.State:
@@ -421,31 +411,13 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def world(stub) -> World:
-    flow = running_flow(stub)
-    task = new_task(stub, flow.id, next_state=state(RUNNING))
-    return World(flow.id, task.id)
-
-
-def _snapshot(stub, w: World):
-    return (
-        [r.id for r in all_flow_runs(stub)],
-        [(r.id, r.state.id) for r in all_task_runs(stub)],
-        ids(history(stub, FLOW, w.flow)),
-        ids(history(stub, TASK, w.task)),
-        [lim.tag for lim in stub.ListConcurrencyLimits(pb.ListConcurrencyLimitsRequest()).concurrency_limits],
-        len(stub.ReadLogs(pb.ReadLogsRequest(flow_run_id=w.flow)).logs),
-    )
-
-
 @pytest.mark.parametrize("rpc,build,code,needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input(stub, world, rpc, build, code, needle):
-    before = _snapshot(stub, world)
+    before = snapshot(stub, world)
     expect_error(code, getattr(stub, rpc), build(world), names_field=needle)
     # Still answering, and nothing was half-written.
     assert read_flow(stub, world.flow).state.type == RUNNING
-    assert _snapshot(stub, world) == before
+    assert snapshot(stub, world) == before
 
 
 def test_a_state_id_in_use_elsewhere_is_never_stored_twice(stub, world):

@@ -1,0 +1,43 @@
+"""JSON documents users hand in (parameters, run input): parsed once, with clear refusals."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import InvalidArgument
+
+# Deeper than this is no real parameter set, and would exhaust the stack of whoever reads it.
+MAX_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (iteratively: no recursion to exhaust)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict):
+            children: list[Any] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            return deepest
+        todo.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json(text: str, field: str, *, require_object: bool = False) -> Any:
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise InvalidArgument(f"{field} nests lists or objects more than {MAX_DEPTH} deep") from None
+    except ValueError as exc:
+        raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
+    if _depth(value) > MAX_DEPTH:
+        raise InvalidArgument(f"{field} nests lists or objects more than {MAX_DEPTH} deep")
+    if require_object and not isinstance(value, dict):
+        raise InvalidArgument(f"{field} must be a JSON object")
+    return value
