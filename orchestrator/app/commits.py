@@ -52,8 +52,7 @@ class Committer:
         try:
             await self.store.commit(batch)
         except StoreError as exc:
-            for run_id in run_ids:
-                self.registry.forget(run_id)
+            self.registry.undo(batch)
             self.answers.forget(batch.answered_transitions)
             raise Unavailable(f"the store could not record the change; retry: {exc}") from exc
         finally:

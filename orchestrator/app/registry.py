@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Generic, TypeVar
 
 from ..core.models import CacheEntry, ConcurrencyLimit, FlowRun, State, TaskRun
-from ..store.base import Store
+from ..store.base import Store, WriteBatch
 from .errors import NotFound
 
 _Run = TypeVar("_Run", FlowRun, TaskRun)
@@ -68,6 +68,10 @@ class Registry:
         self.limits: dict[str, ConcurrencyLimit] = {}
         self.recent_cache: OrderedDict[str, CacheEntry] = OrderedDict()
         self.in_flight: dict[str, int] = {}  # run id -> commits not yet durable
+        # Idempotency keys of runs created by this process, so a second create with the same
+        # key in the same event-loop turn finds the first before it is stored.
+        self.flow_run_keys: dict[str, str] = {}
+        self.task_run_keys: dict[str, str] = {}
 
     def load(self) -> None:
         for limit in self.store.list_limits():
@@ -119,11 +123,15 @@ class Registry:
 
     def remember_flow_run(self, run: FlowRun) -> None:
         self.flow_runs.put(run.id, run, self.in_flight.keys())
+        if run.idempotency_key:
+            _remember_key(self.flow_run_keys, run.idempotency_key, run.id)
 
     def remember_task_run(self, run: TaskRun) -> None:
         self.task_runs.put(run.id, run, self.in_flight.keys())
         key = (run.flow_run_id, run.task_key, run.dynamic_key)
         self.task_keys[key] = run.id
+        if run.idempotency_key:
+            _remember_key(self.task_run_keys, run.idempotency_key, run.id)
         if len(self.task_keys) > self.task_runs.capacity * 2:
             # The key index is only a shortcut; the store answers what it forgets.
             for stale in list(self.task_keys)[: len(self.task_keys) // 2]:
@@ -132,8 +140,53 @@ class Registry:
 
     def forget(self, run_id: str) -> None:
         """Drop a run whose in-memory change could not be committed; it reloads from the store."""
+        flow_run = self.flow_runs.items.get(run_id)
+        if flow_run is not None and self.flow_run_keys.get(flow_run.idempotency_key) == run_id:
+            del self.flow_run_keys[flow_run.idempotency_key]
+        task_run = self.task_runs.items.get(run_id)
+        if task_run is not None:
+            key = (task_run.flow_run_id, task_run.task_key, task_run.dynamic_key)
+            if self.task_keys.get(key) == run_id:
+                del self.task_keys[key]
+            if self.task_run_keys.get(task_run.idempotency_key) == run_id:
+                del self.task_run_keys[task_run.idempotency_key]
         self.flow_runs.pop(run_id)
         self.task_runs.pop(run_id)
+
+    def undo(self, batch: WriteBatch) -> None:
+        """Put memory back to what the store holds after `batch` failed to commit: its runs
+        reload from the store, its limits are read again (slots taken by its runs freed), and
+        cache entries it added are forgotten."""
+        run_ids = set(batch.flow_runs) | set(batch.task_runs)
+        for run_id in run_ids:
+            self.forget(run_id)
+        if batch.limits:
+            stored = {limit.tag: limit for limit in self.store.list_limits()}
+            for tag in batch.limits:
+                limit = self.limits.get(tag)
+                if tag not in stored:
+                    self.limits.pop(tag, None)
+                elif limit is None:
+                    self.limits[tag] = stored[tag]
+                else:
+                    limit.concurrency_limit = stored[tag].concurrency_limit
+                    limit.active_slots = stored[tag].active_slots - run_ids
+        for key, _, _ in batch.cache_entries:
+            self.recent_cache.pop(key, None)
+
+    def find_flow_run_by_key(self, idempotency_key: str) -> FlowRun | None:
+        known = self.flow_run_keys.get(idempotency_key)
+        if known is not None and (run := self.read_flow_run(known)) is not None:
+            return run
+        found = self.store.find_flow_run_by_idempotency_key(idempotency_key)
+        return found and (self.read_flow_run(found.id) or found)
+
+    def find_task_run_by_key(self, idempotency_key: str) -> TaskRun | None:
+        known = self.task_run_keys.get(idempotency_key)
+        if known is not None and (run := self.read_task_run(known)) is not None:
+            return run
+        found = self.store.find_task_run_by_idempotency_key(idempotency_key)
+        return found and self.read_task_run(found.id)
 
     def lookup_cache(self, cache_key: str, now: datetime) -> State | None:
         entry = self.recent_cache.get(cache_key)
@@ -169,3 +222,11 @@ class Registry:
     def live_flow_runs(self) -> list[tuple[FlowRun, State]]:
         """Flow runs in memory that have not ended, each with its current state."""
         return [(r, r.state) for r in self.flow_runs.items.values() if r.state and not r.state.is_final()]
+
+
+def _remember_key(index: dict[str, str], key: str, run_id: str, capacity: int = 100_000) -> None:
+    index[key] = run_id
+    if len(index) > capacity:
+        # Only a shortcut for runs not yet stored: the store answers for the older ones.
+        for stale in list(index)[: capacity // 2]:
+            del index[stale]

@@ -90,6 +90,15 @@ class Runs:
             yield item
 
     # -- creation -----------------------------------------------------------------------------
+    async def _settled(self, find, *key):
+        """A run found by `find`, once its creation is durable: a run still being committed
+        is waited for, and looked up again (if its commit failed it no longer exists)."""
+        run = find(*key)
+        if run is not None and run.id in self.registry.in_flight:
+            await self.store.flush()
+            run = find(*key)
+        return run
+
     async def create_flow_run(
         self, run: FlowRun, initial: State | None, next_state: State | None = None
     ) -> tuple[FlowRun, bool, Answer | None]:
@@ -97,8 +106,7 @@ class Runs:
         existing one, then propose `next_state` if given; one commit for both."""
         existing: FlowRun | None = None
         if run.idempotency_key:
-            found = self.store.find_flow_run_by_idempotency_key(run.idempotency_key)
-            existing = found and (self.registry.read_flow_run(found.id) or found)
+            existing = await self._settled(self.registry.find_flow_run_by_key, run.idempotency_key)
         change = Change()
         if existing is None:
             check_parameters_json(run.parameters_json)
@@ -128,10 +136,11 @@ class Runs:
         self.read_flow_run(run.flow_run_id)
         existing: TaskRun | None = None
         if run.idempotency_key:
-            found = self.store.find_task_run_by_idempotency_key(run.idempotency_key)
-            existing = found and self.registry.read_task_run(found.id)
+            existing = await self._settled(self.registry.find_task_run_by_key, run.idempotency_key)
         if existing is None:
-            existing = self.registry.find_task_run(run.flow_run_id, run.task_key, run.dynamic_key)
+            existing = await self._settled(
+                self.registry.find_task_run, run.flow_run_id, run.task_key, run.dynamic_key
+            )
         change = Change()
         created = existing is None
         if existing is None:

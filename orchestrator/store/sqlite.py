@@ -143,13 +143,24 @@ class SQLiteStore:
     def _flush_pending(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
+        # Each batch is written under its own savepoint, so a batch that fails (a constraint,
+        # say) is undone alone and fails alone; the others commit together.
+        errors: list[BaseException | None] = [None] * len(pending)
         error: BaseException | None = None
         conn = self._writer()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for batch, _ in pending:
-                if batch:
+            for i, (batch, _) in enumerate(pending):
+                if not batch:
+                    continue
+                conn.execute("SAVEPOINT batch")
+                try:
                     self._apply(conn, batch)
+                except sqlite3.Error as exc:
+                    log.warning("a change could not be stored and was undone: %s", exc)
+                    errors[i] = exc
+                    conn.execute("ROLLBACK TO batch")
+                conn.execute("RELEASE batch")
             conn.execute("COMMIT")
         except BaseException as exc:  # report to every waiter; the store stays usable
             error = exc
@@ -158,8 +169,8 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-        for _, done in pending:
-            _settle(done, error)
+        for (_, done), own in zip(pending, errors):
+            _settle(done, error or own)
 
     @staticmethod
     def _apply(conn: sqlite3.Connection, b: WriteBatch) -> None:

@@ -203,8 +203,9 @@ class BidiStream:
         try:
             for resp in self._call:
                 with self._cond:
-                    self.answers[resp.request_id] = resp
-                    self.order.append(resp.request_id)
+                    for answer in resp.more or [resp]:  # answers to envelopes come packed
+                        self.answers[answer.request_id] = answer
+                        self.order.append(answer.request_id)
                     self._cond.notify_all()
         except grpc.RpcError as exc:
             self.error = exc
