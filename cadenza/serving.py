@@ -4,7 +4,6 @@ standard health checking and reflection, bound plaintext or TLS; and waiting for
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from typing import Callable
 
@@ -14,17 +13,6 @@ from grpc_reflection.v1alpha import reflection
 
 from . import transport
 from .auth import BearerTokenInterceptor
-
-
-def env_float(name: str, default: float) -> float:
-    """A number from a `CADENZA_*` variable; unset or empty means the default."""
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a number") from None
 
 
 async def start_grpc_server(
