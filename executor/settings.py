@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from cadenza.settings import (
-    Address, CadenzaSettings, Count, Flag, LogLevel, Seconds, SettingsError, UserPath, load,
+    Accepts, Address, CadenzaSettings, Count, Flag, LogLevel, Seconds, SettingsError, UserPath, load,
 )
 
-__all__ = ["ClientSettings", "EngineSettings", "SettingsError", "current"]
+
+Threads = Annotated[int, Field(ge=0), Accepts("a whole number >= 0 (0 picks one from the CPU count)")]
 
 
 class ClientSettings(CadenzaSettings):
@@ -31,7 +35,7 @@ class EngineSettings(ClientSettings):
     tasks_refresh_cache: Flag = False
     logging_log_prints: Flag = False
     results_persist_by_default: Flag = False
-    task_threads: Count = 0  # 0: chosen from the CPU count
+    task_threads: Threads = 0
     logging_level: LogLevel = "INFO"
 
 
