@@ -165,7 +165,7 @@ def one_line(exc: ValidationError, cls: type[BaseSettings]) -> str:
             parts.append(error["msg"].removeprefix("Value error, "))
             continue
         name = str(error["loc"][0])
-        if any(part.startswith(variable(name)) for part in parts):
+        if any(part.startswith(f"{variable(name)}=") for part in parts):
             continue  # one variable, several failed checks (e.g. of a union): say it once
         expected = _accepts(cls, name, error["msg"])
         given = os.environ.get(variable(name), error["input"])  # as typed, before any clean-up
@@ -175,10 +175,12 @@ def one_line(exc: ValidationError, cls: type[BaseSettings]) -> str:
 
 # os.environ's raw mapping is ~6x cheaper to scan than its decoding view, and the engine
 # asks for its settings several times per task run.
+# Its keys are bytes on POSIX and str on Windows.
 _RAW_ENVIRON = getattr(os.environ, "_data", None)
-if not isinstance(_RAW_ENVIRON, dict):
-    _RAW_ENVIRON = os.environ
-_RAW_PREFIX = PREFIX.encode() if any(isinstance(key, bytes) for key in _RAW_ENVIRON) else PREFIX
+if isinstance(_RAW_ENVIRON, dict):
+    _RAW_PREFIX: str | bytes = PREFIX if os.name == "nt" else PREFIX.encode()
+else:
+    _RAW_ENVIRON, _RAW_PREFIX = os.environ, PREFIX
 
 
 def _environment_key() -> tuple:
