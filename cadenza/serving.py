@@ -4,7 +4,6 @@ standard health checking and reflection, bound plaintext or TLS; and waiting for
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from typing import Callable
 
@@ -19,17 +18,6 @@ from .decoding import register_checked
 # Never share a port with another process (SO_REUSEPORT): a second server on a busy port
 # would "start" and then split the calls with the first.
 _EXCLUSIVE_PORT = ("grpc.so_reuseport", 0)
-
-
-def env_float(name: str, default: float) -> float:
-    """A number from a `CADENZA_*` variable; unset or empty means the default."""
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a number") from None
 
 
 async def start_grpc_server(

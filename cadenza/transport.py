@@ -7,28 +7,29 @@ with only CADENZA_TLS_CERT set (a self-signed server cert), clients trust that f
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import grpc
 
+from .settings import CadenzaSettings, SettingsError, load, variable
 
-class TLSConfigError(ValueError):
+
+class TLSConfigError(SettingsError):
     pass
 
 
-def _read(var: str) -> bytes | None:
-    path = os.environ.get(var, "")
-    if not path:
+def _read(name: str) -> bytes | None:
+    path: Path | None = getattr(load(CadenzaSettings), name)
+    if path is None:
         return None
     try:
-        return Path(path).expanduser().read_bytes()
-    except OSError as exc:
-        raise TLSConfigError(f"{var}={path!r} cannot be read: {exc.strerror}") from None
+        return path.read_bytes()
+    except OSError as exc:  # it was there when the settings were read
+        raise TLSConfigError(f"{variable(name)}={str(path)!r} cannot be read: {exc.strerror}") from None
 
 
 def server_credentials() -> grpc.ServerCredentials | None:
-    cert, key = _read("CADENZA_TLS_CERT"), _read("CADENZA_TLS_KEY")
+    cert, key = _read("tls_cert"), _read("tls_key")
     if cert is None and key is None:
         return None
     if cert is None or key is None:
@@ -42,7 +43,7 @@ def add_port(server, address: str) -> int:
 
 
 def _client_credentials() -> grpc.ChannelCredentials | None:
-    ca = _read("CADENZA_TLS_CA") or _read("CADENZA_TLS_CERT")
+    ca = _read("tls_ca") or _read("tls_cert")
     return grpc.ssl_channel_credentials(root_certificates=ca) if ca else None
 
 

@@ -1,62 +1,98 @@
-"""Configuration from CADENZA_* environment variables, read when needed (tests change them)."""
+"""The engine's settings: `CADENZA_*` variables read when first needed (tests change them
+between runs) and validated as a whole, so one bad value fails the first read of any of them
+with a `SettingsError` naming it, before a run is created."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from cadenza.settings import (
+    Accepts, Address, CadenzaSettings, Count, Flag, LogLevel, Seconds, SettingsError, UserPath, load,
+)
+
+
+Threads = Annotated[int, Field(ge=0), Accepts("a whole number >= 0 (0 picks one from the CPU count)")]
+
+
+class ClientSettings(CadenzaSettings):
+    """Read by every client of the orchestrator: the engine, the executor service, the CLI."""
+
+    # Unset: the engine starts an embedded orchestrator (executor.embedded); the executor
+    # service and the CLI look at cadenza.settings.ORCHESTRATOR_ADDRESS.
+    orchestrator: Address | None = None
+
+
+class EngineSettings(ClientSettings):
+    local_storage_path: UserPath | None = None  # unset: storage/ under CADENZA_HOME
+    task_default_retries: Count = 0
+    task_default_retry_delay_seconds: Seconds = 0.0
+    flow_default_retries: Count = 0
+    flow_default_retry_delay_seconds: Seconds = 0.0
+    tasks_refresh_cache: Flag = False
+    logging_log_prints: Flag = False
+    results_persist_by_default: Flag = False
+    task_threads: Threads = 0
+    logging_level: LogLevel = "INFO"
+
+
+def current() -> EngineSettings:
+    return load(EngineSettings)
 
 
 def home() -> Path:
-    return Path(os.environ.get("CADENZA_HOME") or Path.home() / ".cadenza").expanduser()
+    return current().home
 
 
 def storage_path() -> Path:
-    return Path(os.environ.get("CADENZA_LOCAL_STORAGE_PATH") or home() / "storage")
+    settings = current()
+    return settings.local_storage_path or settings.home / "storage"
 
 
 def orchestrator_address() -> str | None:
-    return os.environ.get("CADENZA_ORCHESTRATOR") or None
+    return current().orchestrator
 
 
 def api_token() -> str | None:
-    return os.environ.get("CADENZA_API_TOKEN") or None
-
-
-def _env_bool(name: str) -> bool | None:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return None
-    return raw.strip().lower() in ("1", "true", "yes", "on")
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
+    return current().api_token or None
 
 
 def task_default_retries() -> int:
-    return int(_env_float("CADENZA_TASK_DEFAULT_RETRIES", 0))
+    return current().task_default_retries
 
 
 def task_default_retry_delay() -> float:
-    return _env_float("CADENZA_TASK_DEFAULT_RETRY_DELAY_SECONDS", 0.0)
+    return current().task_default_retry_delay_seconds
 
 
 def flow_default_retries() -> int:
-    return int(_env_float("CADENZA_FLOW_DEFAULT_RETRIES", 0))
+    return current().flow_default_retries
 
 
 def flow_default_retry_delay() -> float:
-    return _env_float("CADENZA_FLOW_DEFAULT_RETRY_DELAY_SECONDS", 0.0)
+    return current().flow_default_retry_delay_seconds
 
 
 def tasks_refresh_cache() -> bool:
-    return bool(_env_bool("CADENZA_TASKS_REFRESH_CACHE"))
+    return current().tasks_refresh_cache
 
 
 def log_prints() -> bool:
-    return bool(_env_bool("CADENZA_LOGGING_LOG_PRINTS"))
+    return current().logging_log_prints
 
 
 def persist_results_default() -> bool:
-    return bool(_env_bool("CADENZA_RESULTS_PERSIST_BY_DEFAULT"))
+    return current().results_persist_by_default
+
+
+def task_threads() -> int:
+    """Threads that run sync tasks: CADENZA_TASK_THREADS, or 8 per CPU (at most 64) for 0."""
+    return current().task_threads or min(64, (os.cpu_count() or 2) * 8)
+
+
+def logging_level() -> str:
+    """The level of the `cadenza` loggers in a flow's process, upper case (CADENZA_LOGGING_LEVEL)."""
+    return current().logging_level

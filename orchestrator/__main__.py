@@ -5,34 +5,41 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 
-from .config import ServerConfig
+from cadenza.settings import exit_on_error, log_level, port_number
+
+from .config import ServerConfig, settings
 
 
-def main(argv: list[str] | None = None) -> int:
-    defaults = ServerConfig.from_env()
+def _parser() -> argparse.ArgumentParser:
+    # Defaults stay None: the help is built without reading the environment, and an option
+    # given on the command line wins over its variable.
     parser = argparse.ArgumentParser(prog="python -m orchestrator", description="Cadenza orchestrator")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the orchestrator gRPC service")
-    serve.add_argument("--host", default=defaults.host, help="bind address (CADENZA_ORCHESTRATOR_HOST)")
-    serve.add_argument(
-        "--port", type=int, default=defaults.port, help="port, 0 picks a free one (CADENZA_ORCHESTRATOR_PORT)"
-    )
-    serve.add_argument("--db", default=defaults.db_path, help="SQLite file (CADENZA_ORCHESTRATOR_DB)")
-    serve.add_argument("--log-level", default=os.environ.get("CADENZA_LOG_LEVEL", "INFO"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    defaults.host, defaults.port, defaults.db_path = args.host, args.port, args.db
+    serve.add_argument("--host", help="bind address (CADENZA_ORCHESTRATOR_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=port_number,
+                       help="port, 0 picks a free one (CADENZA_ORCHESTRATOR_PORT, default 4300)")
+    serve.add_argument("--db", help="SQLite file (CADENZA_ORCHESTRATOR_DB, default $CADENZA_HOME/cadenza.db)")
+    serve.add_argument("--log-level", type=log_level, help="DEBUG logs every decision (CADENZA_LOG_LEVEL, default INFO)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    with exit_on_error("orchestrator"):
+        config = ServerConfig.from_env()
+        level = args.log_level or settings().log_level
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    config.host = args.host or config.host
+    config.port = args.port if args.port is not None else config.port
+    config.db_path = args.db or config.db_path
     from .rpc.server import serve as run_server
 
     try:
-        asyncio.run(run_server(defaults))
+        with exit_on_error("orchestrator"):  # e.g. a TLS file that went away since the check
+            asyncio.run(run_server(config))
     except OSError as exc:
         print(f"cannot start the orchestrator: {exc}", file=sys.stderr)
         return 1

@@ -1,24 +1,46 @@
-"""Orchestrator settings, from `CADENZA_*` environment variables with sensible defaults."""
+"""Orchestrator settings: `OrchestratorSettings` reads and validates the `CADENZA_*` variables
+the service reads; `ServerConfig` is what the server runs with (tests build it directly)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cadenza.serving import env_float
+from cadenza.settings import (
+    LOCALHOST, ORCHESTRATOR_PORT, CadenzaSettings, Host, Port, PositiveSeconds, Seconds, ServingSettings, UserPath,
+    choice, load,
+)
 
 from .core.inputs import PolicySettings
 
+# SQLite's own names; the value goes into a PRAGMA, so nothing else may pass.
+Synchronous = choice(("OFF", "NORMAL", "FULL", "EXTRA"), "NORMAL or FULL (also OFF, EXTRA; any case)")
+_POLICY = PolicySettings()
+
+
+class OrchestratorSettings(ServingSettings):
+    orchestrator_host: Host = LOCALHOST
+    orchestrator_port: Port = ORCHESTRATOR_PORT
+    orchestrator_db: UserPath | None = None  # unset: cadenza.db under CADENZA_HOME
+    db_synchronous: Synchronous = "NORMAL"
+    late_runs_after_seconds: Seconds = 5.0
+    slot_wait_seconds: PositiveSeconds = _POLICY.slot_wait_seconds
+    slot_wait_max_seconds: PositiveSeconds = _POLICY.slot_wait_max_seconds
+
+
+def settings() -> OrchestratorSettings:
+    """The validated settings; raises `cadenza.settings.SettingsError` naming a bad variable."""
+    return load(OrchestratorSettings)
+
 
 def cadenza_home() -> Path:
-    return Path(os.environ.get("CADENZA_HOME", "~/.cadenza")).expanduser()
+    return load(CadenzaSettings).home
 
 
 @dataclass
 class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 4300
+    host: str = LOCALHOST
+    port: int = ORCHESTRATOR_PORT
     db_path: str = ""
     # "NORMAL" survives a killed process; "FULL" also survives power loss, at a cost per commit.
     db_synchronous: str = "NORMAL"
@@ -30,20 +52,15 @@ class ServerConfig:
     policy: PolicySettings = field(default_factory=PolicySettings)
 
     @classmethod
-    def from_env(cls) -> ServerConfig:
-        env = os.environ
-        port = env.get("CADENZA_ORCHESTRATOR_PORT", "4300")
-        if not port.isdigit():
-            raise SystemExit(f"CADENZA_ORCHESTRATOR_PORT={port!r} is not a port number")
+    def from_env(cls) -> "ServerConfig":
+        env = settings()
         return cls(
-            host=env.get("CADENZA_ORCHESTRATOR_HOST", "127.0.0.1"),
-            port=int(port),
-            db_path=env.get("CADENZA_ORCHESTRATOR_DB", "") or str(cadenza_home() / "cadenza.db"),
-            db_synchronous=env.get("CADENZA_DB_SYNCHRONOUS", "NORMAL").upper(),
-            api_token=env.get("CADENZA_API_TOKEN", ""),
-            late_runs_after_seconds=env_float("CADENZA_LATE_RUNS_AFTER_SECONDS", 5.0),
-            policy=PolicySettings(
-                slot_wait_seconds=env_float("CADENZA_SLOT_WAIT_SECONDS", 0.05),
-                slot_wait_max_seconds=env_float("CADENZA_SLOT_WAIT_MAX_SECONDS", 1.0),
-            ),
+            host=env.orchestrator_host,
+            port=env.orchestrator_port,
+            db_path=str(env.orchestrator_db or env.home / "cadenza.db"),
+            db_synchronous=env.db_synchronous,
+            api_token=env.api_token,
+            late_runs_after_seconds=env.late_runs_after_seconds,
+            policy=PolicySettings(slot_wait_seconds=env.slot_wait_seconds,
+                                  slot_wait_max_seconds=env.slot_wait_max_seconds),
         )

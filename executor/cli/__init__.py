@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import os
+
+from cadenza.settings import log_level, port_number
 
 from . import commands, services
 from ._rpc import reported_errors
+from .settings import settings
+
+
+# Commands that talk to running services; the others start services, which check their own.
+_CLIENT_COMMANDS = {"deploy", "run", "flow-run", "concurrency-limit", "demo"}
 
 
 def _parser() -> argparse.ArgumentParser:
+    # Option defaults stay None: `--help` is built without reading the environment, and an
+    # option left out falls back to its CADENZA_* variable when the command runs.
     parser = argparse.ArgumentParser(prog="cadenza", description="Cadenza workflow engine")
     sub = parser.add_subparsers(dest="command", required=True)
-    level = os.environ.get("CADENZA_LOG_LEVEL", "INFO")
+    level_help = "DEBUG, INFO, WARNING, ERROR or CRITICAL (CADENZA_LOG_LEVEL, default INFO)"
 
     orch = sub.add_parser("orchestrator", help="the orchestrator service")
     orch.add_argument("action", choices=["serve"])
@@ -21,15 +29,15 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("executor", help="the executor service (and its worker)")
     ex.add_argument("action", choices=["serve"])
     ex.add_argument("--host")
-    ex.add_argument("--port", type=int, help="port, 0 picks a free one (CADENZA_EXECUTOR_PORT, default 4301)")
+    ex.add_argument("--port", type=port_number, help="port, 0 picks a free one (CADENZA_EXECUTOR_PORT, default 4301)")
     ex.add_argument("--orchestrator", help="host:port of the orchestrator (CADENZA_ORCHESTRATOR)")
-    ex.add_argument("--max-runs", type=int, help="concurrent flow runs (CADENZA_EXECUTOR_MAX_RUNS)")
-    ex.add_argument("--log-level", default=level)
+    ex.add_argument("--max-runs", type=int, help="concurrent flow runs (CADENZA_EXECUTOR_MAX_RUNS, default 4)")
+    ex.add_argument("--log-level", type=log_level, help=level_help)
 
     st = sub.add_parser("start", help="run both services in the foreground; Ctrl-C stops both")
-    st.add_argument("--orchestrator-port", type=int, default=int(os.environ.get("CADENZA_ORCHESTRATOR_PORT", "4300")))
-    st.add_argument("--executor-port", type=int, default=int(os.environ.get("CADENZA_EXECUTOR_PORT", "4301")))
-    st.add_argument("--log-level", default=level)
+    st.add_argument("--orchestrator-port", type=port_number, help="CADENZA_ORCHESTRATOR_PORT, default 4300")
+    st.add_argument("--executor-port", type=port_number, help="CADENZA_EXECUTOR_PORT, default 4301")
+    st.add_argument("--log-level", type=log_level, help=level_help)
 
     dm = sub.add_parser("demo", help="start both services, run an example flow through the Executor RPC, stop")
     dm.add_argument("--examples", default="examples")
@@ -64,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     with reported_errors():
+        if args.command in _CLIENT_COMMANDS:
+            settings()  # a bad value stops the command before it does anything
         if args.command == "orchestrator":
             return services.orchestrator_serve(args.rest)
         if args.command == "executor":

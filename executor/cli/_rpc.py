@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import contextmanager
 
 import grpc
 
 from cadenza import transport
+from cadenza.settings import exit_on_error
 
 from cadenza.v1 import executor_pb2_grpc as epb_grpc
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 
 
-def orchestrator_address() -> str:
-    return os.environ.get("CADENZA_ORCHESTRATOR", "") or "127.0.0.1:4300"
-
-
-def executor_address() -> str:
-    return os.environ.get("CADENZA_EXECUTOR", "") or "127.0.0.1:4301"
+from .settings import api_token, executor_address, orchestrator_address
 
 
 def metadata() -> tuple:
-    token = os.environ.get("CADENZA_API_TOKEN", "")
+    token = api_token()
     return (("authorization", f"Bearer {token}"),) if token else ()
 
 
@@ -60,6 +55,13 @@ class CommandError(Exception):
 
 @contextmanager
 def reported_errors():
+    """gRPC and command errors exit 1; a bad CADENZA_* value exits 2 (exit_on_error)."""
+    with exit_on_error("cadenza"), _exit_one():
+        yield
+
+
+@contextmanager
+def _exit_one():
     try:
         yield
     except grpc.RpcError as exc:
@@ -72,3 +74,4 @@ def reported_errors():
     except CommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+

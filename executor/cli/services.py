@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 from ._rpc import CommandError
+from .settings import settings
 
 _LISTENING = re.compile(r"listening on (\S+:\d+)")
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
 
 
 def orchestrator_serve(extra: list[str]) -> int:
@@ -26,11 +27,11 @@ def orchestrator_serve(extra: list[str]) -> int:
 
 
 def executor_serve(args) -> int:
-    from ..service.config import ExecutorConfig
+    from ..service.config import ExecutorConfig, settings as service_settings
     from ..service.server import serve
 
-    _setup_logging(args.log_level)
     config = ExecutorConfig.from_env()
+    _setup_logging(args.log_level or service_settings().log_level)
     config.host, config.port = args.host or config.host, args.port if args.port is not None else config.port
     if args.orchestrator:
         config.orchestrator = args.orchestrator
@@ -47,8 +48,10 @@ def executor_serve(args) -> int:
 class OrchestratorProcess:
     """The orchestrator as a child process, on a port it picks itself when asked for 0."""
 
-    def __init__(self, port: int, db: str | None = None, stderr=None) -> None:
-        cmd = [sys.executable, "-m", "orchestrator", "serve", "--port", str(port)]
+    def __init__(self, port: int | None, db: str | None = None, stderr=None) -> None:
+        cmd = [sys.executable, "-m", "orchestrator", "serve"]
+        if port is not None:
+            cmd += ["--port", str(port)]
         if db:
             cmd += ["--db", db]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True)
@@ -70,15 +73,17 @@ class OrchestratorProcess:
 
 def start(args) -> int:
     """Both services in the foreground; Ctrl-C (or SIGTERM) stops both cleanly."""
-    from ..service.config import ExecutorConfig
+    from ..service.config import ExecutorConfig, settings as service_settings
     from ..service.server import serve
 
-    _setup_logging(args.log_level)
+    config = ExecutorConfig.from_env()
+    _setup_logging(args.log_level or service_settings().log_level)
+    # Without --orchestrator-port the orchestrator reads CADENZA_ORCHESTRATOR_PORT itself.
     orch = OrchestratorProcess(args.orchestrator_port)
     print(f"Cadenza orchestrator listening on {orch.address}", flush=True)
-    config = ExecutorConfig.from_env()
     config.orchestrator = orch.address
-    config.port = args.executor_port
+    if args.executor_port is not None:
+        config.port = args.executor_port
     try:
         asyncio.run(serve(config))
     except KeyboardInterrupt:
@@ -102,7 +107,7 @@ def demo(args) -> int:
     examples = Path(args.examples).resolve()
     entrypoint = f"{examples / 'demo_etl.py'}:etl"
     # The services' own logs go to a file, so the terminal shows the run as a client sees it.
-    log_path = Path(os.environ.get("CADENZA_HOME", "~/.cadenza")).expanduser() / "demo-services.log"
+    log_path = settings().home / "demo-services.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     service_log = open(log_path, "w")
     orch = OrchestratorProcess(0, stderr=service_log)

@@ -1,4 +1,7 @@
-"""Executor service settings, from `CADENZA_*` environment variables."""
+"""Executor service settings: `ExecutorServiceSettings` reads and validates the `CADENZA_*`
+variables of the service, and those of the engine its flow-run processes inherit, so a bad
+value stops the service at start instead of failing every run; `ExecutorConfig` is what the
+service runs with (tests build it directly)."""
 
 from __future__ import annotations
 
@@ -7,14 +10,32 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 
-from cadenza.serving import env_float
+from cadenza.settings import (
+    EXECUTOR_PORT, LOCALHOST, ORCHESTRATOR_ADDRESS, CommaList, Host, Port, PositiveCount, PositiveSeconds, Seconds,
+    ServingSettings, load,
+)
+from executor.settings import EngineSettings
+
+
+class ExecutorServiceSettings(EngineSettings, ServingSettings):
+    executor_host: Host = LOCALHOST
+    executor_port: Port = EXECUTOR_PORT
+    allowed_entrypoints: CommaList = []
+    executor_max_runs: PositiveCount = 4
+    lease_seconds: PositiveSeconds = 10.0
+    cancel_grace_seconds: Seconds = 10.0
+
+
+def settings() -> ExecutorServiceSettings:
+    """The validated settings; raises `cadenza.settings.SettingsError` naming a bad variable."""
+    return load(ExecutorServiceSettings)
 
 
 @dataclass
 class ExecutorConfig:
-    host: str = "127.0.0.1"
-    port: int = 4301
-    orchestrator: str = "127.0.0.1:4300"
+    host: str = LOCALHOST
+    port: int = EXECUTOR_PORT
+    orchestrator: str = ORCHESTRATOR_ADDRESS
     api_token: str = ""
     # Module prefixes whose `module:function` entrypoints may be submitted directly.
     allowed_entrypoints: list[str] = field(default_factory=list)
@@ -30,20 +51,16 @@ class ExecutorConfig:
 
     @classmethod
     def from_env(cls) -> "ExecutorConfig":
-        env = os.environ
-        port = env.get("CADENZA_EXECUTOR_PORT", "4301")
-        if not port.isdigit():
-            raise SystemExit(f"CADENZA_EXECUTOR_PORT={port!r} is not a port number")
-        allowed = [p.strip() for p in env.get("CADENZA_ALLOWED_ENTRYPOINTS", "").split(",") if p.strip()]
+        env = settings()
         return cls(
-            host=env.get("CADENZA_EXECUTOR_HOST", "127.0.0.1"),
-            port=int(port),
-            orchestrator=env.get("CADENZA_ORCHESTRATOR", "") or "127.0.0.1:4300",
-            api_token=env.get("CADENZA_API_TOKEN", ""),
-            allowed_entrypoints=allowed,
-            max_concurrent_runs=int(env_float("CADENZA_EXECUTOR_MAX_RUNS", 4)),
-            lease_seconds=env_float("CADENZA_LEASE_SECONDS", 10.0),
-            cancel_grace_seconds=env_float("CADENZA_CANCEL_GRACE_SECONDS", 10.0),
+            host=env.executor_host,
+            port=env.executor_port,
+            orchestrator=env.orchestrator or ORCHESTRATOR_ADDRESS,
+            api_token=env.api_token,
+            allowed_entrypoints=list(env.allowed_entrypoints),
+            max_concurrent_runs=env.executor_max_runs,
+            lease_seconds=env.lease_seconds,
+            cancel_grace_seconds=env.cancel_grace_seconds,
         )
 
     def metadata(self) -> tuple[tuple[str, str], ...]:

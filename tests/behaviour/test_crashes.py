@@ -17,6 +17,7 @@ from executor.context import get_run_context
 from executor.exceptions import Abort, CrashedRun
 from executor.states import Running, Scheduled, State, StateType
 
+from ._deployments import deployments  # noqa: F401 (a fixture)
 from ._util import uniq, wait_until
 
 pytestmark = pytest.mark.timeout(30)
@@ -142,7 +143,6 @@ SIGTERM_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skip(reason="needs deployments (issue 4): SIGTERM handling of deployed runs")
 def test_100_sigterm_while_running_crashes_the_flow(client, tmp_path):
     script = tmp_path / "victim.py"
     script.write_text(SIGTERM_SCRIPT)
@@ -159,6 +159,32 @@ def test_100_sigterm_while_running_crashes_the_flow(client, tmp_path):
     state = client.read_flow_run(fid).state
     assert state.type == StateType.CRASHED
     assert "termination signal" in state.message
+
+
+DEPLOYED_VICTIM = """
+    import os, time
+
+    from executor import flow
+
+    @flow
+    def deployed_victim(pid_file: str):
+        with open(pid_file + ".tmp", "w") as fh:
+            fh.write(str(os.getpid()))
+        os.replace(pid_file + ".tmp", pid_file)
+        time.sleep(30)
+"""
+
+
+def test_100_sigterm_to_a_deployed_runs_process_crashes_the_flow(client, deployments, tmp_path):
+    pid_file = tmp_path / "pid"
+    fid = deployments.run(DEPLOYED_VICTIM, "deployed_victim", {"pid_file": str(pid_file)})
+    assert wait_until(pid_file.exists, timeout=15), "the deployed run did not start"
+    assert client.read_flow_run(fid).state.type == StateType.RUNNING
+    os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    state = deployments.wait_final(client, fid, timeout=10).state
+    # The worker reports it: the engine's child process does not catch SIGTERM itself.
+    assert state.type == StateType.CRASHED
+    assert state.message == "Flow run process was killed by SIGTERM before the run finished."
 
 
 # 101 -----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ concurrency limits are exercised with real tasks through WAIT.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -19,7 +20,8 @@ from executor import flow, task
 from executor.context import get_run_context
 from executor.states import Cancelled, Completed, Failed, Paused, Pending, Running, Scheduled, State, StateType
 
-from ._util import flow_run_id, names, task_runs, uniq
+from ._deployments import deployments  # noqa: F401 (a fixture)
+from ._util import flow_run_id, names, task_runs, uniq, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -404,9 +406,46 @@ def test_110_manual_retry_without_a_deployment_is_refused(client):
     assert run.run_count == 1
 
 
-@pytest.mark.skip(reason="needs deployments (issue 4)")
-def test_110_manual_retry_with_a_deployment_is_accepted_past_retries():
-    pass
+FAILS_ONCE = """
+    import os
+
+    from executor import flow
+
+    @flow
+    def fails_once(marker: str):
+        with open(marker, "a") as fh:
+            fh.write(f"{os.getpid()}\\n")
+        with open(marker) as fh:
+            if len(fh.read().split()) == 1:
+                raise ValueError("first time")
+        return "second time"
+"""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_110_manual_retry_with_a_deployment_is_accepted_past_retries(client, deployments, tmp_path):
+    marker = tmp_path / "pids"
+    fid = deployments.run(FAILS_ONCE, "fails_once", {"marker": str(marker)})
+    run = deployments.wait_final(client, fid)
+    assert (run.state.type, run.run_count, run.empirical_policy["retries"]) == (StateType.FAILED, 1, 0)
+    (pid,) = [int(line) for line in marker.read_text().split()]
+    # Let the worker reap the process and see the run final before it is rescheduled.
+    assert wait_until(lambda: not pid_alive(pid), timeout=10)
+    time.sleep(0.5)
+
+    result = client.set_flow_run_state(fid, Scheduled(name="AwaitingRetry"))
+    assert result.status == "ACCEPT", result
+    assert (result.state.type, result.run_count) == (StateType.SCHEDULED, 1)  # run_count unchanged
+    run = deployments.wait_final(client, fid)  # a worker runs it again
+    assert (run.state.type, run.run_count) == (StateType.COMPLETED, 2), run.state
+    assert len(marker.read_text().split()) == 2
 
 
 # 111 -----------------------------------------------------------------------------------------
@@ -487,9 +526,27 @@ def test_113_paused_run_cannot_go_to_pending(client):
 
 
 # 114 -----------------------------------------------------------------------------------------
-@pytest.mark.skip(
-    reason="CopyScheduledTime needs a SCHEDULED -> PENDING proposal on a scheduled run, which "
-    "only deployments/workers make (issue 4)"
-)
-def test_114_scheduled_time_is_copied_onto_pending():
-    pass
+def test_114_scheduled_time_is_copied_onto_pending(client, deployments):
+    """A worker's claim proposes SCHEDULED -> PENDING without a scheduled time."""
+    when = (now() + timedelta(seconds=0.5)).replace(microsecond=0)
+    fid = deployments.run(QUICK, "quick", scheduled_time=when)
+    run = deployments.wait_final(client, fid)
+    assert run.state.type == StateType.COMPLETED, run.state
+    states = client.read_flow_run_states(fid)
+    assert [s.type for s in states] == [
+        StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.COMPLETED,
+    ]  # fmt: skip
+    scheduled, pending, running, completed = states
+    assert scheduled.state_details.scheduled_time == when
+    assert pending.state_details.scheduled_time == when  # copied
+    assert running.state_details.scheduled_time is None  # other transitions copy nothing
+    assert completed.state_details.scheduled_time is None
+
+
+QUICK = """
+    from executor import flow
+
+    @flow
+    def quick():
+        return "ok"
+"""

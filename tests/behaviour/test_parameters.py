@@ -10,6 +10,7 @@ from executor import flow, task
 from executor.exceptions import ParameterTypeError, ReservedArgumentError, SignatureMismatchError
 from executor.states import StateType
 
+from ._deployments import deployments  # noqa: F401 (a fixture)
 from ._util import flow_run_id, uniq
 
 pytestmark = pytest.mark.timeout(30)
@@ -89,11 +90,31 @@ def test_86_validate_parameters_false_passes_raw_values():
 
 
 # 87 ------------------------------------------------------------------------------------------
-@pytest.mark.skip(reason="needs deployments (issue 4)")
-def test_87_deployment_run_parameters_are_coerced_or_fail_through_propose_state():
-    # Written for when deployments exist: a deployment run of `def f(x: int)` with
-    # {"x": "1"} returns 1; with {"x": "not-an-int"} the run ends FAILED, proposed (not forced).
-    pass
+TYPED_FLOW = """
+    from executor import flow
+
+    @flow(persist_result=True)
+    def typed(x: int):
+        return x
+"""
+
+
+def test_87_deployment_run_parameters_are_coerced_or_fail_through_propose_state(client, deployments):
+    coerced = deployments.run(TYPED_FLOW, "typed", {"x": "1"})
+    run = deployments.wait_final(client, coerced)
+    assert run.state.type == StateType.COMPLETED, run.state
+    assert run.parameters == {"x": "1"} and run.state.result() == 1
+
+    refused = deployments.run(TYPED_FLOW, "typed", {"x": "not-an-int"})
+    run = deployments.wait_final(client, refused)
+    assert run.state.type == StateType.FAILED, run.state
+    assert run.state.message.startswith("Validation of flow parameters failed with error:")
+    assert "ParameterTypeError" in run.state.message
+    # Proposed like any state from Pending, after the claim; the body never ran.
+    assert [s.type for s in client.read_flow_run_states(refused)] == [
+        StateType.SCHEDULED, StateType.PENDING, StateType.FAILED,
+    ]  # fmt: skip
+    assert run.run_count == 0
 
 
 # 88 ------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -13,7 +14,8 @@ from executor.context import get_run_context
 from executor.exceptions import FailedRun, FlowPauseTimeout, NotPausedError, PausedRun
 from executor.states import Paused, StateType
 
-from ._util import flow_run_id, task_runs, uniq
+from ._deployments import deployments  # noqa: F401 (a fixture)
+from ._util import flow_run_id, task_runs, uniq, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -199,12 +201,56 @@ def test_93_reschedule_pause_in_a_subflow_raises():
         parent()
 
 
-@pytest.mark.skip(reason="needs deployments (issue 4)")
-def test_93_reschedule_pause_exits_and_resume_schedules_the_run(client):
-    # Written for when deployments exist: a deployment-backed run calling
-    # pause_flow_run(reschedule=True) after two submitted tasks exits its process; the run is
-    # PAUSED with 2 task runs; resume_flow_run(id) moves it to SCHEDULED named "Resuming".
-    pass
+RESCHEDULING_FLOW = """
+    import os
+
+    from executor import flow, pause_flow_run, task
+
+    @task
+    def work(i):
+        return i
+
+    @flow
+    def pauses_out_of_process(marker: str):
+        with open(marker, "a") as fh:
+            fh.write(f"{os.getpid()}\\n")
+        x, y = work.submit(1), work.submit(2)
+        x.wait()
+        y.wait()
+        pause_flow_run(reschedule=True, timeout=30)
+        work(3)
+"""
+
+
+def test_93_reschedule_pause_exits_and_resume_schedules_the_run(client, deployments, tmp_path):
+    marker = tmp_path / "pids"
+    fid = deployments.run(RESCHEDULING_FLOW, "pauses_out_of_process", {"marker": str(marker)})
+    run = deployments.wait_for(client, fid, {StateType.PAUSED})
+    assert run.state.state_details.pause_reschedule
+    assert len(task_runs(client, fid)) == 2  # the task after the pause never started
+    (pid,) = [int(line) for line in marker.read_text().split()]
+    assert wait_until(lambda: not pid_alive(pid), timeout=10), "the paused run's process did not exit"
+    # The worker reads the run once it has reaped its process; a resume (and a new claim)
+    # before that read would be taken for the old process's unfinished run and crashed.
+    time.sleep(0.5)
+    assert client.read_flow_run(fid).state.type == StateType.PAUSED  # exiting did not crash it
+
+    resume_flow_run(fid)
+    # SCHEDULED "Resuming" is what a worker picks up again; it may have done so already.
+    names_seen = [s.name for s in client.read_flow_run_states(fid)]
+    assert names_seen[names_seen.index("Paused") + 1] == "Resuming", names_seen
+    run = deployments.wait_final(client, fid)
+    assert run.state.type == StateType.COMPLETED, run.state
+    assert len(marker.read_text().split()) == 2  # a second process ran it to the end
+    assert len(task_runs(client, fid)) == 3
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 # 94 ------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from executor.context import get_run_context
 from executor.states import StateType
 from executor.tasks import exponential_backoff
 
+from ._deployments import deployer  # noqa: F401 (a fixture)
 from ._util import flow_run_id, names, uniq
 
 pytestmark = pytest.mark.timeout(30)
@@ -588,9 +589,32 @@ def test_74a_retry_condition_fn_decides_whether_to_retry():
 
 
 # 74 ------------------------------------------------------------------------------------------
-@pytest.mark.skip(reason="needs deployments (issue 4)")
-def test_74_deployment_run_copies_flow_retries_into_the_run():
-    # Written for when deployments exist: a deployment run of
-    # @flow(retries=2, retry_delay_seconds=0.2) with an unset empirical policy must end FAILED
-    # with run_count 3 after about 0.4 s of retry delays.
-    pass
+ALWAYS_FAILS = """
+    from executor import flow
+
+    @flow(retries=2, retry_delay_seconds=0.2)
+    def always_fails():
+        raise ValueError("always")
+"""
+
+
+def test_74_deployment_run_copies_flow_retries_into_the_run(client, deployer):
+    fid = deployer.run(ALWAYS_FAILS, "always_fails")
+    assert client.read_flow_run(fid).empirical_policy["retries"] == 0  # unset by the deployment
+    # The test is the worker here: an executor's worker today also claims a run's AwaitingRetry
+    # state while its own child retries the run in process, and the flow runs twice.
+    done = deployer.run_as_worker(fid)
+    assert done.returncode == 0, done.stderr
+    run = client.read_flow_run(fid)
+    assert run.state.type == StateType.FAILED, run.state
+    assert run.run_count == 3
+    assert run.empirical_policy["retries"] == 2 and run.empirical_policy["retry_delay"] == pytest.approx(0.2)
+    states = client.read_flow_run_states(fid)
+    assert [s.type for s in states] == [
+        StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING,
+        StateType.SCHEDULED, StateType.RUNNING, StateType.SCHEDULED, StateType.RUNNING, StateType.FAILED,
+    ]  # fmt: skip
+    # Each retry waited out its delay: about 0.4 s in all.
+    for waiting, running in [(states[3], states[4]), (states[5], states[6])]:
+        assert waiting.name == "AwaitingRetry"
+        assert (running.timestamp - waiting.timestamp).total_seconds() >= 0.19
