@@ -3,6 +3,7 @@
     python -m benchmarks.run                      # floor, W1-W4 on Cadenza (service + embedded), scale 1k/10k
     python -m benchmarks.run --scale-only --scale 1000,10000,100000     # make bench-scale
     python -m benchmarks.run --peer --scale ''    # make bench-peer: Cadenza vs Prefect 2.20 vs 3.9
+    python -m benchmarks.run --baseline d1f37ce   # also Cadenza at d1f37ce: a before/after table
 
 Every workload run is its own process (benchmarks/workloads.py), started fresh with a fresh
 database; repetitions are interleaved (rep 1 of every engine and workload, then rep 2, ...) so
@@ -25,8 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .harness import baseline as baseline_code
 from .harness.catalog import DEFAULT_N, RESULTS, ROOT, UNITS
-from .harness.engines import Engine, cadenza_engines, prefect_engines
+from .harness.engines import Engine, baseline_engines, cadenza_engines, prefect_engines
 from .harness.report import render
 from .harness.summary import summarise
 from .harness.workload_run import measure_floor, run_workload
@@ -40,6 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", default="1000,10000", help="W1/W2 sizes for the scale runs ('' for none)")
     parser.add_argument("--scale-only", action="store_true", help="only the floor and the scale runs")
     parser.add_argument("--peer", action="store_true", help="also run Prefect 2.20 and 3.9 from .bench/")
+    parser.add_argument(
+        "--baseline", metavar="REF", default="",
+        help="also run W1-W4 on Cadenza at this git ref (worktree under .bench/), with a before/after table ('' for none)",
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per workload process")
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/results/<kind>.json)")
     parser.add_argument("--show", metavar="FILE", help="print the tables of a results file and exit")
@@ -59,13 +65,26 @@ def _status(r: dict[str, Any], unit: str) -> str:
     return "ERROR " + r["error"].splitlines()[0] if "error" in r else f"{r['per_unit_ms']:.3f} ms/{unit}"
 
 
+def repetition_order(engines: list[Engine], rep: int) -> list[Engine]:
+    """The engines in the order of repetition `rep` (0-based). Each baseline engine follows the
+    current engine of its mode; on odd repetitions it goes first, so neither side always gets
+    the machine as the other left it."""
+    order = list(engines)
+    if rep % 2:
+        for i in range(len(order) - 1):
+            a, b = order[i], order[i + 1]
+            if a.cadenza and not a.baseline and b.baseline and a.mode == b.mode:
+                order[i], order[i + 1] = b, a
+    return order
+
+
 def run_repetitions(engines: list[Engine], workloads: list[str], repeat: int, scratch: Path, timeout: float) -> list[dict[str, Any]]:
     """Repetition 1 of every workload on every engine, then repetition 2, ...: a noisy stretch
     of the machine hits every engine alike."""
     runs: list[dict[str, Any]] = []
     for rep in range(repeat):
         for w in workloads:
-            for engine in engines:
+            for engine in repetition_order(engines, rep):
                 r = run_workload(engine, w, DEFAULT_N[w], scratch, timeout)
                 r["repetition"] = rep + 1
                 runs.append(r)
@@ -113,7 +132,14 @@ def main(argv: list[str] | None = None) -> int:
 
     workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     sizes = [int(s) for s in args.scale.split(",") if s.strip()]
-    engines = [e for e in cadenza_engines() if e.key.split("-")[1] in args.modes.split(",")]
+    modes = args.modes.split(",")
+    engines = [e for e in cadenza_engines() if e.mode in modes]
+    baseline = None
+    if args.baseline and not args.scale_only:  # the scale runs are never repeated at the baseline
+        baseline = baseline_code.prepare(args.baseline)
+        print(f"baseline: {args.baseline} = {baseline.commit[:12]} in {baseline.root}", flush=True)
+        olds = {e.mode: e for e in baseline_engines(baseline)}
+        engines = [e for now in engines for e in (now, olds[now.mode])]
     if args.peer:
         engines += prefect_engines()
     kind = "peer" if args.peer else ("scale" if args.scale_only else "latest")
@@ -144,8 +170,15 @@ def main(argv: list[str] | None = None) -> int:
         "repetitions": args.repeat,
         "workloads": workloads if runs else [],
         "engines": {
-            e.key: {"label": e.label, "python": str(e.python), "version": e.version, "peer": e.peer}
+            e.key: {
+                "label": e.label, "python": str(e.python), "version": e.version, "peer": e.peer,
+                "code": str(e.code) if e.code else None,
+            }
             for e in engines
+        },
+        "baseline": baseline and {
+            "ref": baseline.ref, "commit": baseline.commit, "short": baseline.short,
+            "root": str(baseline.root), "imports": baseline.imports,
         },
         "floor": {"runs": floors, "two_stream_floors_ms": two_floors_ms},
         "summary": summaries(engines, workloads, runs, two_floors_ms),

@@ -8,21 +8,32 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .baseline import Baseline, import_path
 from .catalog import ROOT
 from .processes import clean_env
 
 
 @dataclass
 class Engine:
-    key: str  # cadenza-service | cadenza-embedded | prefect2 | prefect3
+    key: str  # cadenza-service | cadenza-embedded | baseline-service | baseline-embedded | prefect2 | prefect3
     label: str
     python: Path
     peer: bool = False
     version: str = ""
+    code: Path | None = None  # a baseline's worktree; None: the current checkout
 
     @property
     def cadenza(self) -> bool:
-        return self.key.startswith("cadenza")
+        return self.key.startswith(("cadenza-", "baseline-"))
+
+    @property
+    def baseline(self) -> bool:
+        return self.code is not None
+
+    @property
+    def mode(self) -> str:
+        """service | embedded for Cadenza, now or at the baseline."""
+        return self.key.rsplit("-", 1)[-1] if self.cadenza else ""
 
     @property
     def service(self) -> bool:
@@ -35,6 +46,15 @@ def cadenza_engines() -> list[Engine]:
     return [
         Engine("cadenza-service", "Cadenza (service)", py),
         Engine("cadenza-embedded", "Cadenza (embedded)", py),
+    ]
+
+
+def baseline_engines(baseline: Baseline) -> list[Engine]:
+    """Cadenza at the baseline, in both modes, on this venv's interpreter and dependencies."""
+    py = Path(sys.executable)
+    return [
+        Engine(f"baseline-{mode}", f"Baseline {baseline.short} ({mode})", py, version=baseline.commit, code=baseline.root)
+        for mode in ("service", "embedded")
     ]
 
 
@@ -52,10 +72,18 @@ def prefect_engines() -> list[Engine]:
     return out
 
 
+def engine_env(engine: Engine) -> dict[str, str]:
+    """The clean environment of any process of `engine`; a baseline's packages come first."""
+    env = clean_env()
+    if engine.code is not None:
+        env["PYTHONPATH"] = import_path(engine.code)
+    return env
+
+
 def workload_env(engine: Engine, workdir: Path) -> dict[str, str]:
     """The environment of one workload process on `engine`, with a fresh home under `workdir`
     (service mode adds CADENZA_ORCHESTRATOR once its orchestrator is up)."""
-    env = clean_env()
+    env = engine_env(engine)
     if engine.cadenza:
         env["BENCH_ENGINE"] = "cadenza"
         env["CADENZA_HOME"] = str(workdir / "home")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .comparison import comparison_table
 from .engines import Engine
 from .tables import floor_text, peer_table, scale_table, workload_table
 from .targets import targets_text
@@ -12,7 +13,10 @@ from .targets import targets_text
 
 def render(document: dict[str, Any]) -> str:
     engines = [
-        Engine(key, e["label"], Path(e["python"]), peer=e.get("peer", key.startswith("prefect")), version=e.get("version", ""))
+        Engine(
+            key, e["label"], Path(e["python"]), peer=e.get("peer", key.startswith("prefect")),
+            version=e.get("version", ""), code=Path(e["code"]) if e.get("code") else None,
+        )
         for key, e in document["engines"].items()
     ]
     summary, scale = document["summary"], document["scale"]
@@ -22,7 +26,9 @@ def render(document: dict[str, Any]) -> str:
     if workloads:
         sections += [workload_table(e, summary.get(e.key, {}), workloads) for e in engines]
         if any(e.peer for e in engines):
-            sections.append(peer_table(engines, summary, workloads))
+            sections.append(peer_table([e for e in engines if not e.baseline], summary, workloads))
+        if document.get("baseline"):
+            sections.append(comparison_table(document, workloads))
     if scale:
         sections.append(scale_table(scale))
     sections.append(targets_text(summary, scale))

@@ -14,19 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import FLOOR_SCRIPT, ROOT, UNITS, WORKLOADS_SCRIPT
-from .engines import Engine, workload_env
+from .baseline import is_under
+from .engines import Engine, engine_env, workload_env
 from .processes import clean_env, parse_result, run_process, status_kib, tail
 
 
 class OrchestratorService:
-    """`python -m orchestrator serve --port 0` on a fresh database, for one workload run."""
+    """`python -m orchestrator serve --port 0` of `engine`'s code on a fresh database, for one
+    workload run."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, engine: Engine) -> None:
         self.log_path = workdir / "orchestrator.log"
         cmd = [sys.executable, "-m", "orchestrator", "serve", "--port", "0", "--db", str(workdir / "bench.db")]
+        # `-m` puts the working directory first on sys.path: the checkout whose code it runs.
+        cwd = engine.code or ROOT
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=log, text=True
+                cmd, cwd=cwd, env=engine_env(engine), stdout=subprocess.PIPE, stderr=log, text=True
             )
         self.address = ""
         deadline = time.monotonic() + 60
@@ -65,7 +69,7 @@ def run_workload(engine: Engine, workload: str, n: int, scratch: Path, timeout: 
     orchestrator = None
     if engine.service:
         try:
-            orchestrator = OrchestratorService(workdir)
+            orchestrator = OrchestratorService(workdir, engine)
         except Exception as exc:  # an engine failure: recorded, not fatal to the benchmark
             record["error"] = str(exc)
             return record
@@ -88,6 +92,8 @@ def run_workload(engine: Engine, workload: str, n: int, scratch: Path, timeout: 
     record.update({k: v for k, v in result.items() if k not in ("engine", "workload", "n", "unit")})
     if not result.get("ok", False):
         record["error"] = "wrong results: " + "; ".join(result.get("problems", []))
+    elif engine.code is not None and not is_under(result.get("engine_file"), engine.code):
+        record["error"] = f"ran {result.get('engine_file')}, not the baseline's code under {engine.code}"
     if "error" not in record:
         shutil.rmtree(workdir, ignore_errors=True)
     else:
