@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .harness import baseline as baseline_code
+from .harness.baseline import prepare as prepare_baseline
 from .harness.catalog import DEFAULT_N, RESULTS, ROOT, UNITS
 from .harness.engines import Engine, baseline_engines, cadenza_engines, prefect_engines
 from .harness.report import render
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     engines = [e for e in cadenza_engines() if e.mode in modes]
     baseline = None
     if args.baseline and not args.scale_only:  # the scale runs are never repeated at the baseline
-        baseline = baseline_code.prepare(args.baseline)
+        baseline = prepare_baseline(args.baseline)
         print(f"baseline: {args.baseline} = {baseline.commit[:12]} in {baseline.root}", flush=True)
         olds = {e.mode: e for e in baseline_engines(baseline)}
         engines = [e for now in engines for e in (now, olds[now.mode])]
