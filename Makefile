@@ -44,14 +44,16 @@ run: install
 demo: install
 	$(VENV)/bin/cadenza demo
 
-# Benchmarks (benchmarks/README.md). bench: W1-W4 on Cadenza (service and embedded) plus the
-# 1k/10k scale runs, a few minutes; bench-scale: 1k/10k/100k, opt-in (the 100k runs take minutes);
+# Benchmarks (benchmarks/README.md). bench: W1-W4 on Cadenza (service and embedded), next to the
+# same on the code at BENCH_BASELINE (a git ref; empty for none), plus the 1k/10k scale runs, a
+# few minutes; bench-scale: 1k/10k/100k, opt-in (the 100k runs take minutes);
 # bench-peer: the same workloads on Prefect 2.20 and 3.9 in their own venvs under .bench/.
 BENCH_REPEAT ?= 3
+BENCH_BASELINE ?= d1f37ce
 BENCH_PEERS := .bench/prefect2/.installed .bench/prefect3/.installed
 
 bench: install
-	$(PY) -m benchmarks.run --repeat $(BENCH_REPEAT)
+	$(PY) -m benchmarks.run --repeat $(BENCH_REPEAT) --baseline '$(BENCH_BASELINE)'
 
 .PHONY: bench-scale
 bench-scale: install

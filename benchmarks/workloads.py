@@ -85,7 +85,10 @@ COUNTER: MessageCounter | None = None
 if ENGINE == "cadenza":
     COUNTER = MessageCounter()
     COUNTER.install()  # before the engine opens its channel
+    import executor
     from executor import flow, task
+
+    ENGINE_FILE = executor.__file__  # which checkout runs: the current one or a baseline's
 
     ENGINE_VERSION = "cadenza"
     try:
@@ -95,8 +98,11 @@ if ENGINE == "cadenza":
     except Exception:
         pass
 elif ENGINE == "prefect":
+    import prefect
     from prefect import __version__ as _prefect_version
     from prefect import flow, task
+
+    ENGINE_FILE = prefect.__file__
 
     ENGINE_VERSION = f"prefect {_prefect_version}"
 else:
@@ -207,6 +213,7 @@ def main() -> None:
 
     result = {
         "engine": ENGINE_VERSION,
+        "engine_file": ENGINE_FILE,
         "workload": args.workload,
         "n": n,
         "unit": unit,

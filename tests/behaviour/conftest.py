@@ -17,11 +17,13 @@ import time
 
 import pytest
 
+from ._deployments import deployer, deployments  # noqa: F401 (fixtures for the tests of deployed runs)
+
 LISTENING = re.compile(r"Cadenza orchestrator listening on ([0-9.]+):(\d+)")
 STARTUP_TIMEOUT = 20.0
 
 
-def _pump(stream, lines: "queue.Queue[str | None]") -> None:
+def _pump(stream, lines: queue.Queue[str | None]) -> None:
     for line in iter(stream.readline, ""):
         lines.put(line)
     lines.put(None)
@@ -46,7 +48,7 @@ def orchestrator(tmp_path_factory):
         bufsize=1,
         env=env,
     )
-    lines: "queue.Queue[str | None]" = queue.Queue()
+    lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
 
     seen: list[str] = []

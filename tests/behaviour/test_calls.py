@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import List
 
 import pydantic
 import pytest
@@ -85,7 +84,7 @@ def test_04_parameters_are_coerced_from_type_hints():
     seen = {}
 
     @flow(name=uniq("calls-04"))
-    def f(x: int, y: List[int], zt: Model):
+    def f(x: int, y: list[int], zt: Model):
         seen.update(x=x, y=y, zt=zt)
         return x + sum(y) + zt.z
 

@@ -17,7 +17,6 @@ from executor.context import get_run_context
 from executor.exceptions import Abort, CrashedRun
 from executor.states import Running, Scheduled, State, StateType
 
-from ._deployments import deployments  # noqa: F401 (a fixture)
 from ._util import uniq, wait_until
 
 pytestmark = pytest.mark.timeout(30)

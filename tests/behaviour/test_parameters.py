@@ -10,7 +10,6 @@ from executor import flow, task
 from executor.exceptions import ParameterTypeError, ReservedArgumentError, SignatureMismatchError
 from executor.states import StateType
 
-from ._deployments import deployments  # noqa: F401 (a fixture)
 from ._util import flow_run_id, uniq
 
 pytestmark = pytest.mark.timeout(30)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,6 @@ from executor.context import get_run_context
 from executor.exceptions import FailedRun, FlowPauseTimeout, NotPausedError, PausedRun
 from executor.states import Paused, StateType
 
-from ._deployments import deployments  # noqa: F401 (a fixture)
 from ._util import flow_run_id, task_runs, uniq, wait_until
 
 pytestmark = pytest.mark.timeout(30)
@@ -40,7 +39,7 @@ def resume_later(flow_run_id, delay):
 
 
 def as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # 89 ------------------------------------------------------------------------------------------
@@ -289,7 +288,7 @@ def test_94_out_of_process_pause_stops_the_flow_at_its_next_task(client):
 
 # 95 ------------------------------------------------------------------------------------------
 def test_95_task_returning_paused_pauses_the_flow():
-    expires = datetime.now(timezone.utc) + timedelta(seconds=60)
+    expires = datetime.now(UTC) + timedelta(seconds=60)
 
     @task
     def pauser():
@@ -323,7 +322,7 @@ def test_96_resuming_a_run_that_is_not_paused_raises(client):
 
 
 def test_96_resuming_after_the_pause_ran_out_raises_flow_pause_timeout(client):
-    expires = datetime.now(timezone.utc) + timedelta(seconds=0.4)
+    expires = datetime.now(UTC) + timedelta(seconds=0.4)
 
     @task
     def pauser():
@@ -336,9 +335,9 @@ def test_96_resuming_after_the_pause_ran_out_raises_flow_pause_timeout(client):
     state = f(return_state=True)
     assert state.is_paused()
     fid = flow_run_id(state)
-    time.sleep(max(0.0, (expires - datetime.now(timezone.utc)).total_seconds()) + 0.01)
+    time.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 0.01)
 
-    resumed_at = datetime.now(timezone.utc)
+    resumed_at = datetime.now(UTC)
     try:
         resume_flow_run(fid)
     except FlowPauseTimeout:
