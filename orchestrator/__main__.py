@@ -19,10 +19,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the orchestrator gRPC service")
     serve.add_argument("--host", help="bind address (CADENZA_ORCHESTRATOR_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=port_number,
-                       help="port, 0 picks a free one (CADENZA_ORCHESTRATOR_PORT, default 4300)")
+    serve.add_argument(
+        "--port", type=port_number, help="port, 0 picks a free one (CADENZA_ORCHESTRATOR_PORT, default 4300)"
+    )
     serve.add_argument("--db", help="SQLite file (CADENZA_ORCHESTRATOR_DB, default $CADENZA_HOME/cadenza.db)")
-    serve.add_argument("--log-level", type=log_level, help="DEBUG logs every decision (CADENZA_LOG_LEVEL, default INFO)")
+    serve.add_argument(
+        "--log-level", type=log_level, help="DEBUG logs every decision (CADENZA_LOG_LEVEL, default INFO)"
+    )
     return parser
 
 
@@ -31,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     with exit_on_error("orchestrator"):
         config = ServerConfig.from_env()
         level = args.log_level or settings().log_level
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
     config.host = args.host or config.host
     config.port = args.port if args.port is not None else config.port
     config.db_path = args.db or config.db_path

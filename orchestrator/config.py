@@ -7,8 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cadenza.settings import (
-    LOCALHOST, ORCHESTRATOR_PORT, CadenzaSettings, Host, Port, PositiveSeconds, Seconds, ServingSettings, UserPath,
-    choice, load,
+    LOCALHOST,
+    ORCHESTRATOR_PORT,
+    CadenzaSettings,
+    Host,
+    Port,
+    PositiveSeconds,
+    Seconds,
+    ServingSettings,
+    UserPath,
+    choice,
+    load,
 )
 
 from .core.inputs import PolicySettings
@@ -52,7 +61,7 @@ class ServerConfig:
     policy: PolicySettings = field(default_factory=PolicySettings)
 
     @classmethod
-    def from_env(cls) -> "ServerConfig":
+    def from_env(cls) -> ServerConfig:
         env = settings()
         return cls(
             host=env.orchestrator_host,
@@ -61,6 +70,7 @@ class ServerConfig:
             db_synchronous=env.db_synchronous,
             api_token=env.api_token,
             late_runs_after_seconds=env.late_runs_after_seconds,
-            policy=PolicySettings(slot_wait_seconds=env.slot_wait_seconds,
-                                  slot_wait_max_seconds=env.slot_wait_max_seconds),
+            policy=PolicySettings(
+                slot_wait_seconds=env.slot_wait_seconds, slot_wait_max_seconds=env.slot_wait_max_seconds
+            ),
         )

@@ -55,6 +55,7 @@ class Leases:
             if state.type is StateType.SCHEDULED
             and run.entrypoint
             and (state.details.scheduled_time or state.timestamp) <= now
+            and run.lease_expiration is None  # a process that holds it retries it itself
         ]
         due.sort(key=lambda item: item[0])
         return [run for _, run in due]
@@ -121,6 +122,7 @@ class Leases:
 
     async def crash_lapsed_leases(self) -> int:
         now = now_utc()
+        await self._release_lapsed_retries(now)
         lapsed = [
             (run, state)
             for run, state in self.registry.live_flow_runs()
@@ -144,6 +146,21 @@ class Leases:
             # Its task runs and subflows end the same way (see descendants.py).
             await self.proposals.propose("flow", run.id, Proposal(final, force=True))
         return len(lapsed)
+
+    async def _release_lapsed_retries(self, now) -> None:
+        """A run awaiting a retry whose process stopped is not crashed: it is simply free to be
+        claimed again, and the next worker retries it."""
+        change = Change()
+        for run, state in self.registry.live_flow_runs():
+            lapsed = run.lease_expiration is not None and run.lease_expiration < now
+            if lapsed and state.type is StateType.SCHEDULED:
+                log.warning(
+                    "lease of flow run %s lapsed while awaiting a retry: any worker may retry it", run.id
+                )
+                run.lease_expiration, run.worker_id = None, ""
+                change.batch.put_flow_run(run)
+        if change:
+            await self.committer.commit(change)
 
     async def mark_late_runs(self) -> int:
         """MarkLateRuns: a Scheduled run past due by more than the threshold becomes "Late"."""

@@ -53,3 +53,11 @@ def test_running_keeps_the_lease(ctx):
     run = leased(ctx, ST.PENDING)
     propose(ctx, run, ST.RUNNING)
     assert run.lease_expiration is not None
+
+
+def test_a_flow_awaiting_a_retry_stays_with_the_process_that_retries_it(ctx):
+    run = leased(ctx, ST.RUNNING)
+    run.run_count, run.empirical_policy.retries = 1, 1
+    decision, _ = propose(ctx, run, ST.FAILED)
+    assert decision.state.name == "AwaitingRetry"
+    assert run.lease_expiration is not None and run.worker_id == "w1"

@@ -8,12 +8,12 @@ from .base import Rule
 
 
 def ends_lease(state: State) -> bool:
-    """States in which no executor process is working on the run any more."""
-    return (
-        state.is_final()
-        or state.type is StateType.SCHEDULED
-        or (state.type is StateType.PAUSED and state.details.pause_reschedule)
-    )
+    """States in which no executor process is working on the run any more. A flow retried
+    after a failure (AwaitingRetry) is retried by the process that ran it, which keeps its
+    claim: no other worker may start it meanwhile."""
+    if state.type is StateType.SCHEDULED:
+        return state.name != "AwaitingRetry"
+    return state.is_final() or (state.type is StateType.PAUSED and state.details.pause_reschedule)
 
 
 class ReleaseLeaseWhenWorkEnds(Rule):
