@@ -41,9 +41,17 @@ def _deny(handler, why: str):
     if handler is None:
         return None
     if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(abort_unary, handler.request_deserializer, handler.response_serializer)
+        return grpc.unary_unary_rpc_method_handler(
+            abort_unary, handler.request_deserializer, handler.response_serializer
+        )
     if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(abort_stream, handler.request_deserializer, handler.response_serializer)
+        return grpc.unary_stream_rpc_method_handler(
+            abort_stream, handler.request_deserializer, handler.response_serializer
+        )
     if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(abort_unary, handler.request_deserializer, handler.response_serializer)
-    return grpc.stream_stream_rpc_method_handler(abort_stream, handler.request_deserializer, handler.response_serializer)
+        return grpc.stream_unary_rpc_method_handler(
+            abort_unary, handler.request_deserializer, handler.response_serializer
+        )
+    return grpc.stream_stream_rpc_method_handler(
+        abort_stream, handler.request_deserializer, handler.response_serializer
+    )

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar, get_args
+from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,7 +41,7 @@ class Accepts:
     text: str
 
 
-def _upper(value: object) -> object:
+def upper_case(value: object) -> object:
     return value.strip().upper() if isinstance(value, str) else value
 
 
@@ -86,19 +86,31 @@ PemFile = Annotated[Path, AfterValidator(_readable_file), Accepts("the path of a
 CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list), Accepts("comma-separated names")]
 
 
-def choice(names: tuple[str, ...], accepts: str) -> object:
-    """One of `names`, given in any case."""
-    return Annotated[Literal[names], BeforeValidator(_upper), Accepts(accepts)]
+def one_of(names: tuple[str, ...]):
+    """A validator: the value (already upper-cased) must be one of `names`."""
+
+    def check(value: str) -> str:
+        if value not in names:
+            raise ValueError(f"not one of {', '.join(names)}")
+        return value
+
+    return AfterValidator(check)
 
 
-LogLevel = choice(LOG_LEVELS, "one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case)")
+# One of the names, given in any case.
+LogLevel = Annotated[
+    str,
+    BeforeValidator(upper_case),
+    one_of(LOG_LEVELS),
+    Accepts("one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case)"),
+]
 
 
 def log_level(value: str) -> str:
     """`--log-level` values: the names CADENZA_LOG_LEVEL accepts, in any case."""
-    if _upper(value) not in LOG_LEVELS:
+    if upper_case(value) not in LOG_LEVELS:
         raise ValueError(value)
-    return str(_upper(value))
+    return str(upper_case(value))
 
 
 def port_number(value: str) -> int:
@@ -116,8 +128,9 @@ class CadenzaSettings(BaseSettings):
     """Read by every process: services, engine and CLI."""
 
     # An empty variable is the same as an unset one, as it always was here.
-    model_config = SettingsConfigDict(env_prefix=PREFIX, env_ignore_empty=True, extra="ignore",
-                                      validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_ignore_empty=True, extra="ignore", validate_default=True
+    )
 
     home: UserPath = Path("~/.cadenza")
     api_token: str = ""
@@ -132,7 +145,7 @@ class ServingSettings(CadenzaSettings):
     log_level: LogLevel = "INFO"
 
     @model_validator(mode="after")
-    def _tls_pair(self) -> "ServingSettings":
+    def _tls_pair(self) -> ServingSettings:
         # A client may trust CADENZA_TLS_CERT alone; a server needs the key that goes with it.
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TLS needs both CADENZA_TLS_CERT and CADENZA_TLS_KEY")
@@ -176,11 +189,8 @@ def one_line(exc: ValidationError, cls: type[BaseSettings]) -> str:
 # os.environ's raw mapping is ~6x cheaper to scan than its decoding view, and the engine
 # asks for its settings several times per task run.
 # Its keys are bytes on POSIX and str on Windows.
-_RAW_ENVIRON = getattr(os.environ, "_data", None)
-if isinstance(_RAW_ENVIRON, dict):
-    _RAW_PREFIX: str | bytes = PREFIX if os.name == "nt" else PREFIX.encode()
-else:
-    _RAW_ENVIRON, _RAW_PREFIX = os.environ, PREFIX
+_RAW_ENVIRON: Mapping[Any, Any] = getattr(os.environ, "_data", None) or os.environ
+_RAW_PREFIX: str | bytes = PREFIX.encode() if _RAW_ENVIRON is not os.environ and os.name != "nt" else PREFIX
 
 
 def _environment_key() -> tuple:

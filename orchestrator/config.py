@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 from cadenza.settings import (
     LOCALHOST,
     ORCHESTRATOR_PORT,
+    Accepts,
     CadenzaSettings,
     Host,
     Port,
@@ -16,14 +20,20 @@ from cadenza.settings import (
     Seconds,
     ServingSettings,
     UserPath,
-    choice,
     load,
+    one_of,
+    upper_case,
 )
 
 from .core.inputs import PolicySettings
 
 # SQLite's own names; the value goes into a PRAGMA, so nothing else may pass.
-Synchronous = choice(("OFF", "NORMAL", "FULL", "EXTRA"), "NORMAL or FULL (also OFF, EXTRA; any case)")
+Synchronous = Annotated[
+    str,
+    BeforeValidator(upper_case),
+    one_of(("OFF", "NORMAL", "FULL", "EXTRA")),
+    Accepts("NORMAL or FULL (also OFF, EXTRA; any case)"),
+]
 _POLICY = PolicySettings()
 
 
