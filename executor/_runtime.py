@@ -120,7 +120,7 @@ def shutdown() -> None:
         rt, _runtime = _runtime, None
     if rt is not None:
         try:
-            from executor.logging import flush_logs
+            from executor.loggers import flush_logs
 
             flush_logs(rt)
         except Exception:

@@ -167,7 +167,7 @@ class AsyncClient:
         await self._call("WriteLogs", opb.WriteLogsRequest(logs=entries))
 
     async def read_logs(self, flow_run_id: str | None = None, task_run_id: str | None = None) -> list[cv.LogEntry]:
-        from executor.logging import flush_logs_async
+        from executor.loggers import flush_logs_async
 
         await flush_logs_async()  # so a run's own logs are readable right after it ends
         req = opb.ReadLogsRequest(

@@ -14,8 +14,8 @@ import sys
 from cadenza.v1 import orchestrator_pb2 as opb
 
 from executor import _runtime as rtm
-from executor._engine.flow_run import FlowCall
-from executor._engine.orchestrate import FLOW, propose
+from executor._engine.flow_start import FlowCall
+from executor._engine.answers import FLOW, propose
 from executor._load import FlowLoadError, load_flow
 from executor.context import current_tags
 from executor.exceptions import ParameterTypeError, SignatureMismatchError
@@ -34,7 +34,7 @@ async def _record_flow_settings(rt: rtm.Runtime, flow, flow_run_id: str) -> None
 
 
 async def run_flow_run(flow_run_id: str) -> State:
-    from executor._engine.flow_body import orchestrate_flow_run
+    from executor._engine.flow_drive import drive_flow_run
 
     rt = rtm.get_runtime()
     stored = (await rt.client._call("ReadFlowRun", opb.ReadFlowRunRequest(flow_run_id=flow_run_id))).flow_run
@@ -58,7 +58,7 @@ async def run_flow_run(flow_run_id: str) -> State:
     where = "loop" if flow.isasync else "thread"
     call = FlowCall(flow, parameters, None, None, current_tags() | frozenset(flow_run.tags), flow_run.name,
                     where, loop=rt.user_loop() if flow.isasync else None)
-    outcome = await orchestrate_flow_run(call, flow_run, parameters)
+    outcome = await drive_flow_run(call, flow_run, parameters)
     if outcome.exc is not None and not isinstance(outcome.exc, Exception):
         raise outcome.exc  # interrupts end the process, as they would a script
     return outcome.value

@@ -11,7 +11,7 @@ from typing import Any
 from cadenza.v1 import orchestrator_pb2 as opb
 
 from executor import _runtime as rtm
-from executor._engine.orchestrate import FLOW, propose
+from executor._engine.answers import FLOW, propose
 from executor.context import FlowRunContext, TaskRunContext
 from executor.exceptions import Abort, FlowPauseTimeout, NotPausedError, PausedRun
 from executor.states import Paused, State

@@ -14,10 +14,10 @@ from cadenza.v1 import orchestrator_pb2 as opb
 
 from executor import _convert as cv
 from executor import _runtime as rtm
-from executor._engine.orchestrate import TASK, crashed_state, is_crash, propose
+from executor._engine.answers import TASK, crashed_state, is_crash, propose
 from executor._params import to_call_args
 from executor._resolve import collect_inputs, is_untrackable, needs_resolution, resolve_parameters, resolve_wait_for
-from executor.logging import print_mode
+from executor.loggers import print_mode
 from executor.context import TaskRunContext, reset_task_context, set_task_context
 from executor.exceptions import Abort, UpstreamTaskError
 from executor.states import _UNSET, State, StateType, exception_to_failed_state, new_transition_id, return_value_to_state

@@ -1,4 +1,5 @@
-"""Proposing states and honouring the orchestrator's answer (reference 2.1 and 6)."""
+"""Proposing states and honouring the orchestrator's answers: ACCEPT proceeds, REJECT adopts
+the state the orchestrator returns, WAIT sleeps and proposes again, ABORT stops the run."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The RUNNING loop of a flow run: run the body (with its timeout), wait for its task runs,
-turn what it returned into the final state, propose it, and run again on AwaitingRetry."""
+"""Driving a created flow run to its final state: resolve what it waits for, propose Running,
+run the body (with its timeout), wait for its task runs, turn what it returned into the final
+state, propose it, and run again on AwaitingRetry; then the completion hooks."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from typing import Any
 
 from executor import _runtime as rtm
 from executor import settings
-from executor._engine.orchestrate import FLOW, crashed_state, is_crash, propose
+from executor._engine.answers import FLOW, crashed_state, is_crash, propose
 from executor._params import to_call_args
 from executor._resolve import resolve_parameters, resolve_wait_for
-from executor.logging import flush_logs_async, print_mode
+from executor.loggers import flush_logs_async, print_mode
 from executor.context import FlowRunContext, enter_flow_context
 from executor.exceptions import Abort, FlowPauseTimeout, PausedRun, UpstreamTaskError
 from executor.futures import PrefectFuture
@@ -83,7 +84,7 @@ def _persist_settings(flow: Any, parent: FlowRunContext | None) -> tuple[bool, b
     return inherited, inherited or flow._retries() > 0
 
 
-async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict, first: Any = None) -> rtm.Outcome:
+async def drive_flow_run(call: Any, flow_run: Any, parameters: dict, first: Any = None) -> rtm.Outcome:
     """`first`: the answer to a Running proposal already sent with the run's creation."""
     rt = rtm.get_runtime()
     stream = rt.stream
@@ -195,7 +196,7 @@ def _pause_from(exc: PausedRun) -> State:
 
 
 async def _finish(flow: Any, flow_run: Any, state: State, call: Any) -> None:
-    from executor.logging import run_logger
+    from executor.loggers import run_logger
 
     run_logger(flow_run_id=flow_run.id, flow_run_name=flow_run.name).info("Finished in state %r", state)
     hooks = {

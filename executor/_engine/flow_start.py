@@ -1,7 +1,7 @@
-"""One flow run, start to end (top-level or subflow): validate parameters, create the run (and,
-for a subflow, its tracking task run in the parent), run the body where it belongs with its
-timeout, wait for its task runs, turn the return value into the final state (reference 1.5),
-propose it, and follow the orchestrator's answers (AwaitingRetry -> run the body again)."""
+"""Starting a flow run (top-level or subflow): record a subflow's tracking task run in its
+parent, validate the parameters, create the run (proposing Running in the same round trip when
+nothing must be resolved first), then hand it to `flow_drive` to reach its final state. A run
+that cannot start (invalid parameters, an engine error) gets its final state here."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from cadenza.v1 import orchestrator_pb2 as opb
 
 from executor import _convert as cv
 from executor import _runtime as rtm
-from executor._engine.orchestrate import FLOW, crashed_state, propose
+from executor._engine.answers import FLOW, crashed_state, propose
 from executor._params import parameters_json
 from executor._resolve import collect_inputs, resolve_parameters
 from executor.context import FlowRunContext
@@ -81,7 +81,7 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         try:
             parameters, _ = await resolve_parameters(parameters, parent.task_run_results)
         except UpstreamTaskError:
-            pass  # the NotReady check below (orchestrate) reports it as the run's state
+            pass  # the NotReady check in drive_flow_run reports it as the run's state
 
     validation_error: Exception | None = None
     if flow.validate_parameters:
@@ -123,10 +123,10 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         return rtm.Outcome(_record_child(parent, state))
 
     try:
-        from executor._engine.flow_body import orchestrate_flow_run
+        from executor._engine.flow_drive import drive_flow_run
 
         first = resp.next_state_result if resp.HasField("next_state_result") else None
-        outcome = await orchestrate_flow_run(call, flow_run, parameters, first=first)
+        outcome = await drive_flow_run(call, flow_run, parameters, first=first)
     except Exception as exc:  # engine failure: report Crashed so the run is never left Running
         log.debug("Flow engine error", exc_info=True)
         state = crashed_state(exc)
