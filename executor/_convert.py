@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from cadenza.v1 import orchestrator_pb2 as opb
 from cadenza.v1 import states_pb2 as spb
 
+from executor.objects import ConcurrencyLimit, FlowRun, LogEntry, TaskInput, TaskRun
 from executor.results import ResultRef
 from executor.states import State, StateDetails, StateType
 
@@ -136,91 +136,6 @@ def state_from_pb(msg: spb.State) -> State:
     )
 
 
-# -- plain records returned by the client ------------------------------------------------------
-class _HasState:
-    """`state_type` and `state_name` of a run, as Prefect's run objects have them."""
-
-    state: State | None
-
-    @property
-    def state_type(self) -> StateType | None:
-        return self.state.type if self.state else None
-
-    @property
-    def state_name(self) -> str | None:
-        return self.state.name if self.state else None
-
-
-@dataclass
-class FlowRun(_HasState):
-    id: str
-    name: str = ""
-    flow_name: str = ""
-    flow_version: str | None = None
-    parameters: dict = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
-    parent_task_run_id: str | None = None
-    deployment_id: str | None = None
-    state: State | None = None
-    run_count: int = 0
-    start_time: _dt.datetime | None = None
-    end_time: _dt.datetime | None = None
-    total_run_time: float = 0.0
-    expected_start_time: _dt.datetime | None = None
-    next_scheduled_start_time: _dt.datetime | None = None
-    created: _dt.datetime | None = None
-    empirical_policy: dict = field(default_factory=dict)
-    idempotency_key: str | None = None
-    estimated_run_time: float = 0.0
-
-
-@dataclass
-class TaskInput:
-    input_type: str
-    id: str
-
-
-@dataclass
-class TaskRun(_HasState):
-    id: str
-    name: str = ""
-    flow_run_id: str | None = None
-    task_key: str = ""
-    dynamic_key: str = ""
-    task_version: str | None = None
-    tags: list[str] = field(default_factory=list)
-    task_inputs: dict = field(default_factory=dict)
-    empirical_policy: dict = field(default_factory=dict)
-    state: State | None = None
-    run_count: int = 0
-    flow_run_run_count: int = 0
-    start_time: _dt.datetime | None = None
-    end_time: _dt.datetime | None = None
-    total_run_time: float = 0.0
-    expected_start_time: _dt.datetime | None = None
-    created: _dt.datetime | None = None
-    estimated_run_time: float = 0.0
-
-
-@dataclass
-class ConcurrencyLimit:
-    id: str
-    tag: str
-    concurrency_limit: int
-    active_slots: list[str] = field(default_factory=list)
-    created: _dt.datetime | None = None
-
-
-@dataclass
-class LogEntry:
-    flow_run_id: str | None
-    task_run_id: str | None
-    name: str
-    level: int
-    message: str
-    timestamp: _dt.datetime | None
-
-
 def flow_run_from_pb(m: opb.FlowRun) -> FlowRun:
     pol = m.empirical_policy
     return FlowRun(
@@ -248,6 +163,7 @@ def flow_run_from_pb(m: opb.FlowRun) -> FlowRun:
         },
         idempotency_key=m.idempotency_key or None,
         estimated_run_time=m.estimated_run_time_seconds,
+        entrypoint=m.entrypoint or None,
     )
 
 

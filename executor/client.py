@@ -1,11 +1,10 @@
 """Clients of the orchestrator. `AsyncClient` runs on the engine loop; `get_client()` returns the
 synchronous facade users call from any thread (method names mirror Prefect 2's client).
-Protobuf is converted to plain records (executor._convert) right here, at the edge."""
+Protobuf is converted (executor._convert) to the plain records of executor.objects right here."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Iterable
 
 import grpc
@@ -13,29 +12,21 @@ from cadenza.v1 import orchestrator_pb2 as opb
 
 from executor import _convert as cv
 from executor.exceptions import ObjectNotFound
+from executor.objects import ConcurrencyLimit, FlowRun, LogEntry, OrchestrationResult, ProposalStatus, TaskRun
 from executor.states import State, StateType
 
 _STATUS = {
-    opb.PROPOSAL_STATUS_ACCEPT: "ACCEPT",
-    opb.PROPOSAL_STATUS_REJECT: "REJECT",
-    opb.PROPOSAL_STATUS_WAIT: "WAIT",
-    opb.PROPOSAL_STATUS_ABORT: "ABORT",
+    opb.PROPOSAL_STATUS_ACCEPT: ProposalStatus.ACCEPT,
+    opb.PROPOSAL_STATUS_REJECT: ProposalStatus.REJECT,
+    opb.PROPOSAL_STATUS_WAIT: ProposalStatus.WAIT,
+    opb.PROPOSAL_STATUS_ABORT: ProposalStatus.ABORT,
 }
 _TIMEOUT = 30.0
 
 
-@dataclass
-class OrchestrationResult:
-    status: str
-    state: State | None
-    reason: str = ""
-    delay_seconds: float = 0.0
-    run_count: int = 0
-
-
 def orchestration_result(resp: opb.ProposeStateResponse) -> OrchestrationResult:
     return OrchestrationResult(
-        _STATUS.get(resp.status, "UNSPECIFIED"),
+        _STATUS.get(resp.status, ProposalStatus.UNSPECIFIED),
         cv.state_from_pb(resp.state) if resp.HasField("state") else None,
         resp.reason,
         resp.delay_seconds,
@@ -62,7 +53,7 @@ class AsyncClient:
             raise
 
     # -- runs ---------------------------------------------------------------------------------
-    async def read_flow_run(self, flow_run_id: str) -> cv.FlowRun:
+    async def read_flow_run(self, flow_run_id: str) -> FlowRun:
         resp = await self._call("ReadFlowRun", opb.ReadFlowRunRequest(flow_run_id=str(flow_run_id)))
         return cv.flow_run_from_pb(resp.flow_run)
 
@@ -75,7 +66,7 @@ class AsyncClient:
         state_types: Iterable[StateType | str] | None = None,
         deployment_id: str | None = None,
         limit: int | None = None,
-    ) -> list[cv.FlowRun]:
+    ) -> list[FlowRun]:
         req = opb.ListFlowRunsRequest(
             parent_task_run_id=parent_task_run_id or "",
             flow_name=flow_name or "",
@@ -84,7 +75,7 @@ class AsyncClient:
             deployment_id=deployment_id or "",
             page_size=1000,
         )
-        out: list[cv.FlowRun] = []
+        out: list[FlowRun] = []
         while True:
             resp = await self._call("ListFlowRuns", req)
             out.extend(cv.flow_run_from_pb(m) for m in resp.flow_runs)
@@ -92,7 +83,7 @@ class AsyncClient:
                 return out[:limit] if limit else out
             req.page_token = resp.next_page_token
 
-    async def read_task_run(self, task_run_id: str) -> cv.TaskRun:
+    async def read_task_run(self, task_run_id: str) -> TaskRun:
         resp = await self._call("ReadTaskRun", opb.ReadTaskRunRequest(task_run_id=str(task_run_id)))
         return cv.task_run_from_pb(resp.task_run)
 
@@ -103,14 +94,14 @@ class AsyncClient:
         tags: Iterable[str] | None = None,
         state_types: Iterable[StateType | str] | None = None,
         limit: int | None = None,
-    ) -> list[cv.TaskRun]:
+    ) -> list[TaskRun]:
         req = opb.ListTaskRunsRequest(
             flow_run_id=flow_run_id or "",
             tags=list(tags or ()),
             state_types=_state_types(state_types),
             page_size=1000,
         )
-        out: list[cv.TaskRun] = []
+        out: list[TaskRun] = []
         while True:
             resp = await self._call("ListTaskRuns", req)
             out.extend(cv.task_run_from_pb(m) for m in resp.task_runs)
@@ -151,11 +142,11 @@ class AsyncClient:
         resp = await self._call("CreateConcurrencyLimit", req)
         return resp.concurrency_limit.id
 
-    async def read_concurrency_limit_by_tag(self, tag: str) -> cv.ConcurrencyLimit:
+    async def read_concurrency_limit_by_tag(self, tag: str) -> ConcurrencyLimit:
         resp = await self._call("ReadConcurrencyLimit", opb.ReadConcurrencyLimitRequest(tag=tag))
         return cv.limit_from_pb(resp.concurrency_limit)
 
-    async def read_concurrency_limits(self) -> list[cv.ConcurrencyLimit]:
+    async def read_concurrency_limits(self) -> list[ConcurrencyLimit]:
         resp = await self._call("ListConcurrencyLimits", opb.ListConcurrencyLimitsRequest())
         return [cv.limit_from_pb(m) for m in resp.concurrency_limits]
 
@@ -166,14 +157,14 @@ class AsyncClient:
     async def write_logs(self, entries: list[opb.LogEntry]) -> None:
         await self._call("WriteLogs", opb.WriteLogsRequest(logs=entries))
 
-    async def read_logs(self, flow_run_id: str | None = None, task_run_id: str | None = None) -> list[cv.LogEntry]:
+    async def read_logs(self, flow_run_id: str | None = None, task_run_id: str | None = None) -> list[LogEntry]:
         from executor.loggers import flush_logs_async
 
         await flush_logs_async()  # so a run's own logs are readable right after it ends
         req = opb.ReadLogsRequest(
             flow_run_id=str(flow_run_id or ""), task_run_id=str(task_run_id or ""), page_size=1000
         )
-        out: list[cv.LogEntry] = []
+        out: list[LogEntry] = []
         while True:
             resp = await self._call("ReadLogs", req)
             out.extend(cv.log_from_pb(m) for m in resp.logs)

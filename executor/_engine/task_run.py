@@ -18,6 +18,7 @@ from executor._engine.answers import TASK, crashed_state, is_crash, propose
 from executor._params import to_call_args
 from executor._resolve import collect_inputs, is_untrackable, needs_resolution, resolve_parameters, resolve_wait_for
 from executor.loggers import print_mode
+from executor.objects import TaskRun
 from executor.context import TaskRunContext, reset_task_context, set_task_context
 from executor.exceptions import Abort, UpstreamTaskError
 from executor.states import _UNSET, State, StateType, exception_to_failed_state, new_transition_id, return_value_to_state
@@ -207,7 +208,7 @@ async def _orchestrate(call: TaskCall) -> tuple[State, str, BaseException | None
     try:
         name = _run_name(task, resolved, call.dynamic_key)
         if task.cache_key_fn is not None and upstream_error is None:
-            cache_ctx = TaskRunContext(task, cv.TaskRun(id="", name=name, flow_run_id=flow_ctx.flow_run.id),
+            cache_ctx = TaskRunContext(task, TaskRun(id="", name=name, flow_run_id=flow_ctx.flow_run.id),
                                        resolved, flow_ctx.result_factory, False, flow_ctx)
             cache_key = task.cache_key_fn(cache_ctx, resolved)
     except Exception as exc:
@@ -254,7 +255,7 @@ async def _orchestrate(call: TaskCall) -> tuple[State, str, BaseException | None
         state, _ = await propose(stream, TASK, task_run_id, crashed_state(pre_error), force=True)
         return state, task_run_id, None
 
-    task_run = cv.TaskRun(
+    task_run = TaskRun(
         id=task_run_id,
         name=name,
         flow_run_id=flow_ctx.flow_run.id,
