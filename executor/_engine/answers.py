@@ -4,23 +4,13 @@ the state the orchestrator returns, WAIT sleeps and proposes again, ABORT stops 
 from __future__ import annotations
 
 import asyncio
-import logging
-from typing import Any
 
-from cadenza.v1 import orchestrator_pb2 as opb
-
-from executor import _convert as cv
+from executor._port import ABORT, ACCEPT, REJECT, WAIT, OrchestrationResult, OrchestratorPort, RunKind
 from executor.exceptions import Abort, TerminationSignal
 from executor.states import State, StateType, new_transition_id
 
-log = logging.getLogger("cadenza.engine")
-
-FLOW = opb.RUN_KIND_FLOW
-TASK = opb.RUN_KIND_TASK
-_ACCEPT = opb.PROPOSAL_STATUS_ACCEPT
-_REJECT = opb.PROPOSAL_STATUS_REJECT
-_WAIT = opb.PROPOSAL_STATUS_WAIT
-_ABORT = opb.PROPOSAL_STATUS_ABORT
+FLOW = RunKind.FLOW
+TASK = RunKind.TASK
 
 # One sleep never exceeds this; a longer WAIT is simply proposed again after it.
 MAX_WAIT_SECONDS = 60.0
@@ -33,51 +23,37 @@ def wait_delay(delay: float, attempt: int) -> float:
     return min(0.005 * (2 ** min(attempt, 10)), 1.0)
 
 
-def adopt_accepted(state: State, pb_state: Any) -> State:
-    """ACCEPT: keep our object (and its in-memory data) but take the server's stamps."""
-    state.id = pb_state.id or None
-    state.name = pb_state.name or state.name
-    state.timestamp = cv.dt_from_pb(pb_state.timestamp)
-    state.state_details = cv.details_from_pb(pb_state.details)
-    return state
-
-
 async def propose(
-    stream: Any,
-    kind: int,
+    port: OrchestratorPort,
+    kind: RunKind,
     run_id: str,
     state: State,
     *,
     force: bool = False,
-    first: Any = None,
+    first: OrchestrationResult | None = None,
 ) -> tuple[State, int]:
     """Propose `state` until the orchestrator decides; return (the run's state, run_count).
 
-    WAIT sleeps and proposes again in a loop (never recursion) with a fresh transition id;
-    ABORT raises Abort. `first` is an answer already received (CreateTaskRun's next_state)."""
-    resp = first
+    ACCEPT returns the proposed object, stamped; REJECT the state to adopt. WAIT sleeps
+    and proposes again in a loop (never recursion) with a fresh transition id; ABORT raises
+    Abort. `first` is an answer already received (to the next state sent with a creation)."""
+    answer = first
     attempt = 0
     while True:
-        if resp is None:
-            req = opb.ProposeStateRequest(
-                run_kind=kind,
-                run_id=run_id,
-                state=cv.state_to_pb(state, new_transition_id()),
-                force=force,
-            )
-            resp = await stream.request(propose=req)
-        status = resp.status
-        if status == _ACCEPT:
-            return adopt_accepted(state, resp.state), resp.run_count
-        if status == _REJECT:
-            return cv.state_from_pb(resp.state), resp.run_count
-        if status == _WAIT:
-            await asyncio.sleep(wait_delay(resp.delay_seconds, attempt))
+        if answer is None:
+            answer = await port.propose_state(kind, run_id, state, force=force, transition_id=new_transition_id())
+        status = answer.status
+        if status == ACCEPT:  # the port stamped `state` itself, or the next state of a creation
+            return (state if answer.state is None else answer.state), answer.run_count
+        if status == REJECT:
+            return answer.state, answer.run_count
+        if status == WAIT:
+            await asyncio.sleep(wait_delay(answer.delay_seconds, attempt))
             attempt += 1
-            resp = None
+            answer = None
             continue
-        if status == _ABORT:
-            raise Abort(resp.reason or "The orchestrator aborted the transition")
+        if status == ABORT:
+            raise Abort(answer.reason or "The orchestrator aborted the transition")
         raise RuntimeError(f"Unknown proposal status {status!r}")
 
 

@@ -1,4 +1,5 @@
-"""Protobuf <-> plain Python at the edge of the engine. Nothing else touches *_pb2 types' fields."""
+"""Protobuf <-> plain Python for the engine's port: states, run records, answers, log lines.
+Nothing outside executor._wire touches protobuf."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from cadenza.v1 import orchestrator_pb2 as opb
 from cadenza.v1 import states_pb2 as spb
 
-from executor.objects import ConcurrencyLimit, FlowRun, LogEntry, TaskInput, TaskRun
+from executor.objects import ConcurrencyLimit, FlowRun, LogEntry, OrchestrationResult, ProposalStatus, TaskInput, TaskRun
 from executor.results import ResultRef
 from executor.states import State, StateDetails, StateType
 
@@ -42,10 +43,6 @@ def dt_to_pb(value: _dt.datetime, target: Any) -> None:
 
 def state_type_to_pb(t: StateType) -> int:
     return _TYPE_TO_PB[t]
-
-
-def state_type_from_pb(v: int) -> StateType:
-    return _PB_TO_TYPE[v]
 
 
 def state_to_pb(state: State, transition_id: str | None = None) -> spb.State:
@@ -122,6 +119,15 @@ def ref_from_pb(data: Any) -> ResultRef | None:
         data.serializer,
         data.json if data.HasField("json") else None,
     )
+
+
+def stamp_accepted(state: State, msg: spb.State) -> State:
+    """ACCEPT: keep the proposed object (and its in-memory data) but take the stored stamps."""
+    state.id = msg.id or None
+    state.name = msg.name or state.name
+    state.timestamp = dt_from_pb(msg.timestamp)
+    state.state_details = details_from_pb(msg.details)
+    return state
 
 
 def state_from_pb(msg: spb.State) -> State:
@@ -216,3 +222,49 @@ def log_from_pb(m: opb.LogEntry) -> LogEntry:
         m.message,
         dt_from_pb(m.timestamp),
     )
+
+
+def log_to_pb(entry: LogEntry) -> opb.LogEntry:
+    msg = opb.LogEntry(
+        flow_run_id=entry.flow_run_id or "",
+        task_run_id=entry.task_run_id or "",
+        logger_name=entry.name,
+        level=entry.level,
+        message=entry.message,
+    )
+    if entry.timestamp is not None:
+        dt_to_pb(entry.timestamp, msg.timestamp)
+    return msg
+
+
+# -- answers -----------------------------------------------------------------------------------
+_STATUS = {
+    opb.PROPOSAL_STATUS_ACCEPT: ProposalStatus.ACCEPT,
+    opb.PROPOSAL_STATUS_REJECT: ProposalStatus.REJECT,
+    opb.PROPOSAL_STATUS_WAIT: ProposalStatus.WAIT,
+    opb.PROPOSAL_STATUS_ABORT: ProposalStatus.ABORT,
+}
+
+
+def answer_from_pb(resp: opb.ProposeStateResponse) -> OrchestrationResult:
+    """An answer whose state is a new object (proposals made from outside the run)."""
+    return OrchestrationResult(
+        _STATUS.get(resp.status, ProposalStatus.UNSPECIFIED),
+        state_from_pb(resp.state) if resp.HasField("state") else None,
+        resp.reason,
+        resp.delay_seconds,
+        resp.run_count,
+    )
+
+
+def answer_to_proposal(resp: opb.ProposeStateResponse, proposed: State) -> OrchestrationResult:
+    """The engine's answer: on ACCEPT the proposed object itself, stamped; on WAIT no state (the
+    engine proposes again); otherwise the state the orchestrator returned."""
+    status = _STATUS.get(resp.status, ProposalStatus.UNSPECIFIED)
+    if status is ProposalStatus.ACCEPT:
+        state: State | None = stamp_accepted(proposed, resp.state)
+    elif status is ProposalStatus.WAIT:
+        state = None
+    else:
+        state = state_from_pb(resp.state)
+    return OrchestrationResult(status, state, resp.reason, resp.delay_seconds, resp.run_count)
