@@ -45,8 +45,8 @@ class FlowCall:
 
 
 async def run_flow(call: FlowCall) -> rtm.Outcome:
-    """Drive one flow run; the Outcome's value is its final state, `exc` an exception to re-raise
-    in the caller (interrupts, Abort)."""
+    """Start one flow run and drive it to its end; the Outcome's value is its final state, `exc`
+    an exception to re-raise in the caller (interrupts, Abort)."""
     rt = rtm.get_runtime()
     port = rt.port
     flow = call.flow
