@@ -12,7 +12,6 @@ from cadenza.v1 import orchestrator_pb2_grpc as ogrpc
 
 from executor._port import FlowRunCreated, FlowRunSpec, RunKind, TaskRunCreated, TaskRunSpec
 from executor._wire import convert as cv
-from executor._wire import requests
 from executor._wire.channel import call_metadata, open_channel
 from executor._wire.stream import ProposalStream
 from executor.exceptions import ObjectNotFound, OrchestratorError
@@ -46,7 +45,7 @@ class GrpcPort:
 
     # -- creating runs and proposing states ---------------------------------------------------
     async def create_task_run(self, spec: TaskRunSpec) -> TaskRunCreated:
-        resp = await self.stream.request(create_task_run=requests.create_task_run(spec))
+        resp = await self.stream.request(create_task_run=cv.create_task_run_request(spec))
         run = resp.task_run
         if spec.next_state is None:
             return TaskRunCreated(run.id, resp.created, cv.state_from_pb(run.state))
@@ -54,7 +53,7 @@ class GrpcPort:
         return TaskRunCreated(run.id, resp.created, None, answer)
 
     async def create_flow_run(self, spec: FlowRunSpec) -> FlowRunCreated:
-        resp = await self.stream.request(create_flow_run=requests.create_flow_run(spec))
+        resp = await self.stream.request(create_flow_run=cv.create_flow_run_request(spec))
         answer = None
         if spec.next_state is not None and resp.HasField("next_state_result"):
             answer = cv.answer_to_proposal(resp.next_state_result, spec.next_state)
@@ -64,7 +63,7 @@ class GrpcPort:
         self, kind: RunKind, run_id: str, state: State, *, force: bool = False,
         transition_id: str | None = None,
     ) -> OrchestrationResult:
-        req = requests.propose_state(kind, run_id, state, force, transition_id)
+        req = cv.propose_state_request(kind, run_id, state, force, transition_id)
         return cv.answer_to_proposal(await self.stream.request(propose=req), state)
 
     # -- reading runs -------------------------------------------------------------------------
@@ -118,7 +117,7 @@ class GrpcPort:
             req.page_token = resp.next_page_token
 
     async def read_states(self, kind: RunKind, run_id: str) -> list[State]:
-        req = opb.ReadStatesRequest(run_kind=requests.RUN_KINDS[kind], run_id=run_id)
+        req = opb.ReadStatesRequest(run_kind=cv.RUN_KINDS[kind], run_id=run_id)
         return [cv.state_from_pb(s) for s in (await self._call("ReadStates", req)).states]
 
     async def read_run_input(self, flow_run_id: str) -> Any:
