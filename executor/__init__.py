@@ -6,7 +6,7 @@ from executor.annotations import allow_failure, quote, unmapped
 from executor.context import get_run_context, tags
 from executor.flows import Flow, flow
 from executor.futures import PrefectFuture
-from executor.logging import get_run_logger
+from executor.loggers import get_run_logger
 from executor.pause import pause_flow_run, resume_flow_run
 from executor.states import State
 from executor.tasks import Task, task

@@ -1,4 +1,4 @@
-"""The engine thread: one asyncio loop owning the gRPC channel and the ProposeStates stream.
+"""The engine thread: one asyncio loop owning the port to the orchestrator.
 
 Everything that talks to the orchestrator runs here as coroutines. User code never runs on
 this loop: sync functions run in the calling thread (through a `CallerPortal`) or on a shared
@@ -10,31 +10,25 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import logging
 import os
 import queue
 import threading
 from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
-from cadenza import transport
-from cadenza.v1 import orchestrator_pb2_grpc as ogrpc
-
-from executor import embedded, settings
-from executor._proposals import ProposalStream
+from executor import embedded
+from executor._port import OrchestratorPort
 
 T = TypeVar("T")
-
-_CHANNEL_OPTIONS = [
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-]
+log = logging.getLogger("cadenza.engine")
 
 
 class Runtime:
-    def __init__(self, address: str) -> None:
-        self.address = address
+    """The engine loop and the port it talks through. `open_port` is called on the engine loop
+    (a gRPC channel belongs to the loop it is opened on); `connect(address)` opens the gRPC port,
+    a test can pass any other OrchestratorPort."""
+
+    def __init__(self, open_port: Callable[[], OrchestratorPort]) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._serve, name="cadenza-engine", daemon=True)
         self.thread.start()
@@ -42,21 +36,11 @@ class Runtime:
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="cadenza-task")
         self._user_loop: asyncio.AbstractEventLoop | None = None
         self._user_lock = threading.Lock()
-        token = settings.api_token()
-        self.metadata = (("authorization", f"Bearer {token}"),) if token else None
-        self.run(self._connect())
+        self.port: OrchestratorPort = self.run(_on_loop(open_port))
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
-
-    async def _connect(self) -> None:
-        self.channel = transport.aio_channel(self.address, options=_CHANNEL_OPTIONS)
-        self.stub = ogrpc.OrchestratorStub(self.channel)
-        self.stream = ProposalStream(lambda: self.stub.ProposeStates(metadata=self.metadata))
-        from executor.client import AsyncClient
-
-        self.client = AsyncClient(self.stub, self.stream, self.metadata)
 
     # -- crossing into the engine loop ---------------------------------------------------------
     def submit(self, coro: Coroutine[Any, Any, T]) -> "concurrent.futures.Future[T]":
@@ -85,46 +69,69 @@ class Runtime:
             return self._user_loop
 
     def close(self) -> None:
-        async def _close() -> None:
-            await self.stream.close()
-            await self.channel.close()
-
         try:
-            self.run(_close(), timeout=5)
-        except Exception:
-            pass
+            self.run(self.port.close(), timeout=5)
+        except Exception:  # closing is best effort, at exit
+            log.debug("Closing the orchestrator port failed", exc_info=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
+async def _on_loop(fn: Callable[[], T]) -> T:
+    return fn()
+
+
+def connect(address: str) -> Runtime:
+    """A runtime talking gRPC to the orchestrator at `address`."""
+    from executor._wire import GrpcPort
+
+    return Runtime(lambda: GrpcPort(address))
+
+
 _runtime: Runtime | None = None
 _runtime_lock = threading.Lock()
+_atexit_registered = False
 
 
 def get_runtime() -> Runtime:
-    global _runtime
     rt = _runtime
     if rt is not None:
         return rt
     with _runtime_lock:
         if _runtime is None:
-            _runtime = Runtime(embedded.orchestrator_address())
-            atexit.register(shutdown)
+            _install(connect(embedded.orchestrator_address()))
         return _runtime
 
 
+def _install(rt: Runtime | None) -> None:
+    global _runtime, _atexit_registered
+    _runtime = rt
+    if rt is not None and not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(shutdown)
+
+
+def install_runtime(rt: Runtime | None) -> Runtime | None:
+    """Make `rt` the process's runtime (e.g. one over a fake port in a test); returns the
+    runtime it replaces, which stays open (install it again to restore it)."""
+    with _runtime_lock:
+        previous = _runtime
+        _install(rt)
+    return previous
+
+
 def shutdown() -> None:
-    """Flush logs, close the stream and stop the embedded orchestrator (idempotent)."""
+    """Flush logs, close the port and stop the embedded orchestrator (idempotent)."""
     global _runtime
     with _runtime_lock:
         rt, _runtime = _runtime, None
     if rt is not None:
-        try:
-            from executor.logging import flush_logs
+        from executor.loggers import flush_logs
 
+        try:
             flush_logs(rt)
-        except Exception:
-            pass
+        except Exception:  # logs must never block the exit
+            log.debug("Flushing run logs at exit failed", exc_info=True)
         rt.close()
     embedded.stop_embedded()
 
@@ -140,16 +147,12 @@ class Outcome:
         self.value = value
         self.exc = exc
 
-    def unwrap(self) -> Any:
-        if self.exc is not None:
-            raise self.exc
-        return self.value
-
 
 def capture(fn: Callable[..., Any], *args: Any) -> Outcome:
     try:
         return Outcome(fn(*args))
     except BaseException as exc:  # noqa: B902 - every exception crosses the thread as data
+        log.debug("%r raised %r; handed to the waiting caller", fn, exc)
         return Outcome(exc=exc)
 
 
@@ -216,7 +219,8 @@ async def run_on_loop(
             return Outcome(await factory())
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # noqa: B902
+        except BaseException as exc:  # noqa: B902 - handed to the caller as data, as in capture()
+            log.debug("Async call raised %r; handed to the waiting caller", exc)
             return Outcome(exc=exc)
 
     return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(wrapper(), loop))

@@ -1,70 +1,25 @@
-"""Clients of the orchestrator. `AsyncClient` runs on the engine loop; `get_client()` returns the
-synchronous facade users call from any thread (method names mirror Prefect 2's client).
-Protobuf is converted to plain records (executor._convert) right here, at the edge."""
+"""Clients of the orchestrator, with Prefect 2's method names, over the engine's port.
+`AsyncClient` runs on the engine loop; `get_client()` returns the synchronous facade users
+call from any thread. Both return the plain records of executor.objects."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any, Iterable
 
-import grpc
-from cadenza.v1 import orchestrator_pb2 as opb
-
-from executor import _convert as cv
-from executor.exceptions import ObjectNotFound
+from executor._port import OrchestratorPort, RunKind
+from executor.objects import ConcurrencyLimit, FlowRun, LogEntry, OrchestrationResult, TaskRun
 from executor.states import State, StateType
 
-_STATUS = {
-    opb.PROPOSAL_STATUS_ACCEPT: "ACCEPT",
-    opb.PROPOSAL_STATUS_REJECT: "REJECT",
-    opb.PROPOSAL_STATUS_WAIT: "WAIT",
-    opb.PROPOSAL_STATUS_ABORT: "ABORT",
-}
-_TIMEOUT = 30.0
-
-
-@dataclass
-class OrchestrationResult:
-    status: str
-    state: State | None
-    reason: str = ""
-    delay_seconds: float = 0.0
-    run_count: int = 0
-
-
-def orchestration_result(resp: opb.ProposeStateResponse) -> OrchestrationResult:
-    return OrchestrationResult(
-        _STATUS.get(resp.status, "UNSPECIFIED"),
-        cv.state_from_pb(resp.state) if resp.HasField("state") else None,
-        resp.reason,
-        resp.delay_seconds,
-        resp.run_count,
-    )
-
-
-def _state_types(types: Iterable[StateType | str] | None) -> list[int]:
-    return [cv.state_type_to_pb(StateType(t)) for t in types or ()]
+__all__ = ["AsyncClient", "SyncClient", "get_client", "OrchestrationResult"]
 
 
 class AsyncClient:
-    def __init__(self, stub: Any, stream: Any, metadata: Any) -> None:
-        self.stub = stub
-        self.stream = stream
-        self.metadata = metadata
-
-    async def _call(self, method: str, request: Any) -> Any:
-        try:
-            return await getattr(self.stub, method)(request, metadata=self.metadata, timeout=_TIMEOUT)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise ObjectNotFound(exc.details()) from None
-            raise
+    def __init__(self, port: OrchestratorPort) -> None:
+        self._port = port
 
     # -- runs ---------------------------------------------------------------------------------
-    async def read_flow_run(self, flow_run_id: str) -> cv.FlowRun:
-        resp = await self._call("ReadFlowRun", opb.ReadFlowRunRequest(flow_run_id=str(flow_run_id)))
-        return cv.flow_run_from_pb(resp.flow_run)
+    async def read_flow_run(self, flow_run_id: str) -> FlowRun:
+        return await self._port.read_flow_run(str(flow_run_id))
 
     async def read_flow_runs(
         self,
@@ -75,26 +30,14 @@ class AsyncClient:
         state_types: Iterable[StateType | str] | None = None,
         deployment_id: str | None = None,
         limit: int | None = None,
-    ) -> list[cv.FlowRun]:
-        req = opb.ListFlowRunsRequest(
-            parent_task_run_id=parent_task_run_id or "",
-            flow_name=flow_name or "",
-            tags=list(tags or ()),
-            state_types=_state_types(state_types),
-            deployment_id=deployment_id or "",
-            page_size=1000,
+    ) -> list[FlowRun]:
+        return await self._port.read_flow_runs(
+            parent_task_run_id=parent_task_run_id, flow_name=flow_name, tags=tags,
+            state_types=_state_types(state_types), deployment_id=deployment_id, limit=limit,
         )
-        out: list[cv.FlowRun] = []
-        while True:
-            resp = await self._call("ListFlowRuns", req)
-            out.extend(cv.flow_run_from_pb(m) for m in resp.flow_runs)
-            if not resp.next_page_token or (limit and len(out) >= limit):
-                return out[:limit] if limit else out
-            req.page_token = resp.next_page_token
 
-    async def read_task_run(self, task_run_id: str) -> cv.TaskRun:
-        resp = await self._call("ReadTaskRun", opb.ReadTaskRunRequest(task_run_id=str(task_run_id)))
-        return cv.task_run_from_pb(resp.task_run)
+    async def read_task_run(self, task_run_id: str) -> TaskRun:
+        return await self._port.read_task_run(str(task_run_id))
 
     async def read_task_runs(
         self,
@@ -103,83 +46,51 @@ class AsyncClient:
         tags: Iterable[str] | None = None,
         state_types: Iterable[StateType | str] | None = None,
         limit: int | None = None,
-    ) -> list[cv.TaskRun]:
-        req = opb.ListTaskRunsRequest(
-            flow_run_id=flow_run_id or "",
-            tags=list(tags or ()),
-            state_types=_state_types(state_types),
-            page_size=1000,
+    ) -> list[TaskRun]:
+        return await self._port.read_task_runs(
+            flow_run_id=flow_run_id, tags=tags, state_types=_state_types(state_types), limit=limit
         )
-        out: list[cv.TaskRun] = []
-        while True:
-            resp = await self._call("ListTaskRuns", req)
-            out.extend(cv.task_run_from_pb(m) for m in resp.task_runs)
-            if not resp.next_page_token or (limit and len(out) >= limit):
-                return out[:limit] if limit else out
-            req.page_token = resp.next_page_token
-
-    async def _read_states(self, kind: int, run_id: str) -> list[State]:
-        resp = await self._call("ReadStates", opb.ReadStatesRequest(run_kind=kind, run_id=str(run_id)))
-        return [cv.state_from_pb(s) for s in resp.states]
 
     async def read_flow_run_states(self, flow_run_id: str) -> list[State]:
-        return await self._read_states(opb.RUN_KIND_FLOW, flow_run_id)
+        return await self._port.read_states(RunKind.FLOW, str(flow_run_id))
 
     async def read_task_run_states(self, task_run_id: str) -> list[State]:
-        return await self._read_states(opb.RUN_KIND_TASK, task_run_id)
+        return await self._port.read_states(RunKind.TASK, str(task_run_id))
 
-    async def set_flow_run_state(
-        self, flow_run_id: str, state: State, force: bool = False
-    ) -> OrchestrationResult:
-        req = opb.SetFlowRunStateRequest(
-            flow_run_id=str(flow_run_id), state=cv.state_to_pb(state), force=force
-        )
-        resp = await self._call("SetFlowRunState", req)
-        return orchestration_result(resp.result)
+    async def set_flow_run_state(self, flow_run_id: str, state: State, force: bool = False) -> OrchestrationResult:
+        return await self._port.set_flow_run_state(str(flow_run_id), state, force)
 
     async def resume_flow_run(self, flow_run_id: str, run_input: Any = None) -> OrchestrationResult:
-        req = opb.ResumeFlowRunRequest(
-            flow_run_id=str(flow_run_id),
-            run_input_json=json.dumps(run_input) if run_input is not None else "",
-        )
-        resp = await self._call("ResumeFlowRun", req)
-        return orchestration_result(resp.result)
+        return await self._port.resume_flow_run(str(flow_run_id), run_input)
 
     # -- concurrency limits -------------------------------------------------------------------
     async def create_concurrency_limit(self, tag: str, concurrency_limit: int) -> str:
-        req = opb.CreateConcurrencyLimitRequest(tag=tag, concurrency_limit=concurrency_limit)
-        resp = await self._call("CreateConcurrencyLimit", req)
-        return resp.concurrency_limit.id
+        return await self._port.create_concurrency_limit(tag, concurrency_limit)
 
-    async def read_concurrency_limit_by_tag(self, tag: str) -> cv.ConcurrencyLimit:
-        resp = await self._call("ReadConcurrencyLimit", opb.ReadConcurrencyLimitRequest(tag=tag))
-        return cv.limit_from_pb(resp.concurrency_limit)
+    async def read_concurrency_limit_by_tag(self, tag: str) -> ConcurrencyLimit:
+        return await self._port.read_concurrency_limit(tag)
 
-    async def read_concurrency_limits(self) -> list[cv.ConcurrencyLimit]:
-        resp = await self._call("ListConcurrencyLimits", opb.ListConcurrencyLimitsRequest())
-        return [cv.limit_from_pb(m) for m in resp.concurrency_limits]
+    async def read_concurrency_limits(self) -> list[ConcurrencyLimit]:
+        return await self._port.read_concurrency_limits()
 
     async def delete_concurrency_limit_by_tag(self, tag: str) -> None:
-        await self._call("DeleteConcurrencyLimit", opb.DeleteConcurrencyLimitRequest(tag=tag))
+        await self._port.delete_concurrency_limit(tag)
 
     # -- logs ---------------------------------------------------------------------------------
-    async def write_logs(self, entries: list[opb.LogEntry]) -> None:
-        await self._call("WriteLogs", opb.WriteLogsRequest(logs=entries))
+    async def write_logs(self, entries: list[LogEntry]) -> None:
+        await self._port.write_logs(entries)
 
-    async def read_logs(self, flow_run_id: str | None = None, task_run_id: str | None = None) -> list[cv.LogEntry]:
-        from executor.logging import flush_logs_async
+    async def read_logs(self, flow_run_id: str | None = None, task_run_id: str | None = None) -> list[LogEntry]:
+        from executor.loggers import flush_logs_async
 
         await flush_logs_async()  # so a run's own logs are readable right after it ends
-        req = opb.ReadLogsRequest(
-            flow_run_id=str(flow_run_id or ""), task_run_id=str(task_run_id or ""), page_size=1000
+        return await self._port.read_logs(
+            str(flow_run_id) if flow_run_id else None, str(task_run_id) if task_run_id else None
         )
-        out: list[cv.LogEntry] = []
-        while True:
-            resp = await self._call("ReadLogs", req)
-            out.extend(cv.log_from_pb(m) for m in resp.logs)
-            if not resp.next_page_token:
-                return out
-            req.page_token = resp.next_page_token
+
+
+def _state_types(types: Iterable[StateType | str] | None) -> list[StateType] | None:
+    return [StateType(t) for t in types] if types is not None else None
 
 
 class SyncClient:
@@ -189,9 +100,10 @@ class SyncClient:
         from executor._runtime import get_runtime
 
         self._runtime = get_runtime()
+        self._client = AsyncClient(self._runtime.port)
 
     def __getattr__(self, name: str) -> Any:
-        method = getattr(self._runtime.client, name)
+        method = getattr(self._client, name)
         if not callable(method) or name.startswith("_"):
             return method
         runtime = self._runtime

@@ -20,7 +20,7 @@ class FlowRunContext:
 
     def __init__(self, **kw: Any) -> None:
         self.flow = kw["flow"]
-        self.flow_run = kw["flow_run"]  # executor._convert.FlowRun
+        self.flow_run = kw["flow_run"]  # executor.objects.FlowRun
         self.parameters: dict = kw.get("parameters", {})
         self.task_runner = kw["task_runner"]
         self.result_factory = kw["result_factory"]

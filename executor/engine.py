@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 import sys
 
-from cadenza.v1 import orchestrator_pb2 as opb
-
 from executor import _runtime as rtm
-from executor._engine.flow_run import FlowCall
-from executor._engine.orchestrate import FLOW, propose
+from executor._engine.answers import FLOW, propose
+from executor._engine.flow_drive import drive_flow_run
+from executor._engine.flow_start import FlowCall
 from executor._load import FlowLoadError, load_flow
 from executor.context import current_tags
 from executor.exceptions import ParameterTypeError, SignatureMismatchError
@@ -26,39 +25,35 @@ log = logging.getLogger("cadenza.engine")
 RETRIEVAL_FAILED = "Flow could not be retrieved from deployment."
 
 
-async def _record_flow_settings(rt: rtm.Runtime, flow, flow_run_id: str) -> None:
-    request = opb.UpdateFlowRunRequest(flow_run_id=flow_run_id, flow_version=flow.version or "")
-    request.empirical_policy.retries = flow._retries()
-    request.empirical_policy.retry_delay_seconds = flow._retry_delay()
-    await rt.client._call("UpdateFlowRun", request)
-
-
 async def run_flow_run(flow_run_id: str) -> State:
-    from executor._engine.flow_body import orchestrate_flow_run
-
     rt = rtm.get_runtime()
-    stored = (await rt.client._call("ReadFlowRun", opb.ReadFlowRunRequest(flow_run_id=flow_run_id))).flow_run
+    port = rt.port
+    stored = await port.read_flow_run(flow_run_id)
     try:
-        flow = load_flow(stored.entrypoint)
+        flow = load_flow(stored.entrypoint or "")
     except FlowLoadError as exc:
         log.error("%s %s", RETRIEVAL_FAILED, exc)
         failed = State(StateType.FAILED, message=f"{RETRIEVAL_FAILED} {exc}")
-        state, _ = await propose(rt.stream, FLOW, flow_run_id, failed, force=True)
+        state, _ = await propose(port, FLOW, flow_run_id, failed, force=True)
         return state
-    await _record_flow_settings(rt, flow, flow_run_id)
-    flow_run = await rt.client.read_flow_run(flow_run_id)
+    # The flow's version and retry policy, known only now that it is loaded.
+    await port.update_flow_run(
+        flow_run_id, flow_version=flow.version or "", retries=flow._retries(),
+        retry_delay_seconds=flow._retry_delay(),
+    )
+    flow_run = await port.read_flow_run(flow_run_id)
     parameters = dict(flow_run.parameters)
     if flow.validate_parameters:
         try:
             parameters = flow.validate(parameters)
         except (ParameterTypeError, SignatureMismatchError) as exc:
             message = f"Validation of flow parameters failed with error: {exc.__class__.__name__}: {exc}"
-            state, _ = await propose(rt.stream, FLOW, flow_run_id, State(StateType.FAILED, message=message))
+            state, _ = await propose(port, FLOW, flow_run_id, State(StateType.FAILED, message=message))
             return state
     where = "loop" if flow.isasync else "thread"
     call = FlowCall(flow, parameters, None, None, current_tags() | frozenset(flow_run.tags), flow_run.name,
                     where, loop=rt.user_loop() if flow.isasync else None)
-    outcome = await orchestrate_flow_run(call, flow_run, parameters)
+    outcome = await drive_flow_run(call, flow_run, parameters)
     if outcome.exc is not None and not isinstance(outcome.exc, Exception):
         raise outcome.exc  # interrupts end the process, as they would a script
     return outcome.value

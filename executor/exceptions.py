@@ -107,3 +107,13 @@ class TerminationSignal(BaseException):
 
 class ObjectNotFound(CadenzaException):
     """The orchestrator has no such run, limit or object."""
+
+
+class OrchestratorError(CadenzaException):
+    """The orchestrator could not decide a request (bad request, refused credentials, ...).
+    `code` is the name of the gRPC status code, e.g. "INVALID_ARGUMENT"."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.details = message

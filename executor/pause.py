@@ -4,14 +4,11 @@ or from another process, through the orchestrator."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
-from cadenza.v1 import orchestrator_pb2 as opb
-
 from executor import _runtime as rtm
-from executor._engine.orchestrate import FLOW, propose
+from executor._engine.answers import FLOW, propose
 from executor.context import FlowRunContext, TaskRunContext
 from executor.exceptions import Abort, FlowPauseTimeout, NotPausedError, PausedRun
 from executor.states import Paused, State
@@ -65,23 +62,16 @@ def _colour(rt: rtm.Runtime, coro: Any, asynchronous: bool) -> Any:
     return rt.run(coro)
 
 
-async def _run_input(rt: rtm.Runtime, flow_run_id: str) -> Any:
-    """The input handed over with the resume that ended this pause, parsed from JSON."""
-    stored = await rt.client._call("ReadFlowRun", opb.ReadFlowRunRequest(flow_run_id=flow_run_id))
-    text = stored.flow_run.run_input_json
-    return json.loads(text) if text else None
-
-
 async def _pause_here(rt: rtm.Runtime, ctx: FlowRunContext, timeout: float, poll_interval: float, key: str,
                       reschedule: bool = False) -> Any:
     flow_run_id = ctx.flow_run.id
     paused = Paused(timeout_seconds=timeout, pause_key=key, reschedule=reschedule)
     try:
-        state, _ = await propose(rt.stream, FLOW, flow_run_id, paused)
+        state, _ = await propose(rt.port, FLOW, flow_run_id, paused)
     except Abort as exc:
         raise RuntimeError(f"Flow run cannot be paused: {exc}") from None
     if state.is_running():
-        return await _run_input(rt, flow_run_id)  # this pause already fired (same key): carry on
+        return await rt.port.read_run_input(flow_run_id)  # this pause already fired (same key): carry on
     if not state.is_paused():
         raise RuntimeError(f"Flow run cannot be paused. Received non-paused state from API: {state!r}")
     if reschedule:
@@ -92,9 +82,9 @@ async def _pause_here(rt: rtm.Runtime, ctx: FlowRunContext, timeout: float, poll
     deadline = time.monotonic() + timeout
     await asyncio.sleep(min(timeout / 2, poll_interval))
     while True:
-        current = (await rt.client.read_flow_run(flow_run_id)).state
+        current = (await rt.port.read_flow_run(flow_run_id)).state
         if current is not None and current.is_running():
-            return await _run_input(rt, flow_run_id)
+            return await rt.port.read_run_input(flow_run_id)  # given with the resume
         if current is not None and current.is_final():
             raise FlowPauseTimeout(f"Flow run left its pause for {current.type.value}.")
         remaining = deadline - time.monotonic()
@@ -104,7 +94,7 @@ async def _pause_here(rt: rtm.Runtime, ctx: FlowRunContext, timeout: float, poll
 
 
 async def _pause_other(rt: rtm.Runtime, flow_run_id: str, timeout: float, key: str | None) -> None:
-    result = await rt.client.set_flow_run_state(flow_run_id, Paused(timeout_seconds=timeout, pause_key=key))
+    result = await rt.port.set_flow_run_state(flow_run_id, Paused(timeout_seconds=timeout, pause_key=key))
     if result.status == "ABORT":
         raise RuntimeError(f"Flow run cannot be paused: {result.reason}")
 
@@ -117,10 +107,10 @@ def resume_flow_run(flow_run_id: str, run_input: dict | None = None) -> Any:
 
 
 async def _resume(rt: rtm.Runtime, flow_run_id: str, run_input: dict | None) -> None:
-    run = await rt.client.read_flow_run(flow_run_id)
+    run = await rt.port.read_flow_run(flow_run_id)
     if run.state is None or not run.state.is_paused():
         raise NotPausedError("Cannot resume a run that isn't paused!")
-    result = await rt.client.resume_flow_run(flow_run_id, run_input)
+    result = await rt.port.resume_flow_run(flow_run_id, run_input)
     if result.status == "ABORT":
         raise RuntimeError(f"Cannot resume this run: {result.reason}")
     if result.status == "REJECT":

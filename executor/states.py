@@ -250,7 +250,7 @@ def Late(scheduled_time: _dt.datetime | None = None, **kw: Any) -> State:
     return Scheduled(scheduled_time=scheduled_time, name="Late", **kw)
 
 
-# -- exceptions out of states (reference 1.4) ---------------------------------------------------
+# -- exceptions out of states: a failed state raises the exception its run raised -------------
 _WRAPPERS = {
     StateType.FAILED: FailedRun,
     StateType.CRASHED: CrashedRun,
@@ -298,7 +298,7 @@ def raise_state_exception(state: State) -> None:
         raise get_state_exception(state)
 
 
-# -- return values to states (reference 1.5) ----------------------------------------------------
+# -- return values to states: what a function returned decides its run's final state -------
 def is_hand_built(state: State) -> bool:
     d = state.state_details
     return not d.flow_run_id and not d.task_run_id

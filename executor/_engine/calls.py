@@ -13,8 +13,8 @@ from executor import _runtime as rtm
 import signal
 import threading
 
-from executor._engine.flow_run import FlowCall, report_crash, run_flow
-from executor._engine.orchestrate import is_crash
+from executor._engine.flow_start import FlowCall, report_crash, run_flow
+from executor._engine.answers import is_crash
 from executor.exceptions import TerminationSignal
 from executor._engine.task_run import TaskCall, run_task
 from executor.context import FlowRunContext, TaskRunContext, current_tags

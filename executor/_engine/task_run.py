@@ -10,20 +10,18 @@ import inspect
 import logging
 from typing import Any
 
-from cadenza.v1 import orchestrator_pb2 as opb
-
-from executor import _convert as cv
 from executor import _runtime as rtm
-from executor._engine.orchestrate import TASK, crashed_state, is_crash, propose
+from executor._engine.answers import TASK, crashed_state, is_crash, propose
 from executor._params import to_call_args
+from executor._port import TaskRunSpec
 from executor._resolve import collect_inputs, is_untrackable, needs_resolution, resolve_parameters, resolve_wait_for
-from executor.logging import print_mode
 from executor.context import TaskRunContext, reset_task_context, set_task_context
 from executor.exceptions import Abort, UpstreamTaskError
+from executor.loggers import print_mode
+from executor.objects import TaskRun
 from executor.states import _UNSET, State, StateType, exception_to_failed_state, new_transition_id, return_value_to_state
 
 log = logging.getLogger("cadenza.task_runs")
-_PENDING_PB = cv.state_to_pb(State(StateType.PENDING))
 _LINK_ITEMS_MAX = 1000
 
 
@@ -51,24 +49,19 @@ class TaskCall:
         self.extra_inputs = extra_inputs
 
 
-def _task_inputs(req: Any, inputs: dict[str, list[str]], wait_ids: list[str] | None,
-                 extra: list[str] | None, parameters: dict) -> None:
-    ti = req.task_inputs
+def _task_inputs(inputs: dict[str, list[str]], wait_ids: list[str] | None, extra: list[str] | None,
+                 parameters: dict) -> dict[str, list[str]]:
+    """Upstream task run ids per parameter (every parameter listed), then under "wait_for"."""
+    out: dict[str, list[str]] = {}
     for name in parameters:
-        entry = ti[name]
-        for tid in inputs.get(name, ()):
-            entry.inputs.add(input_type="task_run", id=tid)
-    if extra:
-        for name in parameters:
-            entry = ti[name]
-            known = {i.id for i in entry.inputs}
-            for tid in extra:
-                if tid not in known:
-                    entry.inputs.add(input_type="task_run", id=tid)
+        ids = inputs.get(name) or []
+        if extra:
+            known = set(ids)
+            ids = ids + [tid for tid in extra if tid not in known]
+        out[name] = ids
     if wait_ids is not None:
-        entry = ti["wait_for"]
-        for tid in wait_ids:
-            entry.inputs.add(input_type="task_run", id=tid)
+        out["wait_for"] = wait_ids
+    return out
 
 
 def _run_name(task: Any, parameters: dict, dynamic_key: int) -> str:
@@ -97,6 +90,7 @@ def _finish_value(call: TaskCall, ctx: TaskRunContext, state: State) -> State:
 
 
 def _failure(call: TaskCall, ctx: TaskRunContext, exc: Exception) -> State:
+    log.debug("Task run %s raised %r", ctx.task_run.id, exc)
     state = exception_to_failed_state(exc, f"Task run encountered an exception {type(exc).__name__}: {exc}")
     condition = call.task.retry_condition_fn
     if condition is not None:
@@ -115,7 +109,7 @@ def _call_sync(call: TaskCall, params: dict, ctx: TaskRunContext) -> State:
             value = call.task.fn(*args, **kwargs)
         if inspect.isgenerator(value):
             value = list(value)
-    except Exception as exc:
+    except Exception as exc:  # the task's own error: the run fails with it
         return _failure(call, ctx, exc)
     finally:
         reset_task_context(token)
@@ -128,7 +122,7 @@ async def _call_async(call: TaskCall, params: dict, ctx: TaskRunContext) -> Stat
         args, kwargs = to_call_args(call.task.signature, params)
         with print_mode(ctx.log_prints):
             value = await call.task.fn(*args, **kwargs)
-    except Exception as exc:
+    except Exception as exc:  # the task's own error: the run fails with it
         return _failure(call, ctx, exc)
     finally:
         reset_task_context(token)
@@ -158,29 +152,31 @@ async def _execute(call: TaskCall, params: dict, ctx: TaskRunContext) -> rtm.Out
 
 async def run_task(call: TaskCall) -> rtm.Outcome:
     """Drive one task run; the Outcome's value is its final state, `exc` an interrupt to re-raise."""
-    state: State | None = None
-    task_run_id = ""
     reraise: BaseException | None = None
     try:
-        state, task_run_id, reraise = await _orchestrate(call)
-    except Exception as exc:  # the engine itself failed: report Crashed, do not re-raise (ref. 98)
+        state, reraise = await _orchestrate(call)
+    except Exception as exc:
+        # The engine itself failed (not the task's code): the run ends Crashed, and the error
+        # is not re-raised in the flow, which then fails like for any failed task.
         log.debug("Task engine error", exc_info=True)
         state = crashed_state(exc)
+        task_run_id = call.future._task_run_id
         if task_run_id:
             try:
-                state, _ = await propose(rtm.get_runtime().stream, TASK, task_run_id, state, force=True)
+                state, _ = await propose(rtm.get_runtime().port, TASK, task_run_id, state, force=True)
             except Exception:
-                pass
-    except BaseException as exc:  # cancelled engine task
+                log.debug("Could not report the crash of task run %s", task_run_id, exc_info=True)
+    except BaseException as exc:  # the engine task was cancelled (the loop is stopping)
+        log.debug("Task engine cancelled: %r", exc)
         state = crashed_state(exc)
-        reraise = None
     call.future._set_state(state)
     return rtm.Outcome(state, reraise)
 
 
-async def _orchestrate(call: TaskCall) -> tuple[State, str, BaseException | None]:
+async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
+    """Create the run and follow it to its final state; also the interrupt to re-raise."""
     rt = rtm.get_runtime()
-    stream = rt.stream
+    port = rt.port
     task = call.task
     flow_ctx = call.flow_ctx
     links = flow_ctx.task_run_results
@@ -202,70 +198,66 @@ async def _orchestrate(call: TaskCall) -> tuple[State, str, BaseException | None
         if call.wait_for is not None:
             wait_ids = await collect_inputs(call.wait_for, links)
 
-    pre_error: BaseException | None = None
+    pre_error: Exception | None = None
     cache_key = None
     try:
         name = _run_name(task, resolved, call.dynamic_key)
         if task.cache_key_fn is not None and upstream_error is None:
-            cache_ctx = TaskRunContext(task, cv.TaskRun(id="", name=name, flow_run_id=flow_ctx.flow_run.id),
+            cache_ctx = TaskRunContext(task, TaskRun(id="", name=name, flow_run_id=flow_ctx.flow_run.id),
                                        resolved, flow_ctx.result_factory, False, flow_ctx)
             cache_key = task.cache_key_fn(cache_ctx, resolved)
-    except Exception as exc:
+    except Exception as exc:  # a user callable failed: the run is created, then Crashed below
+        log.debug("task_run_name or cache_key_fn of task %r raised %r", task.name, exc)
         name = f"{task.name}-{call.dynamic_key}"
         pre_error = exc
 
-    req = opb.CreateTaskRunRequest(
+    spec = TaskRunSpec(
         flow_run_id=flow_ctx.flow_run.id,
         task_key=task.task_key,
         dynamic_key=str(call.dynamic_key),
         name=name,
         task_version=task.version or "",
         tags=sorted(call.tags),
+        task_inputs=_task_inputs(inputs, wait_ids, call.extra_inputs, params),
+        retries=task._retries(),
+        retry_delays=task._retry_delays(),
+        retry_jitter_factor=task.retry_jitter_factor,
     )
-    policy = req.empirical_policy
-    policy.retries = task._retries()
-    policy.retry_delay_seconds.extend(task._retry_delays())
-    if task.retry_jitter_factor is not None:
-        policy.retry_jitter_factor = task.retry_jitter_factor
-    _task_inputs(req, inputs, wait_ids, call.extra_inputs, params)
-
     running = State(StateType.RUNNING)
     if upstream_error is not None:
-        not_ready = State(StateType.PENDING, name="NotReady", message=str(upstream_error))
-        req.state.CopyFrom(cv.state_to_pb(not_ready))
-    else:
-        req.state.CopyFrom(_PENDING_PB)
-        if pre_error is None:
-            details = running.state_details
-            details.cache_key = cache_key
-            details.refresh_cache = task._refresh_cache()
-            req.next_state.CopyFrom(cv.state_to_pb(running, new_transition_id()))
+        spec.state = not_ready = State(StateType.PENDING, name="NotReady", message=str(upstream_error))
+    elif pre_error is None:
+        details = running.state_details
+        details.cache_key = cache_key
+        details.refresh_cache = task._refresh_cache()
+        spec.next_state = running
+        spec.transition_id = new_transition_id()
 
-    resp = await stream.request(create_task_run=req)
-    task_run_id = resp.task_run.id
+    created = await port.create_task_run(spec)
+    task_run_id = created.id
     call.future._set_task_run_id(task_run_id)
 
     if upstream_error is not None:
-        if resp.created:
-            return cv.state_from_pb(resp.task_run.state), task_run_id, None
-        state, _ = await propose(stream, TASK, task_run_id, not_ready, force=True)
-        return state, task_run_id, None
+        if created.created:
+            return created.state, None
+        state, _ = await propose(port, TASK, task_run_id, not_ready, force=True)
+        return state, None
     if pre_error is not None:
-        state, _ = await propose(stream, TASK, task_run_id, crashed_state(pre_error), force=True)
-        return state, task_run_id, None
+        state, _ = await propose(port, TASK, task_run_id, crashed_state(pre_error), force=True)
+        return state, None
 
-    task_run = cv.TaskRun(
+    task_run = TaskRun(
         id=task_run_id,
         name=name,
         flow_run_id=flow_ctx.flow_run.id,
         task_key=task.task_key,
-        dynamic_key=str(call.dynamic_key),
-        tags=list(req.tags),
+        dynamic_key=spec.dynamic_key,
+        tags=list(spec.tags),
     )
     log_prints = task.log_prints if task.log_prints is not None else flow_ctx.log_prints
     ctx = TaskRunContext(task, task_run, resolved, flow_ctx.result_factory, log_prints, flow_ctx)
     try:
-        state, run_count = await propose(stream, TASK, task_run_id, running, first=resp.next_state_result)
+        state, run_count = await propose(port, TASK, task_run_id, running, first=created.answer)
         while state.type is StateType.RUNNING:
             task_run.run_count = run_count
             task_run.state = state
@@ -274,26 +266,26 @@ async def _orchestrate(call: TaskCall) -> tuple[State, str, BaseException | None
                 exc = outcome.exc
                 if not is_crash(exc):  # an engine error while running user code
                     raise exc
-                crashed, _ = await propose(stream, TASK, task_run_id, crashed_state(exc), force=True)
-                return crashed, task_run_id, exc
+                crashed, _ = await propose(port, TASK, task_run_id, crashed_state(exc), force=True)
+                return crashed, exc
             final = outcome.value
             if final.type is StateType.COMPLETED and cache_key:
                 final.state_details.cache_key = cache_key
                 if task.cache_expiration is not None:
                     final.state_details.cache_expiration = _dt.datetime.now(_dt.timezone.utc) + task.cache_expiration
-            state, run_count = await propose(stream, TASK, task_run_id, final)
+            state, run_count = await propose(port, TASK, task_run_id, final)
             if state is final and final.type is StateType.COMPLETED:
                 _link(links, final)
             if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
                 # AwaitingRetry: ask to run again (the orchestrator WAITs until its time).
-                state, run_count = await propose(stream, TASK, task_run_id, State(StateType.RUNNING))
+                state, run_count = await propose(port, TASK, task_run_id, State(StateType.RUNNING))
     except Abort as exc:
-        stored = await rt.client.read_task_run(task_run_id)
+        stored = await port.read_task_run(task_run_id)
         state = stored.state or State(StateType.PENDING)
         log.debug("Task run %s aborted by the orchestrator: %s", task_run_id, exc)
     if task.on_completion or task.on_failure:
         await _run_hooks(call, task_run, state)
-    return state, task_run_id, None
+    return state, None
 
 
 def _link(links: dict, state: State) -> None:

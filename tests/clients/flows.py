@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from executor import flow, task
-from executor.logging import get_run_logger
+from executor.loggers import get_run_logger
 
 
 @task

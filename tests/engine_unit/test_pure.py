@@ -11,7 +11,7 @@ import pydantic
 import pytest
 
 from executor import allow_failure, quote
-from executor._engine.orchestrate import MAX_WAIT_SECONDS, crash_message, wait_delay
+from executor._engine.answers import MAX_WAIT_SECONDS, crash_message, wait_delay
 from executor._params import Validator, bind, check_reserved, to_call_args
 from executor._resolve import is_untrackable, resolve_parameters
 from executor.exceptions import (

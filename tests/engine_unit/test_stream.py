@@ -20,15 +20,15 @@ def nap(i):
 
 def test_one_stream_multiplexes_concurrent_runs(client):
     rt = get_runtime()
-    before = rt.stream.reconnects
+    before = rt.port.stream.reconnects
     opened = []
-    original = rt.stream._open_call
+    original = rt.port.stream._open_call
 
     def counting():
         opened.append(1)
         return original()
 
-    rt.stream._open_call = counting
+    rt.port.stream._open_call = counting
     try:
         @flow(name=uniq("mux"))
         def fan():
@@ -36,22 +36,22 @@ def test_one_stream_multiplexes_concurrent_runs(client):
 
         assert fan() == list(range(40))
     finally:
-        rt.stream._open_call = original
+        rt.port.stream._open_call = original
     # 40 concurrent task runs (80+ requests) and the flow's own went over at most one stream
     # (none opened if the stream was already up).
-    assert len(opened) <= 1 and rt.stream.reconnects == before
+    assert len(opened) <= 1 and rt.port.stream.reconnects == before
 
 
 def test_dropped_stream_reconnects_and_resends_in_flight_requests(client):
     rt = get_runtime()
-    before = rt.stream.reconnects
+    before = rt.port.stream.reconnects
     stop = threading.Event()
 
     def saboteur():
         for _ in range(6):  # drop the stream a few times while runs are in flight
             if stop.wait(0.03):
                 return
-            call = rt.stream._call
+            call = rt.port.stream._call
             if call is not None:
                 rt.loop.call_soon_threadsafe(call.cancel)
 
@@ -71,7 +71,7 @@ def test_dropped_stream_reconnects_and_resends_in_flight_requests(client):
     finally:
         stop.set()
         thread.join()
-    assert rt.stream.reconnects > before
+    assert rt.port.stream.reconnects > before
     runs = client.read_task_runs(flow_run_id=seen["id"])
     assert len(runs) == 60
     for run in runs:

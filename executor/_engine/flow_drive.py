@@ -1,5 +1,6 @@
-"""The RUNNING loop of a flow run: run the body (with its timeout), wait for its task runs,
-turn what it returned into the final state, propose it, and run again on AwaitingRetry."""
+"""Driving a created flow run to its final state: resolve what it waits for, propose Running,
+run the body (with its timeout), wait for its task runs, turn what it returned into the final
+state, propose it, and run again on AwaitingRetry; then the completion hooks."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from typing import Any
 
 from executor import _runtime as rtm
 from executor import settings
-from executor._engine.orchestrate import FLOW, crashed_state, is_crash, propose
+from executor._engine.answers import FLOW, crashed_state, is_crash, propose
 from executor._params import to_call_args
 from executor._resolve import resolve_parameters, resolve_wait_for
-from executor.logging import flush_logs_async, print_mode
 from executor.context import FlowRunContext, enter_flow_context
 from executor.exceptions import Abort, FlowPauseTimeout, PausedRun, UpstreamTaskError
 from executor.futures import PrefectFuture
+from executor.loggers import flush_logs_async, print_mode, run_logger
+from executor.objects import FlowRun, OrchestrationResult
 from executor.results import ResultFactory
 from executor.states import State, StateType, _UNSET, return_value_to_state
 from executor.task_runners import as_task_runner
@@ -76,17 +78,21 @@ async def _children_states(ctx: FlowRunContext) -> list[State]:
 
 
 def _persist_settings(flow: Any, parent: FlowRunContext | None) -> tuple[bool, bool]:
-    """(persist this run's result, persist its children's results by default) — reference 116."""
+    """(persist this run's result, persist its children's results by default). The flow's own
+    persist_result decides both; otherwise the parent's default for children (or the global
+    setting) applies, and a flow with retries persists its children's results so that a
+    retry can reuse them."""
     inherited = parent.persist_children if parent is not None else settings.persist_results_default()
     if flow.persist_result is not None:
         return flow.persist_result, flow.persist_result
     return inherited, inherited or flow._retries() > 0
 
 
-async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict, first: Any = None) -> rtm.Outcome:
+async def drive_flow_run(call: Any, flow_run: FlowRun, parameters: dict,
+                         first: OrchestrationResult | None = None) -> rtm.Outcome:
     """`first`: the answer to a Running proposal already sent with the run's creation."""
     rt = rtm.get_runtime()
-    stream = rt.stream
+    port = rt.port
     flow = call.flow
     parent = call.parent
     links = parent.task_run_results if parent is not None else None
@@ -98,7 +104,7 @@ async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict, first
             parameters, _ = await resolve_parameters(parameters, links)
     except UpstreamTaskError as exc:
         not_ready = State(StateType.PENDING, name="NotReady", message=str(exc))
-        state, _ = await propose(stream, FLOW, flow_run.id, not_ready, force=True)
+        state, _ = await propose(port, FLOW, flow_run.id, not_ready, force=True)
         return rtm.Outcome(state)
 
     persist, persist_children = _persist_settings(flow, parent)
@@ -107,7 +113,7 @@ async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict, first
         parent.log_prints if parent is not None else settings.log_prints())
     reraise: BaseException | None = None
     try:
-        state, run_count = await propose(stream, FLOW, flow_run.id, State(StateType.RUNNING), first=first)
+        state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING), first=first)
         while state.type is StateType.RUNNING:
             flow_run.run_count = run_count
             flow_run.state = state
@@ -128,22 +134,22 @@ async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict, first
             elif outcome.exc is not None:
                 exc = outcome.exc
                 if isinstance(exc, Abort):
-                    stored = await rt.client.read_flow_run(flow_run.id)
+                    stored = await port.read_flow_run(flow_run.id)
                     return rtm.Outcome(stored.state, exc)
                 if isinstance(exc, FlowPauseTimeout):
                     # The orchestrator's expiry loop may have failed the run already: adopt that.
-                    stored = await rt.client.read_flow_run(flow_run.id)
+                    stored = await port.read_flow_run(flow_run.id)
                     if stored.state is not None and stored.state.is_final():
                         state = stored.state
                         break
                 if isinstance(exc, PausedRun):
-                    stored = await rt.client.read_flow_run(flow_run.id)
+                    stored = await port.read_flow_run(flow_run.id)
                     if stored.state is not None and stored.state.is_paused():
                         state = stored.state
                         break
                     final = _pause_from(exc)
                 elif is_crash(exc):
-                    state, _ = await propose(stream, FLOW, flow_run.id, crashed_state(exc))
+                    state, _ = await propose(port, FLOW, flow_run.id, crashed_state(exc))
                     reraise = exc
                     break
                 else:
@@ -164,11 +170,11 @@ async def orchestrate_flow_run(call: Any, flow_run: Any, parameters: dict, first
             # The run's log lines reach the orchestrator before its final state does, so a
             # watcher that stops at the final state has seen them all.
             await flush_logs_async()
-            state, run_count = await propose(stream, FLOW, flow_run.id, final)
+            state, run_count = await propose(port, FLOW, flow_run.id, final)
             if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
-                state, run_count = await propose(stream, FLOW, flow_run.id, State(StateType.RUNNING))
+                state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING))
     except Abort as exc:
-        stored = await rt.client.read_flow_run(flow_run.id)
+        stored = await port.read_flow_run(flow_run.id)
         log.debug("Flow run %s aborted by the orchestrator: %s", flow_run.id, exc)
         return rtm.Outcome(stored.state)
     flow_run.state = state
@@ -195,8 +201,6 @@ def _pause_from(exc: PausedRun) -> State:
 
 
 async def _finish(flow: Any, flow_run: Any, state: State, call: Any) -> None:
-    from executor.logging import run_logger
-
     run_logger(flow_run_id=flow_run.id, flow_run_name=flow_run.name).info("Finished in state %r", state)
     hooks = {
         StateType.COMPLETED: flow.on_completion,

@@ -1,20 +1,21 @@
-"""Run loggers. Records logged through a run logger (get_run_logger, log_prints) are batched
-and sent to the orchestrator (WriteLogs), where they can be read back per run (ReadLogs)."""
+"""Run loggers (Prefect's `prefect.logging.loggers`). Records logged through a run logger
+(get_run_logger, log_prints) are batched and written to the orchestrator through the engine's
+port, where they can be read back per run."""
 
 from __future__ import annotations
 
 import builtins
 import contextlib
 import contextvars
+import datetime as _dt
 import logging
 import os
 import sys
 import threading
 from typing import Any, Iterator
 
-from cadenza.v1 import orchestrator_pb2 as opb
-
 from executor.context import FlowRunContext, MissingContextError, TaskRunContext
+from executor.objects import LogEntry
 
 _BATCH = 200
 _INTERVAL = 0.5
@@ -33,15 +34,15 @@ class OrchestratorHandler(logging.Handler):
         if not flow_run_id:
             return
         try:
-            entry = opb.LogEntry(
-                flow_run_id=flow_run_id,
-                task_run_id=getattr(record, "task_run_id", None) or "",
-                logger_name=record.name,
-                level=record.levelno,
-                message=record.getMessage(),
+            entry = LogEntry(
+                flow_run_id,
+                getattr(record, "task_run_id", None) or None,
+                record.name,
+                record.levelno,
+                record.getMessage(),
+                _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc),
             )
-            entry.timestamp.FromNanoseconds(int(record.created * 1e9))
-        except Exception:
+        except Exception:  # a message that cannot be formatted: logging's own error report
             self.handleError(record)
             return
         global _scheduled
@@ -74,7 +75,7 @@ async def flush_logs_async() -> None:
         return
     try:
         for i in range(0, len(batch), 1000):
-            await _runtime.client.write_logs(batch[i : i + 1000])
+            await _runtime.port.write_logs(batch[i : i + 1000])
     except Exception as exc:  # logs must never break a run
         sys.stderr.write(f"cadenza: could not send {len(batch)} log records: {exc}\n")
 

@@ -1,15 +1,19 @@
-"""Protobuf <-> plain Python at the edge of the engine. Nothing else touches *_pb2 types' fields."""
+"""Protobuf <-> plain Python for the engine's port: states, run records, answers, log lines,
+and the port's requests as messages. Nothing outside executor._wire touches protobuf."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from cadenza.v1 import orchestrator_pb2 as opb
 from cadenza.v1 import states_pb2 as spb
 
+from executor._port import FlowRunSpec, RunKind, TaskRunSpec
+from executor.objects import (
+    ConcurrencyLimit, FlowRun, LogEntry, OrchestrationResult, ProposalStatus, TaskInput, TaskRun,
+)
 from executor.results import ResultRef
 from executor.states import State, StateDetails, StateType
 
@@ -42,10 +46,6 @@ def dt_to_pb(value: _dt.datetime, target: Any) -> None:
 
 def state_type_to_pb(t: StateType) -> int:
     return _TYPE_TO_PB[t]
-
-
-def state_type_from_pb(v: int) -> StateType:
-    return _PB_TO_TYPE[v]
 
 
 def state_to_pb(state: State, transition_id: str | None = None) -> spb.State:
@@ -124,6 +124,15 @@ def ref_from_pb(data: Any) -> ResultRef | None:
     )
 
 
+def stamp_accepted(state: State, msg: spb.State) -> State:
+    """ACCEPT: keep the proposed object (and its in-memory data) but take the stored stamps."""
+    state.id = msg.id or None
+    state.name = msg.name or state.name
+    state.timestamp = dt_from_pb(msg.timestamp)
+    state.state_details = details_from_pb(msg.details)
+    return state
+
+
 def state_from_pb(msg: spb.State) -> State:
     return State(
         _PB_TO_TYPE[msg.type] if msg.type else StateType.PENDING,
@@ -134,91 +143,6 @@ def state_from_pb(msg: spb.State) -> State:
         id=msg.id or None,
         result_ref=ref_from_pb(msg.data),
     )
-
-
-# -- plain records returned by the client ------------------------------------------------------
-class _HasState:
-    """`state_type` and `state_name` of a run, as Prefect's run objects have them."""
-
-    state: State | None
-
-    @property
-    def state_type(self) -> StateType | None:
-        return self.state.type if self.state else None
-
-    @property
-    def state_name(self) -> str | None:
-        return self.state.name if self.state else None
-
-
-@dataclass
-class FlowRun(_HasState):
-    id: str
-    name: str = ""
-    flow_name: str = ""
-    flow_version: str | None = None
-    parameters: dict = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
-    parent_task_run_id: str | None = None
-    deployment_id: str | None = None
-    state: State | None = None
-    run_count: int = 0
-    start_time: _dt.datetime | None = None
-    end_time: _dt.datetime | None = None
-    total_run_time: float = 0.0
-    expected_start_time: _dt.datetime | None = None
-    next_scheduled_start_time: _dt.datetime | None = None
-    created: _dt.datetime | None = None
-    empirical_policy: dict = field(default_factory=dict)
-    idempotency_key: str | None = None
-    estimated_run_time: float = 0.0
-
-
-@dataclass
-class TaskInput:
-    input_type: str
-    id: str
-
-
-@dataclass
-class TaskRun(_HasState):
-    id: str
-    name: str = ""
-    flow_run_id: str | None = None
-    task_key: str = ""
-    dynamic_key: str = ""
-    task_version: str | None = None
-    tags: list[str] = field(default_factory=list)
-    task_inputs: dict = field(default_factory=dict)
-    empirical_policy: dict = field(default_factory=dict)
-    state: State | None = None
-    run_count: int = 0
-    flow_run_run_count: int = 0
-    start_time: _dt.datetime | None = None
-    end_time: _dt.datetime | None = None
-    total_run_time: float = 0.0
-    expected_start_time: _dt.datetime | None = None
-    created: _dt.datetime | None = None
-    estimated_run_time: float = 0.0
-
-
-@dataclass
-class ConcurrencyLimit:
-    id: str
-    tag: str
-    concurrency_limit: int
-    active_slots: list[str] = field(default_factory=list)
-    created: _dt.datetime | None = None
-
-
-@dataclass
-class LogEntry:
-    flow_run_id: str | None
-    task_run_id: str | None
-    name: str
-    level: int
-    message: str
-    timestamp: _dt.datetime | None
 
 
 def flow_run_from_pb(m: opb.FlowRun) -> FlowRun:
@@ -248,6 +172,7 @@ def flow_run_from_pb(m: opb.FlowRun) -> FlowRun:
         },
         idempotency_key=m.idempotency_key or None,
         estimated_run_time=m.estimated_run_time_seconds,
+        entrypoint=m.entrypoint or None,
     )
 
 
@@ -299,4 +224,108 @@ def log_from_pb(m: opb.LogEntry) -> LogEntry:
         m.level,
         m.message,
         dt_from_pb(m.timestamp),
+    )
+
+
+def log_to_pb(entry: LogEntry) -> opb.LogEntry:
+    msg = opb.LogEntry(
+        flow_run_id=entry.flow_run_id or "",
+        task_run_id=entry.task_run_id or "",
+        logger_name=entry.name,
+        level=entry.level,
+        message=entry.message,
+    )
+    if entry.timestamp is not None:
+        dt_to_pb(entry.timestamp, msg.timestamp)
+    return msg
+
+
+# -- answers -----------------------------------------------------------------------------------
+_STATUS = {
+    opb.PROPOSAL_STATUS_ACCEPT: ProposalStatus.ACCEPT,
+    opb.PROPOSAL_STATUS_REJECT: ProposalStatus.REJECT,
+    opb.PROPOSAL_STATUS_WAIT: ProposalStatus.WAIT,
+    opb.PROPOSAL_STATUS_ABORT: ProposalStatus.ABORT,
+}
+
+
+def answer_from_pb(resp: opb.ProposeStateResponse) -> OrchestrationResult:
+    """An answer whose state is a new object (proposals made from outside the run)."""
+    return OrchestrationResult(
+        _STATUS.get(resp.status, ProposalStatus.UNSPECIFIED),
+        state_from_pb(resp.state) if resp.HasField("state") else None,
+        resp.reason,
+        resp.delay_seconds,
+        resp.run_count,
+    )
+
+
+def answer_to_proposal(resp: opb.ProposeStateResponse, proposed: State) -> OrchestrationResult:
+    """The engine's answer: on ACCEPT the proposed object itself, stamped; on WAIT no state (the
+    engine proposes again); otherwise the state the orchestrator returned."""
+    status = _STATUS.get(resp.status, ProposalStatus.UNSPECIFIED)
+    if status is ProposalStatus.ACCEPT:
+        state: State | None = stamp_accepted(proposed, resp.state)
+    elif status is ProposalStatus.WAIT:
+        state = None
+    else:
+        state = state_from_pb(resp.state)
+    return OrchestrationResult(status, state, resp.reason, resp.delay_seconds, resp.run_count)
+
+
+# -- the port's requests ---------------------------------------------------------------------
+RUN_KINDS = {RunKind.FLOW: opb.RUN_KIND_FLOW, RunKind.TASK: opb.RUN_KIND_TASK}
+
+
+def create_task_run_request(spec: TaskRunSpec) -> opb.CreateTaskRunRequest:
+    req = opb.CreateTaskRunRequest(
+        flow_run_id=spec.flow_run_id,
+        task_key=spec.task_key,
+        dynamic_key=spec.dynamic_key,
+        name=spec.name,
+        task_version=spec.task_version,
+        tags=spec.tags,
+    )
+    policy = req.empirical_policy
+    policy.retries = spec.retries
+    if spec.retry_delays:
+        policy.retry_delay_seconds.extend(spec.retry_delays)
+    if spec.retry_jitter_factor is not None:
+        policy.retry_jitter_factor = spec.retry_jitter_factor
+    inputs = req.task_inputs
+    for name, ids in spec.task_inputs.items():
+        entry = inputs[name]  # listed even without upstream runs
+        for tid in ids:
+            entry.inputs.add(input_type="task_run", id=tid)
+    if spec.state is not None:
+        req.state.CopyFrom(state_to_pb(spec.state))
+    if spec.next_state is not None:
+        req.next_state.CopyFrom(state_to_pb(spec.next_state, spec.transition_id))
+    return req
+
+
+def create_flow_run_request(spec: FlowRunSpec) -> opb.CreateFlowRunRequest:
+    req = opb.CreateFlowRunRequest(
+        flow_name=spec.flow_name,
+        name=spec.name,
+        flow_version=spec.flow_version,
+        parameters_json=spec.parameters_json,
+        tags=spec.tags,
+        parent_task_run_id=spec.parent_task_run_id or "",
+        idempotency_key=spec.idempotency_key or "",
+    )
+    req.empirical_policy.retries = spec.retries
+    req.empirical_policy.retry_delay_seconds = spec.retry_delay_seconds
+    if spec.state is not None:
+        req.state.CopyFrom(state_to_pb(spec.state))
+    if spec.next_state is not None:
+        req.next_state.CopyFrom(state_to_pb(spec.next_state, spec.transition_id))
+    return req
+
+
+def propose_state_request(
+    kind: RunKind, run_id: str, state: State, force: bool, transition_id: str | None
+) -> opb.ProposeStateRequest:
+    return opb.ProposeStateRequest(
+        run_kind=RUN_KINDS[kind], run_id=run_id, state=state_to_pb(state, transition_id), force=force
     )

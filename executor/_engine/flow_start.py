@@ -1,7 +1,7 @@
-"""One flow run, start to end (top-level or subflow): validate parameters, create the run (and,
-for a subflow, its tracking task run in the parent), run the body where it belongs with its
-timeout, wait for its task runs, turn the return value into the final state (reference 1.5),
-propose it, and follow the orchestrator's answers (AwaitingRetry -> run the body again)."""
+"""Starting a flow run (top-level or subflow): record a subflow's tracking task run in its
+parent, validate the parameters, create the run (proposing Running in the same round trip when
+nothing must be resolved first), then hand it to `flow_drive` to reach its final state. A run
+that cannot start (invalid parameters, an engine error) gets its final state here."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import logging
 import uuid
 from typing import Any
 
-from cadenza.v1 import orchestrator_pb2 as opb
-
-from executor import _convert as cv
 from executor import _runtime as rtm
-from executor._engine.orchestrate import FLOW, crashed_state, propose
+from executor._engine.answers import FLOW, crashed_state, propose
+from executor._engine.flow_drive import drive_flow_run
 from executor._params import parameters_json
+from executor._port import FlowRunSpec, OrchestratorPort, TaskRunSpec
 from executor._resolve import collect_inputs, resolve_parameters
 from executor.context import FlowRunContext
 from executor.exceptions import ParameterTypeError, SignatureMismatchError, UpstreamTaskError
@@ -46,42 +45,38 @@ class FlowCall:
 
 
 async def run_flow(call: FlowCall) -> rtm.Outcome:
-    """Drive one flow run; the Outcome's value is its final state, `exc` an exception to re-raise
-    in the caller (interrupts, Abort)."""
+    """Start one flow run and drive it to its end; the Outcome's value is its final state, `exc`
+    an exception to re-raise in the caller (interrupts, Abort)."""
     rt = rtm.get_runtime()
+    port = rt.port
     flow = call.flow
     parent = call.parent
     tracking_id = ""
     parameters = call.parameters
 
     if parent is not None:
-        inputs = {n: await collect_inputs(v, parent.task_run_results) for n, v in parameters.items()}
-        req = opb.CreateTaskRunRequest(
+        links = parent.task_run_results
+        inputs = {n: await collect_inputs(v, links) for n, v in parameters.items()}
+        if call.wait_for is not None:
+            inputs["wait_for"] = await collect_inputs(call.wait_for, links)
+        tracking = await port.create_task_run(TaskRunSpec(
             flow_run_id=parent.flow_run.id,
             task_key=flow.task_key,
             dynamic_key=str(call.dynamic_key),
             name=f"{flow.name}-{call.dynamic_key}",
             task_version=flow.version or "",
             tags=sorted(call.tags),
-        )
-        for n, ids in inputs.items():
-            entry = req.task_inputs[n]
-            for tid in ids:
-                entry.inputs.add(input_type="task_run", id=tid)
-        if call.wait_for is not None:
-            entry = req.task_inputs["wait_for"]
-            for tid in await collect_inputs(call.wait_for, parent.task_run_results):
-                entry.inputs.add(input_type="task_run", id=tid)
-        resp = await rt.stream.request(create_task_run=req)
-        tracking_id = resp.task_run.id
-        if not resp.created and resp.task_run.state.type == cv.state_type_to_pb(StateType.COMPLETED):
-            reused = await _reuse_completed_child(rt, tracking_id)
+            task_inputs=inputs,
+        ))
+        tracking_id = tracking.id
+        if not tracking.created and tracking.state is not None and tracking.state.is_completed():
+            reused = await _reuse_completed_child(port, tracking_id)
             if reused is not None:
                 return rtm.Outcome(reused)
         try:
-            parameters, _ = await resolve_parameters(parameters, parent.task_run_results)
+            parameters, _ = await resolve_parameters(parameters, links)
         except UpstreamTaskError:
-            pass  # the NotReady check below (orchestrate) reports it as the run's state
+            pass  # the NotReady check in drive_flow_run reports it as the run's state
 
     validation_error: Exception | None = None
     if flow.validate_parameters:
@@ -90,50 +85,47 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         except (ParameterTypeError, SignatureMismatchError) as exc:
             validation_error = exc
 
-    create = opb.CreateFlowRunRequest(
+    spec = FlowRunSpec(
         flow_name=flow.name,
         name=call.name or _generated_name(),
         flow_version=flow.version or "",
         parameters_json=parameters_json(parameters),
         tags=sorted(call.tags),
-        parent_task_run_id=tracking_id,
+        parent_task_run_id=tracking_id or None,
         idempotency_key=str(uuid.uuid4()),
+        retries=flow._retries(),
+        retry_delay_seconds=flow._retry_delay(),
     )
-    create.empirical_policy.retries = flow._retries()
-    create.empirical_policy.retry_delay_seconds = flow._retry_delay()
     if validation_error is not None and parent is None:
-        # Top-level: the run is created already Failed; its body never runs (reference 86).
-        failed = _validation_failed(validation_error)
-        create.state.CopyFrom(cv.state_to_pb(failed))
+        # Top-level: the run is created already Failed; its body never runs.
+        spec.state = _validation_failed(validation_error)
     elif parent is None and call.wait_for is None:
         # Nothing to resolve first: create the run and propose Running in one round trip.
-        create.next_state.CopyFrom(cv.state_to_pb(State(StateType.RUNNING), new_transition_id()))
-    resp = await rt.stream.request(create_flow_run=create)
-    flow_run = cv.flow_run_from_pb(resp.flow_run)
+        spec.next_state = State(StateType.RUNNING)
+        spec.transition_id = new_transition_id()
+    created = await port.create_flow_run(spec)
+    flow_run = created.flow_run
     call.flow_run_id = flow_run.id
     if validation_error is not None:
-        failed = _validation_failed(validation_error)
         if parent is None:
-            state = cv.state_from_pb(resp.flow_run.state)
+            state = flow_run.state
             state._data = validation_error
         else:
-            state, _ = await propose(rt.stream, FLOW, flow_run.id, failed)
+            failed = _validation_failed(validation_error)
+            state, _ = await propose(port, FLOW, flow_run.id, failed)
             if state is not failed and state.type is StateType.FAILED:
                 state._data = validation_error
         return rtm.Outcome(_record_child(parent, state))
 
     try:
-        from executor._engine.flow_body import orchestrate_flow_run
-
-        first = resp.next_state_result if resp.HasField("next_state_result") else None
-        outcome = await orchestrate_flow_run(call, flow_run, parameters, first=first)
+        outcome = await drive_flow_run(call, flow_run, parameters, first=created.answer)
     except Exception as exc:  # engine failure: report Crashed so the run is never left Running
         log.debug("Flow engine error", exc_info=True)
         state = crashed_state(exc)
         try:
-            state, _ = await propose(rt.stream, FLOW, flow_run.id, state, force=True)
+            state, _ = await propose(port, FLOW, flow_run.id, state, force=True)
         except Exception:
-            pass
+            log.debug("Could not report the crash of flow run %s", flow_run.id, exc_info=True)
         outcome = rtm.Outcome(state, exc)
     _record_child(parent, outcome.value)
     return outcome
@@ -143,7 +135,7 @@ async def report_crash(call: FlowCall, exc: BaseException) -> None:
     """The caller was interrupted while waiting (Ctrl-C, SIGTERM): never leave the run Running."""
     if call.flow_run_id:
         try:
-            await propose(rtm.get_runtime().stream, FLOW, call.flow_run_id, crashed_state(exc))
+            await propose(rtm.get_runtime().port, FLOW, call.flow_run_id, crashed_state(exc))
         except Exception:
             log.debug("Could not report the crash of flow run %s", call.flow_run_id, exc_info=True)
 
@@ -162,8 +154,9 @@ def _validation_failed(exc: Exception) -> State:
     )
 
 
-async def _reuse_completed_child(rt: rtm.Runtime, tracking_id: str) -> State | None:
-    runs = await rt.client.read_flow_runs(parent_task_run_id=tracking_id)
+async def _reuse_completed_child(port: OrchestratorPort, tracking_id: str) -> State | None:
+    """A completed subflow run of this tracking run whose result can still be read."""
+    runs = await port.read_flow_runs(parent_task_run_id=tracking_id)
     runs = [r for r in runs if r.state is not None]
     if not runs:
         return None

@@ -15,6 +15,8 @@ from typing import Any, Callable
 import grpc
 from cadenza.v1 import orchestrator_pb2 as opb
 
+from executor.exceptions import OrchestratorError
+
 log = logging.getLogger("cadenza.engine")
 
 _RETRYABLE = {
@@ -26,17 +28,8 @@ _RETRYABLE = {
     grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
-
-class OrchestratorError(Exception):
-    """The orchestrator could not decide a request (bad request, unknown run, ...)."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(f"{code.name}: {message}")
-        self.code = code
-        self.details = message
-
-
-_CODES = {c.value[0]: c for c in grpc.StatusCode}
+# Status codes by number, as an Error answer on the stream carries them.
+_CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 
 
 class ProposalStream:
@@ -72,7 +65,7 @@ class ProposalStream:
             self._pending.pop(rid, None)
         kind = resp.WhichOneof("response")
         if kind == "error":
-            raise OrchestratorError(_CODES.get(resp.error.code, grpc.StatusCode.UNKNOWN), resp.error.message)
+            raise OrchestratorError(_CODE_NAMES.get(resp.error.code, "UNKNOWN"), resp.error.message)
         return getattr(resp, kind)
 
     async def _run(self) -> None:
@@ -144,7 +137,7 @@ class ProposalStream:
                     entry[0].set_result(answer)
 
     def _fail_all(self, exc: BaseException) -> None:
-        err = OrchestratorError(exc.code(), exc.details() or str(exc)) if hasattr(exc, "details") else exc
+        err = OrchestratorError(exc.code().name, exc.details() or str(exc)) if hasattr(exc, "details") else exc
         for fut, _ in list(self._pending.values()):
             if not fut.done():
                 fut.set_exception(err)
