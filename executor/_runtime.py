@@ -11,12 +11,12 @@ import asyncio
 import atexit
 import concurrent.futures
 import logging
-import os
 import queue
 import threading
-from typing import Any, Awaitable, Callable, Coroutine, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
-from executor import embedded
+from executor import embedded, settings
 from executor._port import OrchestratorPort
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ class Runtime:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._serve, name="cadenza-engine", daemon=True)
         self.thread.start()
-        workers = int(os.environ.get("CADENZA_TASK_THREADS", "0")) or min(64, (os.cpu_count() or 2) * 8)
+        workers = settings.task_threads()
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="cadenza-task")
         self._user_loop: asyncio.AbstractEventLoop | None = None
         self._user_lock = threading.Lock()
@@ -43,7 +43,7 @@ class Runtime:
         self.loop.run_forever()
 
     # -- crossing into the engine loop ---------------------------------------------------------
-    def submit(self, coro: Coroutine[Any, Any, T]) -> "concurrent.futures.Future[T]":
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
@@ -171,7 +171,7 @@ class CallerPortal:
         self._queue.put((fn, args, fut))
         return await fut
 
-    def wait(self, cf: "concurrent.futures.Future[T]") -> T:
+    def wait(self, cf: concurrent.futures.Future[T]) -> T:
         """Serve calls until `cf` (the driving coroutine) is done; return its result."""
         put = self._queue.put
         cf.add_done_callback(lambda _: put(None))

@@ -9,11 +9,12 @@ import contextlib
 import contextvars
 import datetime as _dt
 import logging
-import os
 import sys
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
+from executor import settings
 from executor.context import FlowRunContext, MissingContextError, TaskRunContext
 from executor.objects import LogEntry
 
@@ -40,7 +41,7 @@ class OrchestratorHandler(logging.Handler):
                 record.name,
                 record.levelno,
                 record.getMessage(),
-                _dt.datetime.fromtimestamp(record.created, _dt.timezone.utc),
+                _dt.datetime.fromtimestamp(record.created, _dt.UTC),
             )
         except Exception:  # a message that cannot be formatted: logging's own error report
             self.handleError(record)
@@ -96,7 +97,7 @@ def install_handlers() -> None:
         return
     _installed = True
     root = logging.getLogger("cadenza")
-    level = os.environ.get("CADENZA_LOGGING_LEVEL", "INFO").upper()
+    level = settings.logging_level()
     root.setLevel(level)
     handler = OrchestratorHandler()
     logging.getLogger("cadenza.flow_runs").addHandler(handler)
