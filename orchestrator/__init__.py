@@ -15,12 +15,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .rpc.server import BackgroundServer, serve, start_server
 
-__all__ = ["BackgroundServer", "serve", "start_server"]
+__all__ = ["BackgroundServer", "running_orchestrator", "serve", "start_server"]
+
+
+def running_orchestrator(db_path: str) -> str | None:
+    """The address of the live orchestrator that serves this SQLite database, if there is one
+    (it may still be starting: then the address is empty)."""
+    from .store.ownership import find_owner
+
+    owner = find_owner(db_path)
+    return owner.address if owner is not None else None
 
 
 def __getattr__(name: str) -> Any:
     # The server pulls in grpc; importing `orchestrator.core` alone must not.
-    if name in __all__:
+    if name in ("BackgroundServer", "serve", "start_server"):
         from .rpc import server
 
         return getattr(server, name)

@@ -41,11 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     config.port = args.port if args.port is not None else config.port
     config.db_path = args.db or config.db_path
     from .rpc.server import serve as run_server
+    from .store.errors import StoreError
 
     try:
         with exit_on_error("orchestrator"):  # e.g. a TLS file that went away since the check
             asyncio.run(run_server(config))
-    except OSError as exc:
+    except (OSError, StoreError) as exc:
         print(f"cannot start the orchestrator: {exc}", file=sys.stderr)
         return 1
     return 0

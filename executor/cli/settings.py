@@ -4,8 +4,12 @@ Commands that start a service validate that service's settings instead (see serv
 
 from __future__ import annotations
 
+import logging
+
 from cadenza.settings import EXECUTOR_ADDRESS, ORCHESTRATOR_ADDRESS, Address, load
 from executor.settings import ClientSettings
+
+log = logging.getLogger("cadenza.cli")
 
 
 class CliSettings(ClientSettings):
@@ -18,7 +22,20 @@ def settings() -> CliSettings:
 
 
 def orchestrator_address() -> str:
-    return settings().orchestrator or ORCHESTRATOR_ADDRESS
+    """CADENZA_ORCHESTRATOR; else the orchestrator serving the database under CADENZA_HOME;
+    else the default port on this machine."""
+    configured = settings()
+    if configured.orchestrator:
+        return configured.orchestrator
+    from orchestrator import running_orchestrator
+
+    running = running_orchestrator(str(configured.home / "cadenza.db"))
+    if running:
+        log.debug(
+            "using the orchestrator at %s, which serves the database under %s", running, configured.home
+        )
+        return running
+    return ORCHESTRATOR_ADDRESS
 
 
 def executor_address() -> str:

@@ -19,6 +19,7 @@ from ..app import Orchestrator
 from ..app.background import start_loops
 from ..config import ServerConfig, cadenza_home
 from ..store import SQLiteStore
+from ..store.ownership import StoreLock
 from .servicer import OrchestratorServicer
 
 log = logging.getLogger("cadenza.orchestrator")
@@ -41,6 +42,7 @@ class RunningServer:
     orchestrator: Orchestrator
     store: SQLiteStore
     health: health.aio.HealthServicer
+    lock: StoreLock
     loops: list[asyncio.Task] = field(default_factory=list)
 
     @property
@@ -54,13 +56,21 @@ class RunningServer:
         await self.server.stop(grace)
         # Every answered decision is already durable; this drains what is still queued.
         self.store.close()
+        self.lock.release()
 
 
 async def start_server(config: ServerConfig) -> RunningServer:
     # transitions logs every state change at INFO; decisions are logged by us at DEBUG.
     logging.getLogger("transitions").setLevel(logging.WARNING)
-    store = SQLiteStore(config.db_path or str(cadenza_home() / "cadenza.db"), config.db_synchronous)
-    store.open()
+    db_path = config.db_path or str(cadenza_home() / "cadenza.db")
+    lock = StoreLock(db_path)
+    lock.acquire()  # one orchestrator per database, or none: refuses naming the holder
+    store = SQLiteStore(db_path, config.db_synchronous)
+    try:
+        store.open()
+    except BaseException:
+        lock.release()
+        raise
     orchestrator = Orchestrator(store, config.policy, config.late_runs_after_seconds)
     servicer = OrchestratorServicer(orchestrator)
     try:
@@ -74,8 +84,10 @@ async def start_server(config: ServerConfig) -> RunningServer:
         )
     except OSError:
         store.close()
+        lock.release()
         raise
-    running = RunningServer(server, port, config.host, orchestrator, store, health_servicer)
+    running = RunningServer(server, port, config.host, orchestrator, store, health_servicer, lock)
+    lock.publish(running.address)
     running.loops += start_loops(orchestrator, pause_interval=config.pause_check_interval_seconds)
     return running
 

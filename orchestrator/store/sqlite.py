@@ -14,7 +14,7 @@ import base64
 import json
 import logging
 import sqlite3
-import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -22,7 +22,14 @@ from ..core.models import TERMINAL_TYPES, ConcurrencyLimit, Deployment, FlowRun,
 from . import codec
 from .base import FlowRunFilter, Page, WriteBatch
 from .errors import PageTokenError, StoreError
-from .migrations import MIGRATIONS
+from .sqlite_files import Checkpointer, connect, open_checked
+from .sqlite_writes import apply_batch
+
+# The writer never waits inside SQLite for another process's lock (that would stall the event
+# loop): a busy database is tried again from the loop, for this long, before commits fail.
+COMMIT_PATIENCE_SECONDS = 5.0
+# Reads wait at most this long in SQLite; in WAL mode they almost never have to.
+READ_BUSY_MS = 50
 
 log = logging.getLogger("cadenza.orchestrator.store")
 
@@ -47,14 +54,6 @@ def decode_token(token: str) -> int:
         raise PageTokenError("page_token is not a token returned by a previous page") from exc
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
-
-
 class SQLiteStore:
     def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
         # NORMAL in WAL mode survives a killed process (SIGKILL); FULL also survives power loss.
@@ -64,21 +63,23 @@ class SQLiteStore:
         self._flush_scheduled = False
         self._write: sqlite3.Connection | None = None
         self._read: sqlite3.Connection | None = None
-        self._checkpointer: _Checkpointer | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._busy_since: float | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        write = _connect(self.path)
+        write = open_checked(self.path)
+        write.execute("PRAGMA busy_timeout=0")
         write.execute(f"PRAGMA synchronous={self.synchronous}")
         # Checkpoints copy the WAL into the database and fsync; done inline they stall the
         # event loop every thousand pages, so a background thread does them instead.
         write.execute("PRAGMA wal_autocheckpoint=0")
-        self._migrate(write)
-        self._read = _connect(self.path)
+        self._read = connect(self.path, READ_BUSY_MS)
         self._write = write
-        self._checkpointer = _Checkpointer(self.path)
+        self._checkpointer = Checkpointer(self.path)
         self._checkpointer.start()
 
     def close(self) -> None:
@@ -104,30 +105,9 @@ class SQLiteStore:
             raise StoreError(f"the store {self.path} is not open")
         return self._write
 
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"database schema version {version} is newer than this Cadenza "
-                f"(knows {len(MIGRATIONS)}); upgrade Cadenza or use another --db"
-            )
-        for number in range(version, len(MIGRATIONS)):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={number + 1}")
-                conn.execute("COMMIT")
-            except Exception:
-                conn.execute("ROLLBACK")
-                raise
-            log.info("store schema migrated to version %d", number + 1)
-
     # -- writes --------------------------------------------------------------------------
     async def commit(self, batch: WriteBatch) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         done = loop.create_future()
         self._pending.append((batch, done))
         if not self._flush_scheduled:
@@ -140,6 +120,31 @@ class SQLiteStore:
     async def flush(self) -> None:
         await self.commit(WriteBatch())
 
+    def _begin(self, conn: sqlite3.Connection, pending: list) -> bool:
+        """Open the write transaction; when another process holds the lock, put the batches
+        back and try again shortly from the loop (False), or fail them once out of patience."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            now = time.monotonic()
+            self._busy_since = self._busy_since or now
+            if (
+                self._loop is not None
+                and self._loop.is_running()
+                and now - self._busy_since < COMMIT_PATIENCE_SECONDS
+            ):
+                self._pending[:0] = pending
+                self._flush_scheduled = True
+                self._loop.call_later(0.02, self._flush_pending)
+                return False
+            log.error("the database %s stayed locked by another process: %s", self.path, exc)
+            self._busy_since = None
+            for _, done in pending:
+                _settle(done, exc)
+            return False
+        self._busy_since = None
+        return True
+
     def _flush_pending(self) -> None:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
@@ -148,14 +153,15 @@ class SQLiteStore:
         errors: list[BaseException | None] = [None] * len(pending)
         error: BaseException | None = None
         conn = self._writer()
+        if not self._begin(conn, pending):
+            return
         try:
-            conn.execute("BEGIN IMMEDIATE")
             for i, (batch, _) in enumerate(pending):
                 if not batch:
                     continue
                 conn.execute("SAVEPOINT batch")
                 try:
-                    self._apply(conn, batch)
+                    apply_batch(conn, batch)
                 except sqlite3.Error as exc:
                     log.warning("a change could not be stored and was undone: %s", exc)
                     errors[i] = exc
@@ -171,63 +177,6 @@ class SQLiteStore:
                 pass
         for (_, done), own in zip(pending, errors):
             _settle(done, error or own)
-
-    @staticmethod
-    def _apply(conn: sqlite3.Connection, b: WriteBatch) -> None:
-        if b.flow_runs:
-            conn.executemany(
-                "INSERT INTO flow_runs VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-                "state_type=excluded.state_type, tags=excluded.tags, doc=excluded.doc",
-                [
-                    (
-                        r.id,
-                        r.flow_name,
-                        r.state_type,
-                        r.parent_task_run_id,
-                        r.deployment_id,
-                        r.idempotency_key,
-                        json.dumps(r.tags),
-                        r.doc,
-                    )
-                    for r in b.flow_runs.values()
-                ],
-            )
-        if b.task_runs:
-            conn.executemany(
-                "INSERT INTO task_runs VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
-                "state_type=excluded.state_type, doc=excluded.doc",
-                [
-                    (r.id, r.flow_run_id, r.task_key, r.dynamic_key, r.state_type, r.idempotency_key, r.doc)
-                    for r in b.task_runs.values()
-                ],
-            )
-        if b.states:
-            conn.executemany("INSERT INTO states (run_kind, run_id, id, doc) VALUES (?,?,?,?)", b.states)
-        for tag, doc in b.limits.items():
-            if doc is None:
-                conn.execute("DELETE FROM concurrency_limits WHERE tag=?", (tag,))
-            else:
-                conn.execute(
-                    "INSERT INTO concurrency_limits VALUES (?,?) "
-                    "ON CONFLICT(tag) DO UPDATE SET doc=excluded.doc",
-                    (tag, doc),
-                )
-        if b.cache_entries:
-            conn.executemany(
-                "INSERT INTO cache_entries (key, expiration, state) VALUES (?,?,?)",
-                b.cache_entries,
-            )
-        for dep_id, row in b.deployments.items():
-            if row is None:
-                conn.execute("DELETE FROM deployments WHERE id=?", (dep_id,))
-            else:
-                conn.execute(
-                    "INSERT INTO deployments VALUES (?,?,?) ON CONFLICT(id) DO UPDATE SET "
-                    "name=excluded.name, doc=excluded.doc",
-                    (dep_id, *row),
-                )
-        if b.logs:
-            conn.executemany("INSERT INTO logs (flow_run_id, task_run_id, doc) VALUES (?,?,?)", b.logs)
 
     # -- reads (on the caller's thread; WAL lets them run beside the writer) ---------------
     def _one(self, sql: str, args: tuple) -> tuple | None:
@@ -349,32 +298,6 @@ class SQLiteStore:
             .fetchall()
         )
         return [codec.flow_run_from_doc(doc) for (doc,) in rows]
-
-
-class _Checkpointer(threading.Thread):
-    """Moves committed WAL pages into the database file, off the event loop."""
-
-    def __init__(self, path: str, interval: float = 0.5) -> None:
-        super().__init__(name="cadenza-store-checkpoint", daemon=True)
-        self.path = path
-        self.interval = interval
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        conn = _connect(self.path)
-        try:
-            while not self._stop_event.wait(self.interval):
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:
-                    log.warning("WAL checkpoint failed; will retry", exc_info=True)
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=10)
 
 
 def _settle(done: asyncio.Future, error: BaseException | None) -> None:

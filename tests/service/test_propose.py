@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import grpc
@@ -247,23 +248,22 @@ def test_create_task_run_retried_with_the_same_next_state_transition(stub):
     assert read_task(stub, first.task_run.id).run_count == 1
 
 
-def test_an_answer_whose_commit_failed_is_not_replayed_to_a_retry(server, stub):
+def test_an_answer_whose_commit_failed_is_not_replayed_to_a_retry(server, stub, db_path):
     """The orchestrator says "retry" (UNAVAILABLE) when a commit fails; retrying the same
     transition id must be decided afresh, not answered with a state that was never stored."""
     run = new_flow(stub)
-    store = server._running.store
-    real_apply = store._apply
-
-    def failing_apply(conn, batch):
-        store._apply = real_apply  # fail once
-        raise OSError("disk full (simulated)")
-
-    store._apply = failing_apply
+    with sqlite3.connect(db_path) as conn:  # the store refuses this run's next state once
+        conn.execute(
+            f"CREATE TRIGGER once BEFORE INSERT ON states WHEN NEW.run_id = '{run.id}' "
+            "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END"
+        )
     tid = uid()
     with pytest.raises(grpc.RpcError) as info:
         propose(stub, FLOW, run.id, state(RUNNING, transition_id=tid))
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     assert read_flow(stub, run.id).state.type == PENDING
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP TRIGGER once")
     retry = propose(stub, FLOW, run.id, state(RUNNING, transition_id=tid))
     assert retry.status == ACCEPT
     stored = ids(history(stub, FLOW, run.id))
