@@ -7,6 +7,7 @@ import datetime as _dt
 import hashlib
 import inspect
 import json
+import logging
 from typing import Any, Callable, Iterable
 
 from executor import settings
@@ -19,6 +20,8 @@ from executor.exceptions import MappingLengthMismatch, MappingMissingIterable, U
 from executor.futures import PrefectFuture
 from executor.states import State
 
+log = logging.getLogger("cadenza.tasks")
+
 
 def _source_hash(fn: Callable) -> str:
     try:
@@ -29,15 +32,20 @@ def _source_hash(fn: Callable) -> str:
 
 
 def hash_objects(*objects: Any) -> str | None:
-    """A stable hash: JSON when possible, else cloudpickle."""
+    """A stable hash: JSON when possible, else cloudpickle; None (no cache key) when neither can
+    serialise the objects."""
     try:
+        # TypeError: keys that cannot be sorted or written; ValueError: circular references and
+        # values pydantic cannot convert (PydanticSerializationError); RecursionError: deep nesting.
         blob = json.dumps(objects, sort_keys=True, default=_json_default).encode()
-    except Exception:
-        try:
-            import cloudpickle
+    except (TypeError, ValueError, RecursionError):
+        import cloudpickle
 
+        try:
             blob = cloudpickle.dumps(objects)
-        except Exception:
+        except Exception:  # pickling runs objects' own __reduce__: anything can come out
+            log.debug("Cannot hash %d objects for a cache key; the run is not cached", len(objects),
+                      exc_info=True)
             return None
     return hashlib.md5(blob, usedforsecurity=False).hexdigest()
 
@@ -213,7 +221,10 @@ class Task:
         return submit_parameters(self, flow_ctx, params, return_state, wait_for, extra)
 
     def _map_calls(self, args: tuple, kwargs: dict) -> tuple[list[dict], list[str]]:
-        """One parameter dict per item (reference 35-42); upstream ids of the map's arguments."""
+        """One parameter dict per item, and the upstream run ids of the map's arguments. Iterables
+        are mapped item by item (all of the same length); `unmapped(...)` values, strings and
+        non-iterables are passed whole to every call; futures and states given directly are
+        resolved first, to decide what to iterate."""
         sig = self.signature
         try:
             bound = sig.bind_partial(*args, **kwargs)

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import signal
 import threading
 from typing import Any
 
 from executor import _runtime as rtm
-
 from executor._engine.flow_run import FlowCall, report_crash, run_flow
-from executor._engine.orchestrate import is_crash
-from executor.exceptions import TerminationSignal
 from executor._engine.task_run import TaskCall, run_task
 from executor.context import FlowRunContext, TaskRunContext, current_tags
+from executor.exceptions import TerminationSignal
 from executor.futures import PrefectFuture
 from executor.states import State
+
+log = logging.getLogger("cadenza.engine")
 
 
 def _wait(cf: "concurrent.futures.Future", portal: rtm.CallerPortal | None) -> rtm.Outcome:
@@ -62,15 +63,19 @@ def enter_flow_call(flow: Any, args: tuple, kwargs: dict, return_state: bool, wa
     with _sigterm_raises(parent is None):
         try:
             outcome = _wait(cf, portal)
-        except BaseException as exc:
-            if is_crash(exc):
-                cf.cancel()
-                try:
-                    rt.run(report_crash(call, exc), timeout=5)
-                except Exception:
-                    pass
+        except _INTERRUPTS as exc:  # the caller was interrupted while it waited
+            cf.cancel()
+            try:
+                rt.run(report_crash(call, exc), timeout=5)
+            except (TimeoutError, RuntimeError):  # a busy or stopped engine loop
+                log.debug("Could not report the interrupted flow run as Crashed", exc_info=True)
             raise
     return _deliver(outcome, return_state)
+
+
+# What can interrupt a caller waiting for its flow run: Ctrl-C, SIGTERM (see _sigterm_raises)
+# and sys.exit from a signal handler. The flow body's own errors come back in the Outcome.
+_INTERRUPTS = (KeyboardInterrupt, SystemExit, TerminationSignal)
 
 
 class _sigterm_raises:
