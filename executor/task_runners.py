@@ -28,6 +28,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import collections
+import functools
 from typing import TYPE_CHECKING, Any
 
 from executor._engine.task_run import run_task
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
 
 
 class BaseTaskRunner(abc.ABC):
-    _started = False
+    """The interface described at the top of this module."""
+
+    _started = False  # entered by a flow run; one at a time, so each run gets a duplicate()
 
     @property
     def name(self) -> str:
@@ -122,70 +125,58 @@ class ConcurrentTaskRunner(BaseTaskRunner):
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._unfinished = 0  # admitted or queued, not ended (engine loop only)
-        self._idle: asyncio.Future | None = None  # set when _unfinished drops to 0 during stop
+        self._admit_soon: Any = None  # the engine loop's call_soon_threadsafe, bound once
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._admit_soon = functools.partial(self._loop.call_soon_threadsafe, self._admit)
 
     def submit(self, call: "TaskCall") -> PrefectFuture:
-        loop = self._loop
-        if loop is None:
+        admit_soon = self._admit_soon
+        if admit_soon is None:
             raise RuntimeError(f"{self!r} is not started: tasks are submitted from inside a flow run")
         # No waiting for the engine loop here: a fan-out submits at the speed of the caller.
-        loop.call_soon_threadsafe(self._admit, call)
+        admit_soon(call)
         return call.future
 
     def _admit(self, call: "TaskCall") -> None:
-        self._unfinished += 1
-        _admission.admit(self, call)
-
-    def _run_ended(self) -> None:
-        self._unfinished -= 1
-        idle = self._idle
-        if not self._unfinished and idle is not None and not idle.done():
-            idle.set_result(None)
+        if len(_running) >= MAX_IN_FLIGHT:
+            _queued.append((self, call))
+            return
+        task = self._loop.create_task(run_task(call))  # type: ignore[union-attr]
+        _running[task] = self
+        task.add_done_callback(_run_ended)
 
     async def stop(self, exc: BaseException | None) -> None:
-        # After a normal end every run has been waited for already; this only guards the rest.
-        # When the flow run is torn down by an error, its runs go on and report their own
-        # states, as they would without a runner.
-        if exc is None and self._unfinished and self._loop is not None:
-            self._idle = self._loop.create_future()
-            await self._idle
-        self._idle = None
+        # After a normal end the flow run has waited for its runs already; this guards the rest
+        # (running, or queued behind other flows' runs). When the flow run is torn down by an
+        # error, its runs go on and report their own states, as they would without a runner.
+        if exc is None:
+            await asyncio.sleep(0)  # submissions already handed to the loop get admitted first
+        while exc is None:
+            mine = [task for task, runner in _running.items() if runner is self]
+            if not mine and any(runner is self for runner, _ in _queued):
+                mine = list(_running)  # ours are queued behind these: wait for room
+            if not mine:
+                return
+            await asyncio.wait(mine, return_when=asyncio.FIRST_COMPLETED)
 
 
-# Submitted runs are admitted in submission order, at most MAX_IN_FLIGHT at a time in the whole
-# process: a 100k-task fan-out then holds 100k small TaskCalls, not 100k suspended coroutines.
-# FIFO admission cannot deadlock: a run's upstreams were submitted, hence admitted, before it.
+# Concurrent runs are admitted to the engine loop in submission order, at most MAX_IN_FLIGHT at a
+# time in the whole process: a 100k-task fan-out then holds 100k small TaskCalls, not 100k
+# suspended coroutines. FIFO admission cannot deadlock: a run's upstreams were submitted, hence
+# admitted, before it. Both structures belong to the engine loop.
 MAX_IN_FLIGHT = 2000
+# Strong references to the running asyncio tasks (the loop keeps only weak ones), with their runner.
+_running: dict[asyncio.Task, ConcurrentTaskRunner] = {}
+_queued: collections.deque[tuple[ConcurrentTaskRunner, TaskCall]] = collections.deque()
 
 
-class _Admission:
-    """The engine loop's FIFO of concurrent task runs (engine loop only)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        # Strong references (the loop keeps only weak ones to its tasks), and who submitted each.
-        self.running: dict[asyncio.Task, ConcurrentTaskRunner] = {}
-        self.queued: collections.deque[tuple[ConcurrentTaskRunner, TaskCall]] = collections.deque()
-
-    def admit(self, runner: ConcurrentTaskRunner, call: "TaskCall") -> None:
-        if len(self.running) >= self.limit:
-            self.queued.append((runner, call))
-            return
-        task = runner._loop.create_task(run_task(call))
-        self.running[task] = runner
-        task.add_done_callback(self._ended)
-
-    def _ended(self, task: asyncio.Task) -> None:
-        self.running.pop(task)._run_ended()
-        while self.queued and len(self.running) < self.limit:
-            self.admit(*self.queued.popleft())
-
-
-_admission = _Admission(MAX_IN_FLIGHT)
+def _run_ended(task: asyncio.Task) -> None:
+    del _running[task]
+    while _queued and len(_running) < MAX_IN_FLIGHT:
+        runner, call = _queued.popleft()
+        runner._admit(call)
 
 
 def as_task_runner(spec: "BaseTaskRunner | type[BaseTaskRunner] | None") -> BaseTaskRunner:

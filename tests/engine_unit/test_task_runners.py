@@ -10,12 +10,12 @@ import time
 import pytest
 
 from executor import _runtime as rtm
-from executor import flow, task
+from executor import flow, task, task_runners
 from executor._engine.calls import run_to_end
 from executor.context import get_run_context
 from executor.states import StateType
 from executor.task_runners import (
-    BaseTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner, _admission, as_task_runner,
+    BaseTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner, as_task_runner,
 )
 
 from .conftest import uniq
@@ -185,7 +185,7 @@ def test_async_submissions_keep_the_runners_ordering(runner, expected):
 
 
 def test_admission_caps_the_runs_in_flight(monkeypatch):
-    monkeypatch.setattr(_admission, "limit", 2)
+    monkeypatch.setattr(task_runners, "MAX_IN_FLIGHT", 2)
     lock = threading.Lock()
     running, peak = [0], [0]
 
@@ -205,6 +205,39 @@ def test_admission_caps_the_runs_in_flight(monkeypatch):
 
     assert f() == list(range(6))
     assert peak[0] == 2
+
+
+class FakeCall:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.future = object()
+
+
+def test_leaving_the_concurrent_runner_never_drops_a_run(monkeypatch):
+    ended: list[str] = []
+
+    async def fake_run_task(call):
+        await asyncio.sleep(0.05)
+        ended.append(call.name)
+
+    monkeypatch.setattr(task_runners, "run_task", fake_run_task)
+    monkeypatch.setattr(task_runners, "MAX_IN_FLIGHT", 1)  # the later ones wait in the queue
+
+    async def scenario():
+        async with ConcurrentTaskRunner() as runner:
+            for name in ("a", "b", "c"):
+                runner.submit(FakeCall(name))
+        assert ended == ["a", "b", "c"]  # a normal exit waits for what is still running or queued
+        with pytest.raises(ValueError):
+            async with ConcurrentTaskRunner() as runner:
+                runner.submit(FakeCall("d"))
+                await asyncio.sleep(0)
+                raise ValueError("the flow run is torn down")
+        assert "d" not in ended  # an error does not wait ...
+        await asyncio.sleep(0.1)
+        assert ended[-1] == "d"  # ... and does not drop the run either
+
+    asyncio.run(scenario())
 
 
 def test_runner_specs_identity_and_misuse():
