@@ -86,8 +86,3 @@ def options_decorator(options_type: Callable[P, O], build: Callable[[Callable[..
     decorator.__signature__ = inspect.Signature([first] + keyword_parameters(cast(type, options_type)))  # type: ignore[attr-defined]
     return cast(OptionsDecorator[P, R], decorator)
 
-
-def settle(options: Any, **values: Any) -> None:
-    """Store normalised values on a frozen options object (from its __post_init__)."""
-    for name, value in values.items():
-        object.__setattr__(options, name, value)

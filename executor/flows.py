@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from executor import settings
 from executor._options import (
-    as_attributes, constructor_signature, make_options, options_decorator, replace_options, settle,
+    as_attributes, constructor_signature, make_options, options_decorator, replace_options,
 )
 from executor._params import Validator, bind, check_names, check_reserved
 from executor.task_runners import BaseTaskRunner, as_task_runner
 from executor.tasks import _source_hash
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class FlowOptions:
     """Every option of `@flow(...)`, `Flow(fn, ...)` and `with_options(...)`, with its default and
     its checks. Values are kept normalised: the task runner an instance, hooks lists, a timeout
@@ -41,18 +41,21 @@ class FlowOptions:
     on_crashed: list[Callable] | None = None
 
     def __post_init__(self) -> None:
-        settle(
-            self,
-            task_runner=as_task_runner(self.task_runner),
-            timeout_seconds=float(self.timeout_seconds) if self.timeout_seconds else None,
-            on_completion=list(self.on_completion or ()),
-            on_failure=list(self.on_failure or ()),
-            on_cancellation=list(self.on_cancellation or ()),
-            on_crashed=list(self.on_crashed or ()),
-        )
+        self.task_runner = as_task_runner(self.task_runner)
+        self.timeout_seconds = float(self.timeout_seconds) if self.timeout_seconds else None
+        self.on_completion = list(self.on_completion or ())
+        self.on_failure = list(self.on_failure or ())
+        self.on_cancellation = list(self.on_cancellation or ())
+        self.on_crashed = list(self.on_crashed or ())
 
 
-class Flow:
+if TYPE_CHECKING:
+    _FlowAttributes = FlowOptions  # type checkers and IDEs see each option as an attribute
+else:
+    _FlowAttributes = object
+
+
+class Flow(_FlowAttributes):
     """A function run as orchestrated flow runs. Each option is also an attribute (`f.name`,
     `f.retries`, `f.task_runner`, `f.timeout_seconds`, ...)."""
 

@@ -8,11 +8,11 @@ import hashlib
 import inspect
 import json
 import logging
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from executor import settings
 from executor._options import (
-    as_attributes, constructor_signature, make_options, options_decorator, replace_options, settle,
+    as_attributes, constructor_signature, make_options, options_decorator, replace_options,
 )
 from executor._params import bind, check_reserved
 from executor.annotations import BaseAnnotation, allow_failure, quote, unmapped
@@ -72,7 +72,7 @@ def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
     return retry_backoff_callable
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
+@dataclasses.dataclass(kw_only=True)
 class TaskOptions:
     """Every option of `@task(...)`, `Task(fn, ...)` and `with_options(...)`, with its default and
     its checks. Values are kept normalised: tags a frozenset, hooks lists, a timeout a float."""
@@ -101,16 +101,19 @@ class TaskOptions:
     def __post_init__(self) -> None:
         if self.retry_jitter_factor is not None and self.retry_jitter_factor < 0:
             raise ValueError("`retry_jitter_factor` must be >= 0.")
-        settle(
-            self,
-            tags=frozenset(self.tags or ()),
-            timeout_seconds=float(self.timeout_seconds) if self.timeout_seconds else None,
-            on_completion=list(self.on_completion or ()),
-            on_failure=list(self.on_failure or ()),
-        )
+        self.tags = frozenset(self.tags or ())
+        self.timeout_seconds = float(self.timeout_seconds) if self.timeout_seconds else None
+        self.on_completion = list(self.on_completion or ())
+        self.on_failure = list(self.on_failure or ())
 
 
-class Task:
+if TYPE_CHECKING:
+    _TaskAttributes = TaskOptions  # type checkers and IDEs see each option as an attribute
+else:
+    _TaskAttributes = object
+
+
+class Task(_TaskAttributes):
     """A function run as orchestrated task runs: call it, `.submit()` or `.map()` it in a flow.
     Each option is also an attribute (`t.name`, `t.retries`, `t.tags`, ...)."""
 
