@@ -4,6 +4,7 @@ function runs, and the upstream runs they came from are recorded as task_inputs.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 from executor.annotations import BaseAnnotation, allow_failure, quote, unmapped
@@ -11,6 +12,7 @@ from executor.exceptions import UpstreamTaskError
 from executor.futures import PrefectFuture
 from executor.states import State, StateType
 
+log = logging.getLogger("cadenza.engine")
 _ATOMIC = (int, float, str, bytes, bool, type(None), complex)
 
 
@@ -130,8 +132,8 @@ async def collect_inputs(value: Any, task_run_results: dict | None) -> list[str]
     walker = _Resolver(task_run_results, False)
     try:
         await walker.visit(value)
-    except Exception:
-        pass
+    except Exception:  # rebuilding an argument (a dataclass, a namedtuple) runs its own code
+        log.debug("Stopped collecting upstream runs at an argument that cannot be rebuilt", exc_info=True)
     return walker.inputs
 
 

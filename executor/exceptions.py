@@ -97,10 +97,6 @@ class Abort(CadenzaException):
     """The orchestrator told the engine to stop working on this run (ABORT)."""
 
 
-class Pause(CadenzaException):
-    """Internal signal: the run must stop because it was paused."""
-
-
 class TerminationSignal(BaseException):
     """Raised on SIGTERM so the run can be reported before the process exits."""
 

@@ -2,72 +2,85 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from executor import settings
+from executor._options import (
+    as_attributes, constructor_signature, make_options, options_decorator, replace_options,
+)
 from executor._params import Validator, bind, check_names, check_reserved
 from executor.task_runners import BaseTaskRunner, as_task_runner
 from executor.tasks import _source_hash
 
 
-class Flow:
-    def __init__(
-        self,
-        fn: Callable,
-        name: str | None = None,
-        version: str | None = None,
-        flow_run_name: str | Callable[[], str] | None = None,
-        retries: int | None = None,
-        retry_delay_seconds: float | None = None,
-        task_runner: BaseTaskRunner | type[BaseTaskRunner] | None = None,
-        description: str | None = None,
-        timeout_seconds: float | None = None,
-        validate_parameters: bool = True,
-        persist_result: bool | None = None,
-        result_storage: Any = None,
-        result_serializer: Any = None,
-        cache_result_in_memory: bool = True,
-        log_prints: bool | None = None,
-        on_completion: list[Callable] | None = None,
-        on_failure: list[Callable] | None = None,
-        on_cancellation: list[Callable] | None = None,
-        on_crashed: list[Callable] | None = None,
-    ) -> None:
+@dataclasses.dataclass(kw_only=True)
+class FlowOptions:
+    """Every option of `@flow(...)`, `Flow(fn, ...)` and `with_options(...)`, with its default and
+    its checks. Values are kept normalised: the task runner an instance, hooks lists, a timeout
+    a float."""
+
+    name: str | None = None
+    version: str | None = None
+    flow_run_name: str | Callable[[], str] | None = None
+    retries: int | None = None
+    retry_delay_seconds: float | None = None
+    task_runner: BaseTaskRunner | type[BaseTaskRunner] | None = None
+    description: str | None = None
+    timeout_seconds: float | None = None
+    validate_parameters: bool = True
+    persist_result: bool | None = None
+    result_storage: Any = None
+    result_serializer: Any = None
+    cache_result_in_memory: bool = True
+    log_prints: bool | None = None
+    on_completion: list[Callable] | None = None
+    on_failure: list[Callable] | None = None
+    on_cancellation: list[Callable] | None = None
+    on_crashed: list[Callable] | None = None
+
+    def __post_init__(self) -> None:
+        self.task_runner = as_task_runner(self.task_runner)
+        self.timeout_seconds = float(self.timeout_seconds) if self.timeout_seconds else None
+        self.on_completion = list(self.on_completion or ())
+        self.on_failure = list(self.on_failure or ())
+        self.on_cancellation = list(self.on_cancellation or ())
+        self.on_crashed = list(self.on_crashed or ())
+
+
+if TYPE_CHECKING:
+    _FlowAttributes = FlowOptions  # type checkers and IDEs see each option as an attribute
+else:
+    _FlowAttributes = object
+
+
+class Flow(_FlowAttributes):
+    """A function run as orchestrated flow runs. Each option is also an attribute (`f.name`,
+    `f.retries`, `f.task_runner`, `f.timeout_seconds`, ...)."""
+
+    def __init__(self, fn: Callable, **options: Any) -> None:
+        self._configure(fn, make_options(FlowOptions, options, "Flow()"))
+
+    @classmethod
+    def _from_options(cls, fn: Callable, options: FlowOptions) -> "Flow":
+        flow = cls.__new__(cls)
+        flow._configure(fn, options)
+        return flow
+
+    def _configure(self, fn: Callable, options: FlowOptions) -> None:
         if not callable(fn):
             raise TypeError("'fn' must be callable")
+        self.__dict__.update(as_attributes(options))
+        self.options = options
         self.fn = fn
         self.signature = check_reserved(fn, "flow")
         self.isasync = inspect.iscoroutinefunction(fn)
-        self.name = name or fn.__name__.replace("_", "-")
-        self.version = version or _source_hash(fn)
-        self.flow_run_name = flow_run_name
-        self.retries = retries
-        self.retry_delay_seconds = retry_delay_seconds
-        self.task_runner = as_task_runner(task_runner)
-        self.description = description or inspect.getdoc(fn)
-        self.timeout_seconds = float(timeout_seconds) if timeout_seconds else None
-        self.validate_parameters = validate_parameters
-        self.persist_result = persist_result
-        self.result_storage = result_storage
-        self.result_serializer = result_serializer
-        self.cache_result_in_memory = cache_result_in_memory
-        self.log_prints = log_prints
-        self.on_completion = list(on_completion or ())
-        self.on_failure = list(on_failure or ())
-        self.on_cancellation = list(on_cancellation or ())
-        self.on_crashed = list(on_crashed or ())
+        self.name = options.name or fn.__name__.replace("_", "-")
+        self.version = options.version or _source_hash(fn)
+        self.description = options.description or inspect.getdoc(fn)
         self.task_key = f"{getattr(fn, '__qualname__', self.name)}-{_source_hash(fn)}"
         self._validator: Validator | None = None
-        self._options = dict(
-            name=name, version=version, flow_run_name=flow_run_name, retries=retries,
-            retry_delay_seconds=retry_delay_seconds, task_runner=task_runner, description=description,
-            timeout_seconds=timeout_seconds, validate_parameters=validate_parameters,
-            persist_result=persist_result, result_storage=result_storage,
-            result_serializer=result_serializer, cache_result_in_memory=cache_result_in_memory,
-            log_prints=log_prints, on_completion=on_completion, on_failure=on_failure,
-            on_cancellation=on_cancellation, on_crashed=on_crashed,
-        )
 
     def _retries(self) -> int:
         return self.retries if self.retries is not None else settings.flow_default_retries()
@@ -102,12 +115,8 @@ class Flow:
         return template.format(**parameters)
 
     def with_options(self, **changes: Any) -> "Flow":
-        options = dict(self._options)
-        unknown = set(changes) - set(options)
-        if unknown:
-            raise TypeError(f"Unknown flow options: {sorted(unknown)}")
-        options.update(changes)
-        return Flow(self.fn, **options)
+        """A copy of this flow with the given options changed and the others kept."""
+        return Flow._from_options(self.fn, replace_options(self.options, changes, "with_options()"))
 
     def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
         from executor._engine.calls import enter_flow_call
@@ -118,38 +127,11 @@ class Flow:
         return f"Flow(name={self.name!r})"
 
 
-def flow(
-    __fn: Callable | None = None,
-    *,
-    name: str | None = None,
-    version: str | None = None,
-    flow_run_name: str | Callable[[], str] | None = None,
-    retries: int | None = None,
-    retry_delay_seconds: float | None = None,
-    task_runner: Any = None,
-    description: str | None = None,
-    timeout_seconds: float | None = None,
-    validate_parameters: bool = True,
-    persist_result: bool | None = None,
-    result_storage: Any = None,
-    result_serializer: Any = None,
-    cache_result_in_memory: bool = True,
-    log_prints: bool | None = None,
-    on_completion: list[Callable] | None = None,
-    on_failure: list[Callable] | None = None,
-    on_cancellation: list[Callable] | None = None,
-    on_crashed: list[Callable] | None = None,
-) -> Any:
-    """Mark a function as a flow: each call is a flow run orchestrated through its states."""
-    options = dict(
-        name=name, version=version, flow_run_name=flow_run_name, retries=retries,
-        retry_delay_seconds=retry_delay_seconds, task_runner=task_runner, description=description,
-        timeout_seconds=timeout_seconds, validate_parameters=validate_parameters,
-        persist_result=persist_result, result_storage=result_storage,
-        result_serializer=result_serializer, cache_result_in_memory=cache_result_in_memory,
-        log_prints=log_prints, on_completion=on_completion, on_failure=on_failure,
-        on_cancellation=on_cancellation, on_crashed=on_crashed,
-    )
-    if __fn is not None:
-        return Flow(__fn, **options)
-    return lambda fn: Flow(fn, **options)
+Flow.__init__.__signature__ = constructor_signature(FlowOptions)  # type: ignore[attr-defined]
+
+flow = options_decorator(
+    FlowOptions, Flow._from_options, "flow", __name__,
+    """Mark a function as a flow: each call is a flow run orchestrated through its states.
+
+    `@flow`, `@flow(name=..., task_runner=..., ...)` or `flow(fn, ...)`; the options are FlowOptions.""",
+)

@@ -132,5 +132,3 @@ class PrefectFuture:
     def __hash__(self) -> int:
         return id(self)
 
-
-TaskRunFuture = PrefectFuture

@@ -1,20 +1,96 @@
-"""Task runners decide whether `.submit()` returns at once (concurrent) or after the run ends
-(sequential). Where the function runs is the engine's business: sync functions on the shared
-thread pool, async ones on the flow's event loop."""
+"""Task runners: how the task runs a flow run submits (`.submit()`, `.map()`) are run.
+
+Each flow run enters a duplicate of its flow's runner when it starts and leaves it when it ends;
+in between the engine hands the runner every submission. Direct calls (`t(x)`) never reach the
+runner: they run to their end where they are called.
+
+What a runner implements (a Dask runner, say):
+
+- `submit(call)`, in the thread that submitted (a sync flow's body, or an async flow's loop
+  submitting a sync task), never on the engine loop: start the task run described by `call`
+  and return `call.future`. Running it locally means awaiting `run_task(call)` on the engine
+  loop. Whoever runs it must give the future its final state when the run ends (`run_task`
+  does); a runner may return before the run ends (concurrent) or after (sequential).
+- `submit_async(call)`, awaited on an async flow's own loop when it submits an async task: the
+  same, without blocking that loop. The default calls `submit`, right for runners whose
+  `submit` never waits.
+- `wait(future, timeout)`, on the engine loop: the final state of a run submitted here, or None
+  if it has not ended within `timeout` seconds. The flow run waits for its runs through it.
+- `start()` and `stop(exc)`, on the engine loop, when the flow run enters and leaves the runner
+  (`async with runner:`). `stop` must not lose a submitted run: each one still reaches its end
+  and sets its future. `exc` is None when the flow run ended normally (it has waited for its
+  runs), else the error or cancellation that is ending it.
+- `duplicate()`: a fresh runner with the same settings (one per flow run); `name`.
+"""
 
 from __future__ import annotations
 
+import abc
+import asyncio
+import collections
+import functools
+from typing import TYPE_CHECKING, Any
 
-class BaseTaskRunner:
-    #: True: each submission runs to its end before `.submit()` returns (strict call order).
-    sequential: bool = False
+from executor._engine.task_run import run_task
+from executor.futures import PrefectFuture
+
+if TYPE_CHECKING:
+    from executor._engine.task_run import TaskCall
+    from executor.states import State
+
+
+class BaseTaskRunner(abc.ABC):
+    """The interface described at the top of this module."""
+
+    _started = False  # entered by a flow run; one at a time, so each run gets a duplicate()
 
     @property
     def name(self) -> str:
         return type(self).__name__.replace("TaskRunner", "").lower()
 
     def duplicate(self) -> "BaseTaskRunner":
+        """A new, unstarted runner with the same settings (override when __init__ takes any)."""
         return type(self)()
+
+    # -- submissions ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def submit(self, call: "TaskCall") -> PrefectFuture:
+        """Start the run of `call` from the submitting thread; give back `call.future`."""
+
+    async def submit_async(self, call: "TaskCall") -> PrefectFuture:
+        """Start the run of `call` from an async flow's loop, without blocking that loop."""
+        return self.submit(call)
+
+    async def wait(self, future: PrefectFuture, timeout: float | None = None) -> "State | None":
+        """The run's final state, or None if it has not ended within `timeout` seconds."""
+        state = future.get_state()
+        if state is not None:
+            return state
+        if timeout is None:
+            return await future._wait_engine()
+        try:
+            # shield: a timeout must not cancel the waiter other callers share.
+            return await asyncio.wait_for(asyncio.shield(future._wait_engine()), timeout)
+        except asyncio.TimeoutError:
+            return None
+
+    # -- lifetime: one flow run -------------------------------------------------------------------
+    async def start(self) -> None:
+        """Acquire what submissions need (a cluster, a client). Called once, on the engine loop."""
+
+    async def stop(self, exc: BaseException | None) -> None:
+        """Release what `start` acquired, never dropping a submitted run."""
+
+    async def __aenter__(self) -> "BaseTaskRunner":
+        if self._started:
+            raise RuntimeError(f"{self!r} is already in use by a flow run; give each one a duplicate()")
+        await self.start()
+        self._started = True
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self._started = False
+        await self.stop(exc)
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other)
@@ -27,16 +103,92 @@ class BaseTaskRunner:
 
 
 class SequentialTaskRunner(BaseTaskRunner):
-    sequential = True
+    """Each submission runs to its end before `.submit()` returns: strict call order, and a sync
+    function runs in the flow's own thread, as a direct call would."""
+
+    def submit(self, call: "TaskCall") -> PrefectFuture:
+        from executor._engine.calls import run_to_end
+
+        outcome = run_to_end(call)
+        if outcome.exc is not None:
+            raise outcome.exc  # an interrupt inside the run ends the flow too
+        return call.future
+
+    async def submit_async(self, call: "TaskCall") -> PrefectFuture:
+        from executor._engine.calls import run_to_end_async
+
+        outcome = await run_to_end_async(call)
+        if outcome.exc is not None:
+            raise outcome.exc
+        return call.future
 
 
 class ConcurrentTaskRunner(BaseTaskRunner):
-    sequential = False
+    """Submissions return at once; the runs go on side by side on the engine loop (sync
+    functions on the shared thread pool, async ones on the flow's loop)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._admit_soon: Any = None  # the engine loop's call_soon_threadsafe, bound once
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._admit_soon = functools.partial(self._loop.call_soon_threadsafe, self._admit)
+
+    def submit(self, call: "TaskCall") -> PrefectFuture:
+        admit_soon = self._admit_soon
+        if admit_soon is None:
+            raise RuntimeError(f"{self!r} is not started: tasks are submitted from inside a flow run")
+        # No waiting for the engine loop here: a fan-out submits at the speed of the caller.
+        admit_soon(call)
+        return call.future
+
+    def _admit(self, call: "TaskCall") -> None:
+        if len(_running) >= MAX_IN_FLIGHT:
+            _queued.append((self, call))
+            return
+        task = self._loop.create_task(run_task(call))  # type: ignore[union-attr]
+        _running[task] = self
+        task.add_done_callback(_run_ended)
+
+    async def stop(self, exc: BaseException | None) -> None:
+        # After a normal end the flow run has waited for its runs already; this guards the rest
+        # (running, or queued behind other flows' runs). When the flow run is torn down by an
+        # error, its runs go on and report their own states, as they would without a runner.
+        if exc is None:
+            await asyncio.sleep(0)  # submissions already handed to the loop get admitted first
+        while exc is None:
+            mine = [task for task, runner in _running.items() if runner is self]
+            if not mine and any(runner is self for runner, _ in _queued):
+                mine = list(_running)  # ours are queued behind these: wait for room
+            if not mine:
+                return
+            await asyncio.wait(mine, return_when=asyncio.FIRST_COMPLETED)
+
+
+# Concurrent runs are admitted to the engine loop in submission order, at most MAX_IN_FLIGHT at a
+# time in the whole process: a 100k-task fan-out then holds 100k small TaskCalls, not 100k
+# suspended coroutines. FIFO admission cannot deadlock: a run's upstreams were submitted, hence
+# admitted, before it. Both structures belong to the engine loop.
+MAX_IN_FLIGHT = 2000
+# Strong references to the running asyncio tasks (the loop keeps only weak ones), with their runner.
+_running: dict[asyncio.Task, ConcurrentTaskRunner] = {}
+_queued: collections.deque[tuple[ConcurrentTaskRunner, TaskCall]] = collections.deque()
+
+
+def _run_ended(task: asyncio.Task) -> None:
+    del _running[task]
+    while _queued and len(_running) < MAX_IN_FLIGHT:
+        runner, call = _queued.popleft()
+        runner._admit(call)
 
 
 def as_task_runner(spec: "BaseTaskRunner | type[BaseTaskRunner] | None") -> BaseTaskRunner:
+    """`task_runner=` as given to @flow: None (concurrent), a runner class or an instance."""
     if spec is None:
         return ConcurrentTaskRunner()
-    if isinstance(spec, type):
+    if isinstance(spec, type) and issubclass(spec, BaseTaskRunner):
         return spec()
-    return spec
+    if isinstance(spec, BaseTaskRunner):
+        return spec
+    raise TypeError(f"task_runner must be a task runner class or instance, not {spec!r}")

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import inspect
 import json
-from typing import Any, Callable, Iterable
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from executor import settings
+from executor._options import (
+    as_attributes, constructor_signature, make_options, options_decorator, replace_options,
+)
 from executor._params import bind, check_reserved
 from executor.annotations import BaseAnnotation, allow_failure, quote, unmapped
 from executor.exceptions import MappingLengthMismatch, MappingMissingIterable, UpstreamTaskError
 from executor.futures import PrefectFuture
 from executor.states import State
 
-_NOT_SET: Any = object()
+log = logging.getLogger("cadenza.tasks")
 
 
 def _source_hash(fn: Callable) -> str:
@@ -27,15 +32,20 @@ def _source_hash(fn: Callable) -> str:
 
 
 def hash_objects(*objects: Any) -> str | None:
-    """A stable hash: JSON when possible, else cloudpickle."""
+    """A stable hash: JSON when possible, else cloudpickle; None (no cache key) when neither can
+    serialise the objects."""
     try:
+        # TypeError: keys that cannot be sorted or written; ValueError: circular references and
+        # values pydantic cannot convert (PydanticSerializationError); RecursionError: deep nesting.
         blob = json.dumps(objects, sort_keys=True, default=_json_default).encode()
-    except Exception:
-        try:
-            import cloudpickle
+    except (TypeError, ValueError, RecursionError):
+        import cloudpickle
 
+        try:
             blob = cloudpickle.dumps(objects)
-        except Exception:
+        except Exception:  # pickling runs objects' own __reduce__: anything can come out
+            log.debug("Cannot hash %d objects for a cache key; the run is not cached", len(objects),
+                      exc_info=True)
             return None
     return hashlib.md5(blob, usedforsecurity=False).hexdigest()
 
@@ -62,69 +72,71 @@ def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
     return retry_backoff_callable
 
 
-class Task:
-    def __init__(
-        self,
-        fn: Callable,
-        name: str | None = None,
-        description: str | None = None,
-        tags: Iterable[str] | None = None,
-        version: str | None = None,
-        cache_key_fn: Callable | None = None,
-        cache_expiration: _dt.timedelta | None = None,
-        task_run_name: str | Callable[[], str] | None = None,
-        retries: int | None = None,
-        retry_delay_seconds: float | list[float] | Callable[[int], list[float]] | None = None,
-        retry_jitter_factor: float | None = None,
-        persist_result: bool | None = None,
-        result_storage: Any = None,
-        result_serializer: Any = None,
-        cache_result_in_memory: bool = True,
-        timeout_seconds: float | None = None,
-        log_prints: bool | None = None,
-        refresh_cache: bool | None = None,
-        retry_condition_fn: Callable | None = None,
-        on_completion: list[Callable] | None = None,
-        on_failure: list[Callable] | None = None,
-    ) -> None:
+@dataclasses.dataclass(kw_only=True)
+class TaskOptions:
+    """Every option of `@task(...)`, `Task(fn, ...)` and `with_options(...)`, with its default and
+    its checks. Values are kept normalised: tags a frozenset, hooks lists, a timeout a float."""
+
+    name: str | None = None
+    description: str | None = None
+    tags: Iterable[str] | None = None
+    version: str | None = None
+    cache_key_fn: Callable[..., str | None] | None = None
+    cache_expiration: _dt.timedelta | None = None
+    task_run_name: str | Callable[[], str] | None = None
+    retries: int | None = None
+    retry_delay_seconds: float | list[float] | Callable[[int], list[float]] | None = None
+    retry_jitter_factor: float | None = None
+    persist_result: bool | None = None
+    result_storage: Any = None
+    result_serializer: Any = None
+    cache_result_in_memory: bool = True
+    timeout_seconds: float | None = None
+    log_prints: bool | None = None
+    refresh_cache: bool | None = None
+    retry_condition_fn: Callable[..., bool] | None = None
+    on_completion: list[Callable] | None = None
+    on_failure: list[Callable] | None = None
+
+    def __post_init__(self) -> None:
+        if self.retry_jitter_factor is not None and self.retry_jitter_factor < 0:
+            raise ValueError("`retry_jitter_factor` must be >= 0.")
+        self.tags = frozenset(self.tags or ())
+        self.timeout_seconds = float(self.timeout_seconds) if self.timeout_seconds else None
+        self.on_completion = list(self.on_completion or ())
+        self.on_failure = list(self.on_failure or ())
+
+
+if TYPE_CHECKING:
+    _TaskAttributes = TaskOptions  # type checkers and IDEs see each option as an attribute
+else:
+    _TaskAttributes = object
+
+
+class Task(_TaskAttributes):
+    """A function run as orchestrated task runs: call it, `.submit()` or `.map()` it in a flow.
+    Each option is also an attribute (`t.name`, `t.retries`, `t.tags`, ...)."""
+
+    def __init__(self, fn: Callable, **options: Any) -> None:
+        self._configure(fn, make_options(TaskOptions, options, "Task()"))
+
+    @classmethod
+    def _from_options(cls, fn: Callable, options: TaskOptions) -> "Task":
+        task = cls.__new__(cls)
+        task._configure(fn, options)
+        return task
+
+    def _configure(self, fn: Callable, options: TaskOptions) -> None:
         if not callable(fn):
             raise TypeError("'fn' must be callable")
+        self.__dict__.update(as_attributes(options))
+        self.options = options
         self.fn = fn
         self.signature = check_reserved(fn, "task")
         self.isasync = inspect.iscoroutinefunction(fn)
-        self.name = name or fn.__name__
-        self.description = description or inspect.getdoc(fn)
-        self.tags = frozenset(tags or ())
-        self.version = version
-        self.cache_key_fn = cache_key_fn
-        self.cache_expiration = cache_expiration
-        self.task_run_name = task_run_name
-        self.retries = retries
-        self.retry_delay_seconds = retry_delay_seconds
-        if retry_jitter_factor is not None and retry_jitter_factor < 0:
-            raise ValueError("`retry_jitter_factor` must be >= 0.")
-        self.retry_jitter_factor = retry_jitter_factor
-        self.persist_result = persist_result
-        self.result_storage = result_storage
-        self.result_serializer = result_serializer
-        self.cache_result_in_memory = cache_result_in_memory
-        self.timeout_seconds = float(timeout_seconds) if timeout_seconds else None
-        self.log_prints = log_prints
-        self.refresh_cache = refresh_cache
-        self.retry_condition_fn = retry_condition_fn
-        self.on_completion = list(on_completion or ())
-        self.on_failure = list(on_failure or ())
+        self.name = options.name or fn.__name__
+        self.description = options.description or inspect.getdoc(fn)
         self.task_key = f"{getattr(fn, '__qualname__', self.name)}-{_source_hash(fn)}"
-        self._options = dict(
-            name=name, description=description, tags=tags, version=version,
-            cache_key_fn=cache_key_fn, cache_expiration=cache_expiration, task_run_name=task_run_name,
-            retries=retries, retry_delay_seconds=retry_delay_seconds,
-            retry_jitter_factor=retry_jitter_factor, persist_result=persist_result,
-            result_storage=result_storage, result_serializer=result_serializer,
-            cache_result_in_memory=cache_result_in_memory, timeout_seconds=timeout_seconds,
-            log_prints=log_prints, refresh_cache=refresh_cache, retry_condition_fn=retry_condition_fn,
-            on_completion=on_completion, on_failure=on_failure,
-        )
 
     # -- options the engine reads -----------------------------------------------------------------
     def _retries(self) -> int:
@@ -169,12 +181,8 @@ class Task:
 
     # -- user API -------------------------------------------------------------------------------
     def with_options(self, **changes: Any) -> "Task":
-        options = dict(self._options)
-        unknown = set(changes) - set(options)
-        if unknown:
-            raise TypeError(f"Unknown task options: {sorted(unknown)}")
-        options.update(changes)
-        return Task(self.fn, **options)
+        """A copy of this task with the given options changed and the others kept."""
+        return Task._from_options(self.fn, replace_options(self.options, changes, "with_options()"))
 
     def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
         from executor._engine.calls import enter_task_call
@@ -216,7 +224,10 @@ class Task:
         return submit_parameters(self, flow_ctx, params, return_state, wait_for, extra)
 
     def _map_calls(self, args: tuple, kwargs: dict) -> tuple[list[dict], list[str]]:
-        """One parameter dict per item (reference 35-42); upstream ids of the map's arguments."""
+        """One parameter dict per item, and the upstream run ids of the map's arguments. Iterables
+        are mapped item by item (all of the same length); `unmapped(...)` values, strings and
+        non-iterables are passed whole to every call; futures and states given directly are
+        resolved first, to decide what to iterate."""
         sig = self.signature
         try:
             bound = sig.bind_partial(*args, **kwargs)
@@ -313,40 +324,11 @@ def _resolve_top_level(value: Any, upstream: list[str], allow: bool) -> Any:
     )
 
 
-def task(
-    __fn: Callable | None = None,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    tags: Iterable[str] | None = None,
-    version: str | None = None,
-    cache_key_fn: Callable | None = None,
-    cache_expiration: _dt.timedelta | None = None,
-    task_run_name: str | Callable[[], str] | None = None,
-    retries: int | None = None,
-    retry_delay_seconds: Any = None,
-    retry_jitter_factor: float | None = None,
-    persist_result: bool | None = None,
-    result_storage: Any = None,
-    result_serializer: Any = None,
-    cache_result_in_memory: bool = True,
-    timeout_seconds: float | None = None,
-    log_prints: bool | None = None,
-    refresh_cache: bool | None = None,
-    retry_condition_fn: Callable | None = None,
-    on_completion: list[Callable] | None = None,
-    on_failure: list[Callable] | None = None,
-) -> Any:
-    """Mark a function as a task: each call is a task run orchestrated through its states."""
-    options = dict(
-        name=name, description=description, tags=tags, version=version, cache_key_fn=cache_key_fn,
-        cache_expiration=cache_expiration, task_run_name=task_run_name, retries=retries,
-        retry_delay_seconds=retry_delay_seconds, retry_jitter_factor=retry_jitter_factor,
-        persist_result=persist_result, result_storage=result_storage,
-        result_serializer=result_serializer, cache_result_in_memory=cache_result_in_memory,
-        timeout_seconds=timeout_seconds, log_prints=log_prints, refresh_cache=refresh_cache,
-        retry_condition_fn=retry_condition_fn, on_completion=on_completion, on_failure=on_failure,
-    )
-    if __fn is not None:
-        return Task(__fn, **options)
-    return lambda fn: Task(fn, **options)
+Task.__init__.__signature__ = constructor_signature(TaskOptions)  # type: ignore[attr-defined]
+
+task = options_decorator(
+    TaskOptions, Task._from_options, "task", __name__,
+    """Mark a function as a task: each call is a task run orchestrated through its states.
+
+    `@task`, `@task(name=..., retries=..., ...)` or `task(fn, ...)`; the options are TaskOptions.""",
+)

@@ -5,32 +5,24 @@ waits; the orchestration itself never differs between colours."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
+import logging
+import signal
+import threading
 from typing import Any
 
 from executor import _runtime as rtm
-import signal
-import threading
-
 from executor._engine.flow_start import FlowCall, report_crash, run_flow
-from executor._engine.answers import is_crash
-from executor.exceptions import TerminationSignal
 from executor._engine.task_run import TaskCall, run_task
 from executor.context import FlowRunContext, TaskRunContext, current_tags
+from executor.exceptions import TerminationSignal
 from executor.futures import PrefectFuture
 from executor.states import State
 
-
-def _in_running_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-        return True
-    except RuntimeError:
-        return False
+log = logging.getLogger("cadenza.engine")
 
 
-def _wait(rt: rtm.Runtime, cf: "concurrent.futures.Future", portal: rtm.CallerPortal | None) -> rtm.Outcome:
+def _wait(cf: concurrent.futures.Future, portal: rtm.CallerPortal | None) -> rtm.Outcome:
     return portal.wait(cf) if portal is not None else cf.result()
 
 
@@ -70,16 +62,20 @@ def enter_flow_call(flow: Any, args: tuple, kwargs: dict, return_state: bool, wa
     cf = rt.submit(run_flow(call))
     with _sigterm_raises(parent is None):
         try:
-            outcome = _wait(rt, cf, portal)
-        except BaseException as exc:
-            if is_crash(exc):
-                cf.cancel()
-                try:
-                    rt.run(report_crash(call, exc), timeout=5)
-                except Exception:
-                    pass
+            outcome = _wait(cf, portal)
+        except _INTERRUPTS as exc:  # the caller was interrupted while it waited
+            cf.cancel()
+            try:
+                rt.run(report_crash(call, exc), timeout=5)
+            except (TimeoutError, RuntimeError):  # a busy or stopped engine loop
+                log.debug("Could not report the interrupted flow run as Crashed", exc_info=True)
             raise
     return _deliver(outcome, return_state)
+
+
+# What can interrupt a caller waiting for its flow run: Ctrl-C, SIGTERM (see _sigterm_raises)
+# and sys.exit from a signal handler. The flow body's own errors come back in the Outcome.
+_INTERRUPTS = (KeyboardInterrupt, SystemExit, TerminationSignal)
 
 
 class _sigterm_raises:
@@ -128,70 +124,54 @@ def _task_flow_context() -> FlowRunContext:
     return flow_ctx
 
 
-def _new_call(task: Any, flow_ctx: FlowRunContext, parameters: dict, wait_for: Any, rt: rtm.Runtime,
-              asynchronous: bool, extra_inputs: list[str] | None = None) -> TaskCall:
+def _new_call(task: Any, flow_ctx: FlowRunContext, parameters: dict, wait_for: Any, asynchronous: bool,
+              extra_inputs: list[str] | None = None) -> TaskCall:
     dynamic_key = flow_ctx.next_dynamic_key(task.task_key)
-    future = PrefectFuture(task, f"{task.name}-{dynamic_key}", rt.loop, asynchronous)
+    future = PrefectFuture(task, f"{task.name}-{dynamic_key}", rtm.get_runtime().loop, asynchronous)
     tags = task.tags | current_tags() if task.tags else current_tags()
     loop = flow_ctx.user_loop if (task.isasync and flow_ctx.user_loop is not None) else None
     return TaskCall(task, parameters, wait_for, flow_ctx, dynamic_key, tags, future, "pool", loop=loop,
                     extra_inputs=extra_inputs)
 
 
+def run_to_end(call: TaskCall) -> rtm.Outcome:
+    """Run a task call to its end for a sync caller (a direct call, or a runner that waits). A
+    sync function without a timeout runs in this very thread, which waits anyway; the rest run
+    where run_task puts them."""
+    rt = rtm.get_runtime()
+    portal = None
+    if not call.task.isasync and not call.task.timeout_seconds:
+        portal = rtm.CallerPortal(rt.loop)
+        call.where, call.portal = "caller", portal
+    return _wait(rt.submit(run_task(call)), portal)
+
+
+async def run_to_end_async(call: TaskCall) -> rtm.Outcome:
+    """The same for an async caller (an async task in an async flow): its loop stays free."""
+    return await rtm.get_runtime().run_async(run_task(call))
+
+
 def enter_task_call(task: Any, args: tuple, kwargs: dict, return_state: bool, wait_for: Any) -> Any:
     """`task(...)`: run to the end and give back the value (or the state)."""
     flow_ctx = _task_flow_context()
     parameters = task._bind(args, kwargs)
-    rt = rtm.get_runtime()
     both_async = task.isasync and flow_ctx.flow.isasync
-    call = _new_call(task, flow_ctx, parameters, wait_for, rt, both_async)
+    call = _new_call(task, flow_ctx, parameters, wait_for, both_async)
     if both_async:
-        return _async_task_call(rt, call, flow_ctx, return_state)
-    portal = None
-    if not task.isasync and not task.timeout_seconds:
-        portal = rtm.CallerPortal(rt.loop)
-        call.where, call.portal = "caller", portal
-    outcome = _wait(rt, rt.submit(run_task(call)), portal)
+        return _async_task_call(call, flow_ctx, return_state)
+    outcome = run_to_end(call)
     flow_ctx.children.append(outcome.value)
     return _deliver(outcome, return_state)
 
 
-async def _async_task_call(rt: rtm.Runtime, call: TaskCall, flow_ctx: FlowRunContext, return_state: bool) -> Any:
-    outcome = await rt.run_async(run_task(call))
+async def _async_task_call(call: TaskCall, flow_ctx: FlowRunContext, return_state: bool) -> Any:
+    outcome = await run_to_end_async(call)
     flow_ctx.children.append(outcome.value)
     return _deliver(outcome, return_state)
-
-
-# Submitted runs are admitted in submission order, at most MAX_IN_FLIGHT at a time: a 100k-task
-# fan-out then holds 100k small TaskCalls, not 100k suspended coroutines. FIFO admission cannot
-# deadlock: a run's upstreams were submitted, hence admitted, before it.
-MAX_IN_FLIGHT = 2000
-_running: set = set()  # strong references: the loop itself only keeps weak ones to tasks
-_queued: "collections.deque[tuple[rtm.Runtime, TaskCall]]" = collections.deque()
-
-
-def _spawn(rt: rtm.Runtime, call: TaskCall) -> None:
-    if len(_running) >= MAX_IN_FLIGHT:
-        _queued.append((rt, call))
-        return
-    task = rt.loop.create_task(run_task(call))
-    _running.add(task)
-    task.add_done_callback(_finished)
-
-
-def _finished(task: Any) -> None:
-    _running.discard(task)
-    while _queued and len(_running) < MAX_IN_FLIGHT:
-        _spawn(*_queued.popleft())
-
-
-def _start(rt: rtm.Runtime, call: TaskCall) -> None:
-    """Schedule the run on the engine loop (from any thread) without waiting for it."""
-    rt.loop.call_soon_threadsafe(_spawn, rt, call)
 
 
 def enter_task_submit(task: Any, args: tuple, kwargs: dict, return_state: bool, wait_for: Any) -> Any:
-    """`task.submit(...)`: a future at once (concurrent runner) or after the run (sequential)."""
+    """`task.submit(...)`: hand the call to the flow run's task runner; its future back."""
     flow_ctx = _task_flow_context()
     parameters = task._bind(args, kwargs)
     return submit_parameters(task, flow_ctx, parameters, return_state, wait_for)
@@ -199,34 +179,18 @@ def enter_task_submit(task: Any, args: tuple, kwargs: dict, return_state: bool, 
 
 def submit_parameters(task: Any, flow_ctx: FlowRunContext, parameters: dict, return_state: bool,
                       wait_for: Any, extra_inputs: list[str] | None = None) -> Any:
-    rt = rtm.get_runtime()
     both_async = task.isasync and flow_ctx.flow.isasync
-    call = _new_call(task, flow_ctx, parameters, wait_for, rt, both_async, extra_inputs)
-    future = call.future
-    flow_ctx.children.append(future)
-    sequential = flow_ctx.task_runner.sequential
+    call = _new_call(task, flow_ctx, parameters, wait_for, both_async, extra_inputs)
+    flow_ctx.children.append(call.future)
+    runner = flow_ctx.task_runner
     if both_async:
-        return _async_submit(rt, call, sequential, return_state)
-    if sequential:
-        portal = None
-        if not task.isasync and not task.timeout_seconds:
-            portal = rtm.CallerPortal(rt.loop)
-            call.where, call.portal = "caller", portal
-        outcome = _wait(rt, rt.submit(run_task(call)), portal)
-        if outcome.exc is not None:
-            raise outcome.exc
-    else:
-        _start(rt, call)
+        return _async_submit(runner, call, return_state)
+    future = runner.submit(call)
     return future.wait() if return_state else future
 
 
-async def _async_submit(rt: rtm.Runtime, call: TaskCall, sequential: bool, return_state: bool) -> Any:
-    if sequential:
-        outcome = await rt.run_async(run_task(call))
-        if outcome.exc is not None:
-            raise outcome.exc
-    else:
-        _start(rt, call)
+async def _async_submit(runner: Any, call: TaskCall, return_state: bool) -> Any:
+    future = await runner.submit_async(call)
     if return_state:
-        return await call.future.wait()
-    return call.future
+        return await future.wait()
+    return future

@@ -21,7 +21,6 @@ from executor.loggers import flush_logs_async, print_mode, run_logger
 from executor.objects import FlowRun, OrchestrationResult
 from executor.results import ResultFactory
 from executor.states import State, StateType, _UNSET, return_value_to_state
-from executor.task_runners import as_task_runner
 
 log = logging.getLogger("cadenza.flow_runs")
 
@@ -73,7 +72,7 @@ async def _futures_to_states(value: Any) -> Any:
 async def _children_states(ctx: FlowRunContext) -> list[State]:
     out = []
     for child in ctx.children:
-        out.append(await child._wait_engine() if isinstance(child, PrefectFuture) else child)
+        out.append(await ctx.task_runner.wait(child) if isinstance(child, PrefectFuture) else child)
     return out
 
 
@@ -91,6 +90,12 @@ def _persist_settings(flow: Any, parent: FlowRunContext | None) -> tuple[bool, b
 async def drive_flow_run(call: Any, flow_run: FlowRun, parameters: dict,
                          first: OrchestrationResult | None = None) -> rtm.Outcome:
     """`first`: the answer to a Running proposal already sent with the run's creation."""
+    # The run enters its own task runner for its whole length, retries included.
+    async with call.flow.task_runner.duplicate() as task_runner:
+        return await _orchestrate(call, flow_run, parameters, task_runner, first)
+
+
+async def _orchestrate(call: Any, flow_run: Any, parameters: dict, task_runner: Any, first: Any) -> rtm.Outcome:
     rt = rtm.get_runtime()
     port = rt.port
     flow = call.flow
@@ -119,7 +124,7 @@ async def drive_flow_run(call: Any, flow_run: FlowRun, parameters: dict,
             flow_run.state = state
             ctx = FlowRunContext(
                 flow=flow, flow_run=flow_run, parameters=parameters,
-                task_runner=as_task_runner(flow.task_runner).duplicate(),
+                task_runner=task_runner,
                 result_factory=factory, persist_children=persist_children, log_prints=log_prints,
                 user_loop=call.loop if call.where == "loop" else None, tags=call.tags,
             )

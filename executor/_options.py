@@ -1,0 +1,88 @@
+"""What FlowOptions and TaskOptions share. Each options dataclass is the one list of its
+keyword names, defaults and checks; the decorator (`@task`, `@task(...)`, `task(fn, ...)`), the
+class constructor and `with_options` are derived from it here, so a new option is one field."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from typing import Any, Callable, Generic, ParamSpec, Protocol, TypeVar, cast, overload
+
+P = ParamSpec("P")
+R = TypeVar("R", covariant=True)
+O = TypeVar("O")
+
+
+@functools.cache
+def option_names(options_type: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(options_type))
+
+
+def _check_names(options_type: type, given: dict[str, Any], caller: str) -> None:
+    names = option_names(options_type)
+    for key in given:
+        if key not in names:
+            raise TypeError(f"{caller} got an unexpected keyword argument {key!r}")
+
+
+def make_options(options_type: Callable[..., O], given: dict[str, Any], caller: str) -> O:
+    """The options object, or a TypeError naming the first keyword that is not an option."""
+    _check_names(cast(type, options_type), given, caller)
+    return options_type(**given)
+
+
+def replace_options(options: O, changes: dict[str, Any], caller: str) -> O:
+    """A copy with `changes` applied, checked like fresh options."""
+    _check_names(type(options), changes, caller)
+    return dataclasses.replace(options, **changes)  # type: ignore[type-var]
+
+
+def as_attributes(options: Any) -> dict[str, Any]:
+    """{name: value} of every option, to set on the object they configure."""
+    return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+
+
+def keyword_parameters(options_type: type) -> list[inspect.Parameter]:
+    """The options as keyword-only parameters, for signatures that help() and IDEs show."""
+    return [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+        for f in dataclasses.fields(options_type)
+    ]
+
+
+def constructor_signature(options_type: type) -> inspect.Signature:
+    """`(self, fn, /?, *, <options>)` for the class whose constructor takes a function and options."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    fixed = [inspect.Parameter("self", kind), inspect.Parameter("fn", kind, annotation="Callable")]
+    return inspect.Signature(fixed + keyword_parameters(options_type))
+
+
+class OptionsDecorator(Protocol, Generic[P, R]):
+    """`@deco`, `@deco(...)` and `deco(fn, ...)`, typed from the options dataclass's fields so
+    that type checkers and IDEs list the keyword names."""
+
+    @overload
+    def __call__(self, __fn: Callable[..., Any], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Callable[[Callable[..., Any]], R]: ...
+
+
+def options_decorator(options_type: Callable[P, O], build: Callable[[Callable[..., Any], O], R],
+                      name: str, module: str, doc: str) -> OptionsDecorator[P, R]:
+    """The decorator `name`: checks its keywords into an options object, then `build(fn, options)`."""
+
+    def decorator(__fn: Callable[..., Any] | None = None, /, **given: Any) -> Any:
+        options = make_options(options_type, given, f"{name}()")
+        if __fn is None:
+            return lambda fn: build(fn, options)
+        return build(__fn, options)
+
+    decorator.__name__ = decorator.__qualname__ = name
+    decorator.__module__ = module
+    decorator.__doc__ = doc
+    first = inspect.Parameter("__fn", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation="Callable | None")
+    decorator.__signature__ = inspect.Signature([first] + keyword_parameters(cast(type, options_type)))  # type: ignore[attr-defined]
+    return cast(OptionsDecorator[P, R], decorator)
+
