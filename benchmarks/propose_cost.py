@@ -29,8 +29,11 @@ from cadenza.v1 import states_pb2 as spb
 
 def _proposal(task_run_id: str) -> pb.ProposeStateRequest:
     return pb.ProposeStateRequest(
-        run_kind=pb.RUN_KIND_TASK, run_id=task_run_id,
-        state=spb.State(type=spb.STATE_TYPE_RUNNING, details=spb.StateDetails(transition_id=str(uuid.uuid4()))),
+        run_kind=pb.RUN_KIND_TASK,
+        run_id=task_run_id,
+        state=spb.State(
+            type=spb.STATE_TYPE_RUNNING, details=spb.StateDetails(transition_id=str(uuid.uuid4()))
+        ),
     )
 
 
@@ -48,8 +51,11 @@ async def measure(address: str, calls: int) -> dict[str, float]:
         stub = pb_grpc.OrchestratorStub(channel)
         health = health_pb2_grpc.HealthStub(channel)
         flow = (await stub.CreateFlowRun(pb.CreateFlowRunRequest(flow_name="cost"))).flow_run
-        await stub.ProposeState(pb.ProposeStateRequest(
-            run_kind=pb.RUN_KIND_FLOW, run_id=flow.id, state=spb.State(type=spb.STATE_TYPE_RUNNING)))
+        await stub.ProposeState(
+            pb.ProposeStateRequest(
+                run_kind=pb.RUN_KIND_FLOW, run_id=flow.id, state=spb.State(type=spb.STATE_TYPE_RUNNING)
+            )
+        )
         task = (await stub.CreateTaskRun(pb.CreateTaskRunRequest(flow_run_id=flow.id, task_key="t"))).task_run
         stream = stub.ProposeStates()
         counter = iter(range(10**9))
@@ -63,7 +69,9 @@ async def measure(address: str, calls: int) -> dict[str, float]:
             await stub.ProposeState(_proposal(task.id))
             await on_stream()
         out = {
-            "empty unary (health Check)": await _timed(calls, lambda: health.Check(health_pb2.HealthCheckRequest())),
+            "empty unary (health Check)": await _timed(
+                calls, lambda: health.Check(health_pb2.HealthCheckRequest())
+            ),
             "ProposeState, unary": await _timed(calls, lambda: stub.ProposeState(_proposal(task.id))),
             "ProposeState, on the stream": await _timed(calls, on_stream),
         }
@@ -78,7 +86,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = subprocess.Popen(
             [sys.executable, "-m", "orchestrator", "serve", "--port", "0", "--db", f"{tmp}/cost.db"],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             address = re.search(r"listening on (\S+)", server.stdout.readline()).group(1)

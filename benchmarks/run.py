@@ -43,7 +43,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-only", action="store_true", help="only the floor and the scale runs")
     parser.add_argument("--peer", action="store_true", help="also run Prefect 2.20 and 3.9 from .bench/")
     parser.add_argument(
-        "--baseline", metavar="REF", default="",
+        "--baseline",
+        metavar="REF",
+        default="",
         help="also run W1-W4 on Cadenza at this git ref (worktree under .bench/), with a before/after table ('' for none)",
     )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per workload process")
@@ -54,8 +56,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def git_commit() -> str:
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except OSError:
         return ""
@@ -78,7 +84,9 @@ def repetition_order(engines: list[Engine], rep: int) -> list[Engine]:
     return order
 
 
-def run_repetitions(engines: list[Engine], workloads: list[str], repeat: int, scratch: Path, timeout: float) -> list[dict[str, Any]]:
+def run_repetitions(
+    engines: list[Engine], workloads: list[str], repeat: int, scratch: Path, timeout: float
+) -> list[dict[str, Any]]:
     """Repetition 1 of every workload on every engine, then repetition 2, ...: a noisy stretch
     of the machine hits every engine alike."""
     runs: list[dict[str, Any]] = []
@@ -88,7 +96,10 @@ def run_repetitions(engines: list[Engine], workloads: list[str], repeat: int, sc
                 r = run_workload(engine, w, DEFAULT_N[w], scratch, timeout)
                 r["repetition"] = rep + 1
                 runs.append(r)
-                print(f"  rep {rep + 1}/{repeat} {w} {engine.label}: {_status(r, UNITS[w])} (wall {r.get('wall_s', 0):.1f} s)", flush=True)
+                print(
+                    f"  rep {rep + 1}/{repeat} {w} {engine.label}: {_status(r, UNITS[w])} (wall {r.get('wall_s', 0):.1f} s)",
+                    flush=True,
+                )
     return runs
 
 
@@ -104,7 +115,9 @@ def run_scale(sizes: list[int], scratch: Path, timeout: float) -> list[dict[str,
     return scale_runs
 
 
-def summaries(engines: list[Engine], workloads: list[str], runs: list[dict[str, Any]], two_floors_ms: float) -> dict[str, dict[str, dict[str, Any]]]:
+def summaries(
+    engines: list[Engine], workloads: list[str], runs: list[dict[str, Any]], two_floors_ms: float
+) -> dict[str, dict[str, dict[str, Any]]]:
     summary: dict[str, dict[str, dict[str, Any]]] = {}
     for engine in engines:
         for w in workloads:
@@ -114,7 +127,9 @@ def summaries(engines: list[Engine], workloads: list[str], runs: list[dict[str, 
     return summary
 
 
-def scale_entries(scale_runs: list[dict[str, Any]], two_floors_ms: float) -> dict[str, dict[str, dict[str, Any]]]:
+def scale_entries(
+    scale_runs: list[dict[str, Any]], two_floors_ms: float
+) -> dict[str, dict[str, dict[str, Any]]]:
     scale: dict[str, dict[str, dict[str, Any]]] = {}
     for r in scale_runs:
         entry = dict(r)
@@ -149,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scratch: {scratch}", flush=True)
 
     floors = [measure_floor(scratch)]
-    print(f"floor: unary {floors[0]['unary']['median_us']:.0f} µs, stream {floors[0]['stream']['median_us']:.0f} µs", flush=True)
+    print(
+        f"floor: unary {floors[0]['unary']['median_us']:.0f} µs, stream {floors[0]['stream']['median_us']:.0f} µs",
+        flush=True,
+    )
     runs = [] if args.scale_only else run_repetitions(engines, workloads, args.repeat, scratch, args.timeout)
     scale_runs = run_scale(sizes, scratch, args.timeout)
     floors.append(measure_floor(scratch))
@@ -171,14 +189,21 @@ def main(argv: list[str] | None = None) -> int:
         "workloads": workloads if runs else [],
         "engines": {
             e.key: {
-                "label": e.label, "python": str(e.python), "version": e.version, "peer": e.peer,
+                "label": e.label,
+                "python": str(e.python),
+                "version": e.version,
+                "peer": e.peer,
                 "code": str(e.code) if e.code else None,
             }
             for e in engines
         },
-        "baseline": baseline and {
-            "ref": baseline.ref, "commit": baseline.commit, "short": baseline.short,
-            "root": str(baseline.root), "imports": baseline.imports,
+        "baseline": baseline
+        and {
+            "ref": baseline.ref,
+            "commit": baseline.commit,
+            "short": baseline.short,
+            "root": str(baseline.root),
+            "imports": baseline.imports,
         },
         "floor": {"runs": floors, "two_stream_floors_ms": two_floors_ms},
         "summary": summaries(engines, workloads, runs, two_floors_ms),

@@ -12,6 +12,18 @@ from executor.states import State
 from executor.tasks import Task, task
 
 __all__ = [
-    "flow", "task", "Flow", "Task", "State", "PrefectFuture", "get_run_logger", "get_run_context",
-    "pause_flow_run", "resume_flow_run", "allow_failure", "quote", "unmapped", "tags",
+    "flow",
+    "task",
+    "Flow",
+    "Task",
+    "State",
+    "PrefectFuture",
+    "get_run_logger",
+    "get_run_context",
+    "pause_flow_run",
+    "resume_flow_run",
+    "allow_failure",
+    "quote",
+    "unmapped",
+    "tags",
 ]

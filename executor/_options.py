@@ -7,11 +7,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from typing import Any, Callable, Generic, ParamSpec, Protocol, TypeVar, cast, overload
+from collections.abc import Callable
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
 P = ParamSpec("P")
 R = TypeVar("R", covariant=True)
-O = TypeVar("O")
+Opts = TypeVar("Opts")
 
 
 @functools.cache
@@ -26,13 +27,13 @@ def _check_names(options_type: type, given: dict[str, Any], caller: str) -> None
             raise TypeError(f"{caller} got an unexpected keyword argument {key!r}")
 
 
-def make_options(options_type: Callable[..., O], given: dict[str, Any], caller: str) -> O:
+def make_options(options_type: Callable[..., Opts], given: dict[str, Any], caller: str) -> Opts:
     """The options object, or a TypeError naming the first keyword that is not an option."""
     _check_names(cast(type, options_type), given, caller)
     return options_type(**given)
 
 
-def replace_options(options: O, changes: dict[str, Any], caller: str) -> O:
+def replace_options(options: Opts, changes: dict[str, Any], caller: str) -> Opts:
     """A copy with `changes` applied, checked like fresh options."""
     _check_names(type(options), changes, caller)
     return dataclasses.replace(options, **changes)  # type: ignore[type-var]
@@ -69,8 +70,13 @@ class OptionsDecorator(Protocol, Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Callable[[Callable[..., Any]], R]: ...
 
 
-def options_decorator(options_type: Callable[P, O], build: Callable[[Callable[..., Any], O], R],
-                      name: str, module: str, doc: str) -> OptionsDecorator[P, R]:
+def options_decorator(
+    options_type: Callable[P, Opts],
+    build: Callable[[Callable[..., Any], Opts], R],
+    name: str,
+    module: str,
+    doc: str,
+) -> OptionsDecorator[P, R]:
     """The decorator `name`: checks its keywords into an options object, then `build(fn, options)`."""
 
     def decorator(__fn: Callable[..., Any] | None = None, /, **given: Any) -> Any:
@@ -82,7 +88,8 @@ def options_decorator(options_type: Callable[P, O], build: Callable[[Callable[..
     decorator.__name__ = decorator.__qualname__ = name
     decorator.__module__ = module
     decorator.__doc__ = doc
-    first = inspect.Parameter("__fn", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation="Callable | None")
+    first = inspect.Parameter(
+        "__fn", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation="Callable | None"
+    )
     decorator.__signature__ = inspect.Signature([first] + keyword_parameters(cast(type, options_type)))  # type: ignore[attr-defined]
     return cast(OptionsDecorator[P, R], decorator)
-

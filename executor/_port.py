@@ -10,8 +10,9 @@ orchestrator has no such object, `OrchestratorError` (code name and message) oth
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from executor.objects import (
     ConcurrencyLimit,
@@ -24,8 +25,18 @@ from executor.objects import (
 from executor.states import State, StateType
 
 __all__ = [
-    "ACCEPT", "REJECT", "WAIT", "ABORT", "RunKind", "TaskRunSpec", "FlowRunSpec", "TaskRunCreated",
-    "FlowRunCreated", "OrchestratorPort", "OrchestrationResult", "ProposalStatus",
+    "ACCEPT",
+    "REJECT",
+    "WAIT",
+    "ABORT",
+    "RunKind",
+    "TaskRunSpec",
+    "FlowRunSpec",
+    "TaskRunCreated",
+    "FlowRunCreated",
+    "OrchestratorPort",
+    "OrchestrationResult",
+    "ProposalStatus",
 ]
 
 ACCEPT = ProposalStatus.ACCEPT
@@ -103,7 +114,12 @@ class OrchestratorPort(Protocol):
     async def create_flow_run(self, spec: FlowRunSpec) -> FlowRunCreated: ...
 
     async def propose_state(
-        self, kind: RunKind, run_id: str, state: State, *, force: bool = False,
+        self,
+        kind: RunKind,
+        run_id: str,
+        state: State,
+        *,
+        force: bool = False,
         transition_id: str | None = None,
     ) -> OrchestrationResult:
         """Propose `state` for a run. On ACCEPT the answer's state is `state` itself, stamped
@@ -114,16 +130,25 @@ class OrchestratorPort(Protocol):
     async def read_flow_run(self, flow_run_id: str) -> FlowRun: ...
 
     async def read_flow_runs(
-        self, *, parent_task_run_id: str | None = None, flow_name: str | None = None,
-        tags: Iterable[str] | None = None, state_types: Iterable[StateType] | None = None,
-        deployment_id: str | None = None, limit: int | None = None,
+        self,
+        *,
+        parent_task_run_id: str | None = None,
+        flow_name: str | None = None,
+        tags: Iterable[str] | None = None,
+        state_types: Iterable[StateType] | None = None,
+        deployment_id: str | None = None,
+        limit: int | None = None,
     ) -> list[FlowRun]: ...
 
     async def read_task_run(self, task_run_id: str) -> TaskRun: ...
 
     async def read_task_runs(
-        self, *, flow_run_id: str | None = None, tags: Iterable[str] | None = None,
-        state_types: Iterable[StateType] | None = None, limit: int | None = None,
+        self,
+        *,
+        flow_run_id: str | None = None,
+        tags: Iterable[str] | None = None,
+        state_types: Iterable[StateType] | None = None,
+        limit: int | None = None,
     ) -> list[TaskRun]: ...
 
     async def read_states(self, kind: RunKind, run_id: str) -> list[State]: ...
@@ -137,7 +162,9 @@ class OrchestratorPort(Protocol):
     ) -> None:
         """Record the flow's version and retry policy (where the run's own are unset)."""
 
-    async def set_flow_run_state(self, flow_run_id: str, state: State, force: bool = False) -> OrchestrationResult:
+    async def set_flow_run_state(
+        self, flow_run_id: str, state: State, force: bool = False
+    ) -> OrchestrationResult:
         """Propose a state from outside the run; the answer's state is a new object."""
 
     async def resume_flow_run(self, flow_run_id: str, run_input: Any = None) -> OrchestrationResult: ...
@@ -145,7 +172,9 @@ class OrchestratorPort(Protocol):
     # -- logs and concurrency limits ----------------------------------------------------------
     async def write_logs(self, entries: list[LogEntry]) -> None: ...
 
-    async def read_logs(self, flow_run_id: str | None = None, task_run_id: str | None = None) -> list[LogEntry]: ...
+    async def read_logs(
+        self, flow_run_id: str | None = None, task_run_id: str | None = None
+    ) -> list[LogEntry]: ...
 
     async def create_concurrency_limit(self, tag: str, concurrency_limit: int) -> str:
         """Create or update the limit of a tag; returns its id."""

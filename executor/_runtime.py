@@ -209,9 +209,7 @@ async def run_in_new_thread(fn: Callable[..., Any], *args: Any) -> Outcome:
     return await fut
 
 
-async def run_on_loop(
-    loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[Any]]
-) -> Outcome:
+async def run_on_loop(loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[Any]]) -> Outcome:
     """Run an async user callable on its loop; cancelling this cancels the user task."""
 
     async def wrapper() -> Outcome:

@@ -16,7 +16,7 @@ class BaseAnnotation(Generic[T]):
     def unwrap(self) -> T:
         return self.value
 
-    def rewrap(self, value: Any) -> "BaseAnnotation":
+    def rewrap(self, value: Any) -> BaseAnnotation:
         return type(self)(value)
 
     def __eq__(self, other: object) -> bool:

@@ -4,7 +4,8 @@ call from any thread. Both return the plain records of executor.objects."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from executor._port import OrchestratorPort, RunKind
 from executor.objects import ConcurrencyLimit, FlowRun, LogEntry, OrchestrationResult, TaskRun
@@ -32,8 +33,12 @@ class AsyncClient:
         limit: int | None = None,
     ) -> list[FlowRun]:
         return await self._port.read_flow_runs(
-            parent_task_run_id=parent_task_run_id, flow_name=flow_name, tags=tags,
-            state_types=_state_types(state_types), deployment_id=deployment_id, limit=limit,
+            parent_task_run_id=parent_task_run_id,
+            flow_name=flow_name,
+            tags=tags,
+            state_types=_state_types(state_types),
+            deployment_id=deployment_id,
+            limit=limit,
         )
 
     async def read_task_run(self, task_run_id: str) -> TaskRun:
@@ -57,7 +62,9 @@ class AsyncClient:
     async def read_task_run_states(self, task_run_id: str) -> list[State]:
         return await self._port.read_states(RunKind.TASK, str(task_run_id))
 
-    async def set_flow_run_state(self, flow_run_id: str, state: State, force: bool = False) -> OrchestrationResult:
+    async def set_flow_run_state(
+        self, flow_run_id: str, state: State, force: bool = False
+    ) -> OrchestrationResult:
         return await self._port.set_flow_run_state(str(flow_run_id), state, force)
 
     async def resume_flow_run(self, flow_run_id: str, run_input: Any = None) -> OrchestrationResult:
@@ -80,7 +87,9 @@ class AsyncClient:
     async def write_logs(self, entries: list[LogEntry]) -> None:
         await self._port.write_logs(entries)
 
-    async def read_logs(self, flow_run_id: str | None = None, task_run_id: str | None = None) -> list[LogEntry]:
+    async def read_logs(
+        self, flow_run_id: str | None = None, task_run_id: str | None = None
+    ) -> list[LogEntry]:
         from executor.loggers import flush_logs_async
 
         await flush_logs_async()  # so a run's own logs are readable right after it ends
@@ -114,7 +123,7 @@ class SyncClient:
         call.__name__ = name
         return call
 
-    def __enter__(self) -> "SyncClient":
+    def __enter__(self) -> SyncClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from executor.exceptions import CadenzaException
 
@@ -46,15 +47,22 @@ class FlowRunContext:
         return self.flow_run.id
 
     @classmethod
-    def get(cls) -> "FlowRunContext | None":
+    def get(cls) -> FlowRunContext | None:
         return _flow_ctx.get()
 
 
 class TaskRunContext:
     __slots__ = ("task", "task_run", "parameters", "result_factory", "log_prints", "flow_run_context")
 
-    def __init__(self, task: Any, task_run: Any, parameters: dict, result_factory: Any,
-                 log_prints: bool, flow_run_context: FlowRunContext | None) -> None:
+    def __init__(
+        self,
+        task: Any,
+        task_run: Any,
+        parameters: dict,
+        result_factory: Any,
+        log_prints: bool,
+        flow_run_context: FlowRunContext | None,
+    ) -> None:
         self.task = task
         self.task_run = task_run
         self.parameters = parameters
@@ -63,12 +71,16 @@ class TaskRunContext:
         self.flow_run_context = flow_run_context
 
     @classmethod
-    def get(cls) -> "TaskRunContext | None":
+    def get(cls) -> TaskRunContext | None:
         return _task_ctx.get()
 
 
-_flow_ctx: contextvars.ContextVar[FlowRunContext | None] = contextvars.ContextVar("cadenza_flow_run", default=None)
-_task_ctx: contextvars.ContextVar[TaskRunContext | None] = contextvars.ContextVar("cadenza_task_run", default=None)
+_flow_ctx: contextvars.ContextVar[FlowRunContext | None] = contextvars.ContextVar(
+    "cadenza_flow_run", default=None
+)
+_task_ctx: contextvars.ContextVar[TaskRunContext | None] = contextvars.ContextVar(
+    "cadenza_task_run", default=None
+)
 _tags_ctx: contextvars.ContextVar[frozenset] = contextvars.ContextVar("cadenza_tags", default=frozenset())
 
 

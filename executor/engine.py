@@ -38,7 +38,9 @@ async def run_flow_run(flow_run_id: str) -> State:
         return state
     # The flow's version and retry policy, known only now that it is loaded.
     await port.update_flow_run(
-        flow_run_id, flow_version=flow.version or "", retries=flow._retries(),
+        flow_run_id,
+        flow_version=flow.version or "",
+        retries=flow._retries(),
         retry_delay_seconds=flow._retry_delay(),
     )
     flow_run = await port.read_flow_run(flow_run_id)
@@ -51,8 +53,16 @@ async def run_flow_run(flow_run_id: str) -> State:
             state, _ = await propose(port, FLOW, flow_run_id, State(StateType.FAILED, message=message))
             return state
     where = "loop" if flow.isasync else "thread"
-    call = FlowCall(flow, parameters, None, None, current_tags() | frozenset(flow_run.tags), flow_run.name,
-                    where, loop=rt.user_loop() if flow.isasync else None)
+    call = FlowCall(
+        flow,
+        parameters,
+        None,
+        None,
+        current_tags() | frozenset(flow_run.tags),
+        flow_run.name,
+        where,
+        loop=rt.user_loop() if flow.isasync else None,
+    )
     outcome = await drive_flow_run(call, flow_run, parameters)
     if outcome.exc is not None and not isinstance(outcome.exc, Exception):
         raise outcome.exc  # interrupts end the process, as they would a script

@@ -17,7 +17,7 @@ class ParameterTypeError(CadenzaException):
     """Parameters did not validate against the function's type hints."""
 
     @classmethod
-    def from_validation_error(cls, exc: Exception) -> "ParameterTypeError":
+    def from_validation_error(cls, exc: Exception) -> ParameterTypeError:
         lines = []
         errors = getattr(exc, "errors", None)
         if callable(errors):
@@ -37,10 +37,8 @@ class SignatureMismatchError(CadenzaException, TypeError):
     """Parameters were given that the function does not accept."""
 
     @classmethod
-    def from_bad_params(cls, expected: list[str], given: list[str]) -> "SignatureMismatchError":
-        return cls(
-            f"Function expects parameters {expected!r} but was provided with parameters {given!r}"
-        )
+    def from_bad_params(cls, expected: list[str], given: list[str]) -> SignatureMismatchError:
+        return cls(f"Function expects parameters {expected!r} but was provided with parameters {given!r}")
 
 
 class ReservedArgumentError(CadenzaException, TypeError):

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from executor import settings
 from executor._options import (
-    as_attributes, constructor_signature, make_options, options_decorator, replace_options,
+    as_attributes,
+    constructor_signature,
+    make_options,
+    options_decorator,
+    replace_options,
 )
 from executor._params import Validator, bind, check_names, check_reserved
 from executor.task_runners import BaseTaskRunner, as_task_runner
@@ -63,7 +68,7 @@ class Flow(_FlowAttributes):
         self._configure(fn, make_options(FlowOptions, options, "Flow()"))
 
     @classmethod
-    def _from_options(cls, fn: Callable, options: FlowOptions) -> "Flow":
+    def _from_options(cls, fn: Callable, options: FlowOptions) -> Flow:
         flow = cls.__new__(cls)
         flow._configure(fn, options)
         return flow
@@ -114,7 +119,7 @@ class Flow(_FlowAttributes):
             return name
         return template.format(**parameters)
 
-    def with_options(self, **changes: Any) -> "Flow":
+    def with_options(self, **changes: Any) -> Flow:
         """A copy of this flow with the given options changed and the others kept."""
         return Flow._from_options(self.fn, replace_options(self.options, changes, "with_options()"))
 
@@ -130,7 +135,10 @@ class Flow(_FlowAttributes):
 Flow.__init__.__signature__ = constructor_signature(FlowOptions)  # type: ignore[attr-defined]
 
 flow = options_decorator(
-    FlowOptions, Flow._from_options, "flow", __name__,
+    FlowOptions,
+    Flow._from_options,
+    "flow",
+    __name__,
     """Mark a function as a flow: each call is a flow run orchestrated through its states.
 
     `@flow`, `@flow(name=..., task_runner=..., ...)` or `flow(fn, ...)`; the options are FlowOptions.""",

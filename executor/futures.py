@@ -21,10 +21,21 @@ class PrefectFuture:
     `asynchronous` futures (an async task submitted from an async flow) return awaitables from
     `.result()` and `.wait()`, as in Prefect 2."""
 
-    __slots__ = ("task", "key", "asynchronous", "_state", "_task_run_id", "_event", "_engine_waiter", "_loop",
-                 "__weakref__")
+    __slots__ = (
+        "task",
+        "key",
+        "asynchronous",
+        "_state",
+        "_task_run_id",
+        "_event",
+        "_engine_waiter",
+        "_loop",
+        "__weakref__",
+    )
 
-    def __init__(self, task: Any, key: str, loop: asyncio.AbstractEventLoop, asynchronous: bool = False) -> None:
+    def __init__(
+        self, task: Any, key: str, loop: asyncio.AbstractEventLoop, asynchronous: bool = False
+    ) -> None:
         self.task = task
         self.key = key
         self.asynchronous = asynchronous
@@ -103,7 +114,7 @@ class PrefectFuture:
         waiting = asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._wait_engine(), self._loop))
         try:
             return await asyncio.wait_for(waiting, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> Any:
@@ -131,4 +142,3 @@ class PrefectFuture:
 
     def __hash__(self) -> int:
         return id(self)
-

@@ -61,7 +61,9 @@ def _schedule_flush(delay: float) -> None:
     rt = _runtime
     if rt is None:
         return
-    rt.loop.call_soon_threadsafe(lambda: rt.loop.call_later(delay, lambda: rt.loop.create_task(flush_logs_async())))
+    rt.loop.call_soon_threadsafe(
+        lambda: rt.loop.call_later(delay, lambda: rt.loop.create_task(flush_logs_async()))
+    )
 
 
 async def flush_logs_async() -> None:
@@ -105,14 +107,22 @@ def install_handlers() -> None:
     if not any(getattr(h, "_cadenza_console", False) for h in root.handlers):
         console = logging.StreamHandler(sys.stderr)
         console._cadenza_console = True  # type: ignore[attr-defined]
-        console.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S"))
+        console.setFormatter(
+            logging.Formatter(
+                "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S"
+            )
+        )
         root.addHandler(console)
 
 
-def run_logger(flow_run_id: str | None = None, task_run_id: str | None = None, **extra: Any) -> RunLoggerAdapter:
+def run_logger(
+    flow_run_id: str | None = None, task_run_id: str | None = None, **extra: Any
+) -> RunLoggerAdapter:
     install_handlers()
     name = "cadenza.task_runs" if task_run_id else "cadenza.flow_runs"
-    return RunLoggerAdapter(logging.getLogger(name), {"flow_run_id": flow_run_id, "task_run_id": task_run_id, **extra})
+    return RunLoggerAdapter(
+        logging.getLogger(name), {"flow_run_id": flow_run_id, "task_run_id": task_run_id, **extra}
+    )
 
 
 def get_run_logger(**extra: Any) -> RunLoggerAdapter:
@@ -120,8 +130,13 @@ def get_run_logger(**extra: Any) -> RunLoggerAdapter:
     task_ctx = TaskRunContext.get()
     if task_ctx is not None:
         tr = task_ctx.task_run
-        return run_logger(flow_run_id=tr.flow_run_id, task_run_id=tr.id, task_run_name=tr.name,
-                          task_name=task_ctx.task.name, **extra)
+        return run_logger(
+            flow_run_id=tr.flow_run_id,
+            task_run_id=tr.id,
+            task_run_name=tr.name,
+            task_name=task_ctx.task.name,
+            **extra,
+        )
     flow_ctx = FlowRunContext.get()
     if flow_ctx is not None:
         fr = flow_ctx.flow_run
@@ -134,7 +149,9 @@ _print_target: contextvars.ContextVar[bool] = contextvars.ContextVar("cadenza_lo
 _original_print = builtins.print
 
 
-def _dispatching_print(*args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False) -> None:
+def _dispatching_print(
+    *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+) -> None:
     if _print_target.get() and file in (None, sys.stdout, sys.stderr):
         try:
             logger = get_run_logger()

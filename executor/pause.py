@@ -39,9 +39,7 @@ def pause_flow_run(
         if ctx.flow_run.parent_task_run_id:
             raise RuntimeError("Cannot pause subflows with the reschedule option.")
         if not ctx.flow_run.deployment_id:
-            raise RuntimeError(
-                "Cannot pause flows without a deployment with the reschedule option."
-            )
+            raise RuntimeError("Cannot pause flows without a deployment with the reschedule option.")
     if key is None:
         ctx.pause_count += 1
         key = str(ctx.pause_count)
@@ -62,8 +60,14 @@ def _colour(rt: rtm.Runtime, coro: Any, asynchronous: bool) -> Any:
     return rt.run(coro)
 
 
-async def _pause_here(rt: rtm.Runtime, ctx: FlowRunContext, timeout: float, poll_interval: float, key: str,
-                      reschedule: bool = False) -> Any:
+async def _pause_here(
+    rt: rtm.Runtime,
+    ctx: FlowRunContext,
+    timeout: float,
+    poll_interval: float,
+    key: str,
+    reschedule: bool = False,
+) -> Any:
     flow_run_id = ctx.flow_run.id
     paused = Paused(timeout_seconds=timeout, pause_key=key, reschedule=reschedule)
     try:

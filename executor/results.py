@@ -62,7 +62,7 @@ class ResultFactory:
         self,
         persist_result: bool = False,
         storage: Any = None,
-        serializer: "str | Serializer | None" = None,
+        serializer: str | Serializer | None = None,
     ) -> None:
         self.persist_result = persist_result
         if storage is None or isinstance(storage, (str, os.PathLike)):

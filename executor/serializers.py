@@ -51,7 +51,7 @@ _BY_NAME: dict[str, type[Serializer]] = {
 }
 
 
-def get_serializer(spec: "str | Serializer | None") -> Serializer:
+def get_serializer(spec: str | Serializer | None) -> Serializer:
     if spec is None:
         return PickleSerializer()
     if isinstance(spec, Serializer):

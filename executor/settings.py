@@ -11,9 +11,16 @@ from typing import Annotated
 from pydantic import Field
 
 from cadenza.settings import (
-    Accepts, Address, CadenzaSettings, Count, Flag, LogLevel, Seconds, SettingsError, UserPath, load,
+    Accepts,
+    Address,
+    CadenzaSettings,
+    Count,
+    Flag,
+    LogLevel,
+    Seconds,
+    UserPath,
+    load,
 )
-
 
 Threads = Annotated[int, Field(ge=0), Accepts("a whole number >= 0 (0 picks one from the CPU count)")]
 

@@ -6,8 +6,9 @@ import datetime as _dt
 import enum
 import inspect
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
 from executor.exceptions import (
     CancelledRun,
@@ -37,13 +38,11 @@ class StateType(str, enum.Enum):
         return self.value
 
 
-TERMINAL_STATES = frozenset(
-    {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
-)
+TERMINAL_STATES = frozenset({StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED})
 
 
 def now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 @dataclass(slots=True)
@@ -147,7 +146,7 @@ class State:
             raise get_state_exception(self)
         return self._value()
 
-    def copy(self, **changes: Any) -> "State":
+    def copy(self, **changes: Any) -> State:
         new = State(
             self.type,
             name=self.name,
@@ -164,7 +163,11 @@ class State:
 
     def __repr__(self) -> str:
         if self._data is not _UNSET:
-            shown = repr(self._data) if not isinstance(self._data, (list, tuple)) else f"{type(self._data).__name__}[{len(self._data)}]"
+            shown = (
+                repr(self._data)
+                if not isinstance(self._data, (list, tuple))
+                else f"{type(self._data).__name__}[{len(self._data)}]"
+            )
         else:
             shown = repr(getattr(self.result_ref, "kind", None))
         if len(shown) > 80:
@@ -259,11 +262,7 @@ _WRAPPERS = {
 
 
 def is_state_iterable(obj: Any) -> bool:
-    return (
-        isinstance(obj, (list, tuple, set))
-        and len(obj) > 0
-        and all(isinstance(o, State) for o in obj)
-    )
+    return isinstance(obj, (list, tuple, set)) and len(obj) > 0 and all(isinstance(o, State) for o in obj)
 
 
 def get_state_exception(state: State) -> BaseException:
@@ -347,8 +346,24 @@ def new_transition_id() -> str:
 
 
 __all__ = [
-    "State", "StateType", "StateDetails", "Completed", "Failed", "Crashed", "Cancelled",
-    "Cancelling", "Pending", "Running", "Scheduled", "Paused", "AwaitingRetry", "Retrying",
-    "Late", "TERMINAL_STATES", "get_state_exception", "raise_state_exception",
-    "return_value_to_state", "is_state_iterable",
+    "State",
+    "StateType",
+    "StateDetails",
+    "Completed",
+    "Failed",
+    "Crashed",
+    "Cancelled",
+    "Cancelling",
+    "Pending",
+    "Running",
+    "Scheduled",
+    "Paused",
+    "AwaitingRetry",
+    "Retrying",
+    "Late",
+    "TERMINAL_STATES",
+    "get_state_exception",
+    "raise_state_exception",
+    "return_value_to_state",
+    "is_state_iterable",
 ]

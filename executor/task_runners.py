@@ -48,20 +48,20 @@ class BaseTaskRunner(abc.ABC):
     def name(self) -> str:
         return type(self).__name__.replace("TaskRunner", "").lower()
 
-    def duplicate(self) -> "BaseTaskRunner":
+    def duplicate(self) -> BaseTaskRunner:
         """A new, unstarted runner with the same settings (override when __init__ takes any)."""
         return type(self)()
 
     # -- submissions ------------------------------------------------------------------------------
     @abc.abstractmethod
-    def submit(self, call: "TaskCall") -> PrefectFuture:
+    def submit(self, call: TaskCall) -> PrefectFuture:
         """Start the run of `call` from the submitting thread; give back `call.future`."""
 
-    async def submit_async(self, call: "TaskCall") -> PrefectFuture:
+    async def submit_async(self, call: TaskCall) -> PrefectFuture:
         """Start the run of `call` from an async flow's loop, without blocking that loop."""
         return self.submit(call)
 
-    async def wait(self, future: PrefectFuture, timeout: float | None = None) -> "State | None":
+    async def wait(self, future: PrefectFuture, timeout: float | None = None) -> State | None:
         """The run's final state, or None if it has not ended within `timeout` seconds."""
         state = future.get_state()
         if state is not None:
@@ -71,17 +71,17 @@ class BaseTaskRunner(abc.ABC):
         try:
             # shield: a timeout must not cancel the waiter other callers share.
             return await asyncio.wait_for(asyncio.shield(future._wait_engine()), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
 
     # -- lifetime: one flow run -------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 (optional hook: most runners need nothing)
         """Acquire what submissions need (a cluster, a client). Called once, on the engine loop."""
 
-    async def stop(self, exc: BaseException | None) -> None:
+    async def stop(self, exc: BaseException | None) -> None:  # noqa: B027 (optional hook)
         """Release what `start` acquired, never dropping a submitted run."""
 
-    async def __aenter__(self) -> "BaseTaskRunner":
+    async def __aenter__(self) -> BaseTaskRunner:
         if self._started:
             raise RuntimeError(f"{self!r} is already in use by a flow run; give each one a duplicate()")
         await self.start()
@@ -106,7 +106,7 @@ class SequentialTaskRunner(BaseTaskRunner):
     """Each submission runs to its end before `.submit()` returns: strict call order, and a sync
     function runs in the flow's own thread, as a direct call would."""
 
-    def submit(self, call: "TaskCall") -> PrefectFuture:
+    def submit(self, call: TaskCall) -> PrefectFuture:
         from executor._engine.calls import run_to_end
 
         outcome = run_to_end(call)
@@ -114,7 +114,7 @@ class SequentialTaskRunner(BaseTaskRunner):
             raise outcome.exc  # an interrupt inside the run ends the flow too
         return call.future
 
-    async def submit_async(self, call: "TaskCall") -> PrefectFuture:
+    async def submit_async(self, call: TaskCall) -> PrefectFuture:
         from executor._engine.calls import run_to_end_async
 
         outcome = await run_to_end_async(call)
@@ -135,7 +135,7 @@ class ConcurrentTaskRunner(BaseTaskRunner):
         self._loop = asyncio.get_running_loop()
         self._admit_soon = functools.partial(self._loop.call_soon_threadsafe, self._admit)
 
-    def submit(self, call: "TaskCall") -> PrefectFuture:
+    def submit(self, call: TaskCall) -> PrefectFuture:
         admit_soon = self._admit_soon
         if admit_soon is None:
             raise RuntimeError(f"{self!r} is not started: tasks are submitted from inside a flow run")
@@ -143,7 +143,7 @@ class ConcurrentTaskRunner(BaseTaskRunner):
         admit_soon(call)
         return call.future
 
-    def _admit(self, call: "TaskCall") -> None:
+    def _admit(self, call: TaskCall) -> None:
         if len(_running) >= MAX_IN_FLIGHT:
             _queued.append((self, call))
             return
@@ -183,7 +183,7 @@ def _run_ended(task: asyncio.Task) -> None:
         runner._admit(call)
 
 
-def as_task_runner(spec: "BaseTaskRunner | type[BaseTaskRunner] | None") -> BaseTaskRunner:
+def as_task_runner(spec: BaseTaskRunner | type[BaseTaskRunner] | None) -> BaseTaskRunner:
     """`task_runner=` as given to @flow: None (concurrent), a runner class or an instance."""
     if spec is None:
         return ConcurrentTaskRunner()

@@ -8,11 +8,16 @@ import hashlib
 import inspect
 import json
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from executor import settings
 from executor._options import (
-    as_attributes, constructor_signature, make_options, options_decorator, replace_options,
+    as_attributes,
+    constructor_signature,
+    make_options,
+    options_decorator,
+    replace_options,
 )
 from executor._params import bind, check_reserved
 from executor.annotations import BaseAnnotation, allow_failure, quote, unmapped
@@ -44,8 +49,9 @@ def hash_objects(*objects: Any) -> str | None:
         try:
             blob = cloudpickle.dumps(objects)
         except Exception:  # pickling runs objects' own __reduce__: anything can come out
-            log.debug("Cannot hash %d objects for a cache key; the run is not cached", len(objects),
-                      exc_info=True)
+            log.debug(
+                "Cannot hash %d objects for a cache key; the run is not cached", len(objects), exc_info=True
+            )
             return None
     return hashlib.md5(blob, usedforsecurity=False).hexdigest()
 
@@ -121,7 +127,7 @@ class Task(_TaskAttributes):
         self._configure(fn, make_options(TaskOptions, options, "Task()"))
 
     @classmethod
-    def _from_options(cls, fn: Callable, options: TaskOptions) -> "Task":
+    def _from_options(cls, fn: Callable, options: TaskOptions) -> Task:
         task = cls.__new__(cls)
         task._configure(fn, options)
         return task
@@ -180,7 +186,7 @@ class Task(_TaskAttributes):
         return own
 
     # -- user API -------------------------------------------------------------------------------
-    def with_options(self, **changes: Any) -> "Task":
+    def with_options(self, **changes: Any) -> Task:
         """A copy of this task with the given options changed and the others kept."""
         return Task._from_options(self.fn, replace_options(self.options, changes, "with_options()"))
 
@@ -203,7 +209,9 @@ class Task(_TaskAttributes):
         calls, extra = self._map_calls(args, kwargs)
         return self._submit_all(flow_ctx, calls, extra, return_state, wait_for)
 
-    async def _map_async(self, flow_ctx: Any, args: tuple, kwargs: dict, return_state: bool, wait_for: Any) -> Any:
+    async def _map_async(
+        self, flow_ctx: Any, args: tuple, kwargs: dict, return_state: bool, wait_for: Any
+    ) -> Any:
         import asyncio
 
         # Resolving futures at the top level may block; keep the flow's loop free meanwhile.
@@ -213,12 +221,16 @@ class Task(_TaskAttributes):
             out.append(await self._submit_one(flow_ctx, params, extra, return_state, wait_for))
         return out
 
-    def _submit_all(self, flow_ctx: Any, calls: list[dict], extra: list[str], return_state: bool, wait_for: Any) -> list:
+    def _submit_all(
+        self, flow_ctx: Any, calls: list[dict], extra: list[str], return_state: bool, wait_for: Any
+    ) -> list:
         from executor._engine.calls import submit_parameters
 
         return [submit_parameters(self, flow_ctx, p, return_state, wait_for, extra) for p in calls]
 
-    def _submit_one(self, flow_ctx: Any, params: dict, extra: list[str], return_state: bool, wait_for: Any) -> Any:
+    def _submit_one(
+        self, flow_ctx: Any, params: dict, extra: list[str], return_state: bool, wait_for: Any
+    ) -> Any:
         from executor._engine.calls import submit_parameters
 
         return submit_parameters(self, flow_ctx, params, return_state, wait_for, extra)
@@ -278,8 +290,14 @@ class Task(_TaskAttributes):
         if var_kw:
             extra = {k: item.pop(k) for k in list(item) if k not in sig.parameters}
             item[var_kw] = extra
-        bound = sig.bind_partial(**{k: v for k, v in item.items() if sig.parameters[k].kind not in (
-            inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)})
+        bound = sig.bind_partial(
+            **{
+                k: v
+                for k, v in item.items()
+                if sig.parameters[k].kind
+                not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+            }
+        )
         bound.apply_defaults()
         out = dict(bound.arguments)
         for k, v in item.items():
@@ -327,7 +345,10 @@ def _resolve_top_level(value: Any, upstream: list[str], allow: bool) -> Any:
 Task.__init__.__signature__ = constructor_signature(TaskOptions)  # type: ignore[attr-defined]
 
 task = options_decorator(
-    TaskOptions, Task._from_options, "task", __name__,
+    TaskOptions,
+    Task._from_options,
+    "task",
+    __name__,
     """Mark a function as a task: each call is a task run orchestrated through its states.
 
     `@task`, `@task(name=..., retries=..., ...)` or `task(fn, ...)`; the options are TaskOptions.""",

@@ -58,7 +58,14 @@ def _git(*args: str, cwd: Path = ROOT, failure: str = "") -> str:
 
 def resolve(ref: str, repo: Path = ROOT) -> tuple[str, str]:
     """(full sha, short sha) of the commit `ref` names."""
-    commit = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repo, failure=f"--baseline {ref!r} names no commit")
+    commit = _git(
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        f"{ref}^{{commit}}",
+        cwd=repo,
+        failure=f"--baseline {ref!r} names no commit",
+    )
     return commit, _git("rev-parse", "--short", commit, cwd=repo)
 
 
@@ -83,8 +90,16 @@ def generate_stubs(root: Path) -> None:
     baseline into this venv."""
     venv = Path(sys.prefix)
     cmd = [
-        "make", "-s", "-C", str(root), "protos",
-        f"PY={sys.executable}", f"VENV={venv}", "STAMP=/dev/null", "-o", "/dev/null",
+        "make",
+        "-s",
+        "-C",
+        str(root),
+        "protos",
+        f"PY={sys.executable}",
+        f"VENV={venv}",
+        "STAMP=/dev/null",
+        "-o",
+        "/dev/null",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 or not stubs_present(root):
@@ -99,8 +114,11 @@ def check_imports(root: Path) -> dict[str, str]:
         f"print(json.dumps({{p: importlib.import_module(p).__file__ for p in {list(PACKAGES)!r}}}))\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True,
-        cwd=tempfile.gettempdir(), env=baseline_env(root),
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+        env=baseline_env(root),
     )
     if proc.returncode != 0:
         raise SystemExit(f"the baseline at {root} does not import:\n{proc.stderr[-2000:]}")

@@ -23,7 +23,9 @@ def repetition_ratios(runs: list[dict[str, Any]], workload: str, mode: str) -> l
     return [now[rep] / before[rep] for rep in sorted(now) if rep in before and before[rep]]
 
 
-def comparison_rows(summary: dict[str, Any], runs: list[dict[str, Any]], workloads: list[str]) -> list[dict[str, Any]]:
+def comparison_rows(
+    summary: dict[str, Any], runs: list[dict[str, Any]], workloads: list[str]
+) -> list[dict[str, Any]]:
     rows = []
     for w in workloads:
         for mode in MODES:
@@ -33,11 +35,16 @@ def comparison_rows(summary: dict[str, Any], runs: list[dict[str, Any]], workloa
                 continue
             now_ms = (now or {}).get("per_unit_ms")
             before_ms = (before or {}).get("per_unit_ms")
-            rows.append({
-                "workload": w, "mode": mode, "now_ms": now_ms, "baseline_ms": before_ms,
-                "ratio": now_ms / before_ms if now_ms and before_ms else None,
-                "repetition_ratios": repetition_ratios(runs, w, mode),
-            })
+            rows.append(
+                {
+                    "workload": w,
+                    "mode": mode,
+                    "now_ms": now_ms,
+                    "baseline_ms": before_ms,
+                    "ratio": now_ms / before_ms if now_ms and before_ms else None,
+                    "repetition_ratios": repetition_ratios(runs, w, mode),
+                }
+            )
     return rows
 
 
@@ -49,20 +56,28 @@ def comparison_table(document: dict[str, Any], workloads: list[str]) -> str:
     cells = []
     for r in rows:
         reps = r["repetition_ratios"]
-        cells.append([
-            f"{TITLES[r['workload']]} (per {UNITS[r['workload']]})", r["mode"],
-            fmt(r["now_ms"], ".3f", "FAILED"), fmt(r["baseline_ms"], ".3f", "FAILED"),
-            fmt(r["ratio"], ".2f"), f"{min(reps):.2f}-{max(reps):.2f}" if reps else "-",
-        ])
+        cells.append(
+            [
+                f"{TITLES[r['workload']]} (per {UNITS[r['workload']]})",
+                r["mode"],
+                fmt(r["now_ms"], ".3f", "FAILED"),
+                fmt(r["baseline_ms"], ".3f", "FAILED"),
+                fmt(r["ratio"], ".2f"),
+                f"{min(reps):.2f}-{max(reps):.2f}" if reps else "-",
+            ]
+        )
     ratios = [r["ratio"] for r in rows if r["ratio"]]
     overall = (
         f"geometric mean of now/baseline over {len(ratios)} rows: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}\n"
-        if ratios else ""
+        if ratios
+        else ""
     )
     ref = baseline["ref"] if baseline["ref"] == at else f"{baseline['ref']} = {at}"
     return (
         f"Before/after: this checkout ({document['commit']}) against --baseline {ref}, in the same run:\n"
-        + table(headers, cells) + "\n" + overall
+        + table(headers, cells)
+        + "\n"
+        + overall
         + "now/baseline: median now over median at the baseline; below 1.0 = faster now.\n"
         + "per-rep ratios: lowest and highest now/baseline of single repetitions, each pair run back to back."
     )

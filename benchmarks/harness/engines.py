@@ -15,7 +15,9 @@ from .processes import clean_env
 
 @dataclass
 class Engine:
-    key: str  # cadenza-service | cadenza-embedded | baseline-service | baseline-embedded | prefect2 | prefect3
+    key: (
+        str  # cadenza-service | cadenza-embedded | baseline-service | baseline-embedded | prefect2 | prefect3
+    )
     label: str
     python: Path
     peer: bool = False
@@ -53,7 +55,13 @@ def baseline_engines(baseline: Baseline) -> list[Engine]:
     """Cadenza at the baseline, in both modes, on this venv's interpreter and dependencies."""
     py = Path(sys.executable)
     return [
-        Engine(f"baseline-{mode}", f"Baseline {baseline.short} ({mode})", py, version=baseline.commit, code=baseline.root)
+        Engine(
+            f"baseline-{mode}",
+            f"Baseline {baseline.short} ({mode})",
+            py,
+            version=baseline.commit,
+            code=baseline.root,
+        )
         for mode in ("service", "embedded")
     ]
 
@@ -66,7 +74,10 @@ def prefect_engines() -> list[Engine]:
             raise SystemExit(f"{py} is missing: run `make bench-peer`, which creates .bench/{key}")
         version = subprocess.run(
             [str(py), "-c", "import importlib.metadata as m; print(m.version('prefect'))"],
-            capture_output=True, text=True, cwd=tempfile.gettempdir(), env=clean_env(),
+            capture_output=True,
+            text=True,
+            cwd=tempfile.gettempdir(),
+            env=clean_env(),
         ).stdout.strip()
         out.append(Engine(key, f"Prefect {version or label[8:]}", py, peer=True, version=version))
     return out

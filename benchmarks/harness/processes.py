@@ -64,7 +64,9 @@ class ProcessResult:
     timed_out: bool = False
 
 
-def run_process(cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path, timeout: float) -> ProcessResult:
+def run_process(
+    cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path, timeout: float
+) -> ProcessResult:
     """Start `cmd` in its own session, wait for it with wait4, and sample the peak RSS
     (VmHWM) of every process of its session while it runs."""
     env = dict(env, BENCH_T0=repr(time.time()))
@@ -136,5 +138,5 @@ def parse_result(stdout: str) -> dict[str, Any] | None:
     """The `BENCH_RESULT {json}` line a workload or floor process prints last."""
     for line in reversed(stdout.splitlines()):
         if line.startswith("BENCH_RESULT "):
-            return json.loads(line[len("BENCH_RESULT "):])
+            return json.loads(line[len("BENCH_RESULT ") :])
     return None

@@ -14,8 +14,12 @@ from .targets import targets_text
 def render(document: dict[str, Any]) -> str:
     engines = [
         Engine(
-            key, e["label"], Path(e["python"]), peer=e.get("peer", key.startswith("prefect")),
-            version=e.get("version", ""), code=Path(e["code"]) if e.get("code") else None,
+            key,
+            e["label"],
+            Path(e["python"]),
+            peer=e.get("peer", key.startswith("prefect")),
+            version=e.get("version", ""),
+            code=Path(e["code"]) if e.get("code") else None,
         )
         for key, e in document["engines"].items()
     ]

@@ -6,9 +6,19 @@ import statistics
 from typing import Any
 
 NUMERIC = (
-    "per_unit_ms", "startup_s", "first_flow_s", "import_s", "work_s", "elapsed_s", "wall_s",
-    "peak_rss_mib", "tree_peak_rss_mib", "peak_rss_self_mib", "orchestrator_peak_rss_mib",
-    "orchestrator_rss_mib", "round_trips_per_unit",
+    "per_unit_ms",
+    "startup_s",
+    "first_flow_s",
+    "import_s",
+    "work_s",
+    "elapsed_s",
+    "wall_s",
+    "peak_rss_mib",
+    "tree_peak_rss_mib",
+    "peak_rss_self_mib",
+    "orchestrator_peak_rss_mib",
+    "orchestrator_rss_mib",
+    "round_trips_per_unit",
 )
 
 

@@ -19,7 +19,10 @@ def fmt(value: Any, spec: str = ".2f", missing: str = "-") -> str:
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
@@ -38,7 +41,17 @@ def floor_text(floors: list[dict[str, Any]], two_floors_ms: float) -> str:
 
 
 def workload_table(engine: Engine, summary: dict[str, dict[str, Any]], workloads: list[str]) -> str:
-    headers = ["workload", "n", "ms/unit", "x floor", "rt/unit", "start-up s", "elapsed s", "wall s", "RSS MiB"]
+    headers = [
+        "workload",
+        "n",
+        "ms/unit",
+        "x floor",
+        "rt/unit",
+        "start-up s",
+        "elapsed s",
+        "wall s",
+        "RSS MiB",
+    ]
     if engine.service:
         headers.append("orch. RSS")
     rows = []
@@ -69,7 +82,17 @@ def workload_table(engine: Engine, summary: dict[str, dict[str, Any]], workloads
 
 
 def scale_table(scale: dict[str, dict[str, dict[str, Any]]]) -> str:
-    headers = ["workload", "tasks", "ms/task", "vs smallest", "rt/task", "work s", "wall s", "RSS MiB", "orch. RSS"]
+    headers = [
+        "workload",
+        "tasks",
+        "ms/task",
+        "vs smallest",
+        "rt/task",
+        "work s",
+        "wall s",
+        "RSS MiB",
+        "orch. RSS",
+    ]
     rows = []
     for w, by_n in scale.items():
         sizes = sorted(by_n, key=int)
@@ -79,17 +102,25 @@ def scale_table(scale: dict[str, dict[str, dict[str, Any]]]) -> str:
             if "error" in r:
                 rows.append([TITLES[w], f"{int(k):,}", "FAILED", "", "", "", "", "", ""])
                 continue
-            rows.append([
-                TITLES[w], f"{int(k):,}", fmt(r["per_unit_ms"], ".3f"),
-                fmt(r["per_unit_ms"] / base if base else None, ".2f"),
-                fmt(r.get("round_trips_per_unit"), ".2f"), fmt(r.get("work_s"), ".1f"),
-                fmt(r.get("wall_s"), ".1f"), fmt(r.get("tree_peak_rss_mib"), ".0f"),
-                fmt(r.get("orchestrator_peak_rss_mib"), ".0f"),
-            ])
+            rows.append(
+                [
+                    TITLES[w],
+                    f"{int(k):,}",
+                    fmt(r["per_unit_ms"], ".3f"),
+                    fmt(r["per_unit_ms"] / base if base else None, ".2f"),
+                    fmt(r.get("round_trips_per_unit"), ".2f"),
+                    fmt(r.get("work_s"), ".1f"),
+                    fmt(r.get("wall_s"), ".1f"),
+                    fmt(r.get("tree_peak_rss_mib"), ".0f"),
+                    fmt(r.get("orchestrator_peak_rss_mib"), ".0f"),
+                ]
+            )
     return "Scale (Cadenza against its orchestrator service, one run each):\n" + table(headers, rows)
 
 
-def peer_table(engines: list[Engine], summary: dict[str, dict[str, dict[str, Any]]], workloads: list[str]) -> str:
+def peer_table(
+    engines: list[Engine], summary: dict[str, dict[str, dict[str, Any]]], workloads: list[str]
+) -> str:
     cz_s, cz_e = "cadenza-service", "cadenza-embedded"
     peers = [e for e in engines if e.peer]
     headers = ["median", *[e.label for e in engines]]
@@ -103,7 +134,12 @@ def peer_table(engines: list[Engine], summary: dict[str, dict[str, dict[str, Any
         for p in peers:
             for base in (cz_s, cz_e):
                 a, b = values.get(p.key), values.get(base)
-                cells.append(fmt(a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None, ".1f"))
+                cells.append(
+                    fmt(
+                        a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None,
+                        ".1f",
+                    )
+                )
         return cells
 
     def field(w: str, key: str):
@@ -114,12 +150,15 @@ def peer_table(engines: list[Engine], summary: dict[str, dict[str, dict[str, Any
         rows.append(row(f"{TITLES[w]}, ms per {UNITS[w]}", field(w, "per_unit_ms"), ".3f"))
     for w in workloads:
         rows.append(row(f"{w} x (2 x stream floor)", field(w, "floor_multiple"), ".1f"))
+
     def startup(e: str) -> float | None:
         values = [s.get("startup_s") for s in summary.get(e, {}).values() if s.get("startup_s") is not None]
         return statistics.median(values) if values else None
+
     rows.append(row("start-up s (first flow call)", startup, ".3f"))
     for w in workloads:
         rows.append(row(f"{w} whole process wall s", field(w, "wall_s"), ".2f"))
+
     def all_rss(w: str):
         # Every process of the engine: Prefect's own children, and Cadenza's separate orchestrator.
         def get(e: str) -> float | None:
@@ -127,6 +166,7 @@ def peer_table(engines: list[Engine], summary: dict[str, dict[str, dict[str, Any
             if s.get("tree_peak_rss_mib") is None:
                 return None
             return s["tree_peak_rss_mib"] + (s.get("orchestrator_peak_rss_mib") or 0.0)
+
         return get
 
     for w in workloads:

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .catalog import FLOOR_SCRIPT, ROOT, UNITS, WORKLOADS_SCRIPT
 from .baseline import is_under
+from .catalog import FLOOR_SCRIPT, ROOT, UNITS, WORKLOADS_SCRIPT
 from .engines import Engine, engine_env, workload_env
 from .processes import clean_env, parse_result, run_process, status_kib, tail
 
@@ -25,7 +25,16 @@ class OrchestratorService:
 
     def __init__(self, workdir: Path, engine: Engine) -> None:
         self.log_path = workdir / "orchestrator.log"
-        cmd = [sys.executable, "-m", "orchestrator", "serve", "--port", "0", "--db", str(workdir / "bench.db")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            str(workdir / "bench.db"),
+        ]
         # `-m` puts the working directory first on sys.path: the checkout whose code it runs.
         cwd = engine.code or ROOT
         with open(self.log_path, "wb") as log:
@@ -81,7 +90,9 @@ def run_workload(engine: Engine, workload: str, n: int, scratch: Path, timeout: 
         if orchestrator is not None:
             record["orchestrator_peak_rss_mib"], record["orchestrator_rss_mib"] = orchestrator.rss_mib()
             orchestrator.stop()
-    record.update(wall_s=proc.wall_s, peak_rss_mib=proc.peak_rss_mib, tree_peak_rss_mib=proc.tree_peak_rss_mib)
+    record.update(
+        wall_s=proc.wall_s, peak_rss_mib=proc.peak_rss_mib, tree_peak_rss_mib=proc.tree_peak_rss_mib
+    )
     result = parse_result(proc.stdout)
     if result is None or proc.returncode != 0:
         why = "timed out" if proc.timed_out else f"exit code {proc.returncode}"

@@ -41,7 +41,9 @@ async def propose(
     attempt = 0
     while True:
         if answer is None:
-            answer = await port.propose_state(kind, run_id, state, force=force, transition_id=new_transition_id())
+            answer = await port.propose_state(
+                kind, run_id, state, force=force, transition_id=new_transition_id()
+            )
         status = answer.status
         if status == ACCEPT:  # the port stamped `state` itself, or the next state of a creation
             return (state if answer.state is None else answer.state), answer.run_count

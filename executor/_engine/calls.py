@@ -53,12 +53,24 @@ def enter_flow_call(flow: Any, args: tuple, kwargs: dict, return_state: bool, wa
 
     portal = None
     if flow.isasync:  # an async subflow under a sync parent: the caller gets the value
-        call = FlowCall(flow, parameters, wait_for, parent, tags, name, "loop", loop=rt.user_loop(), dynamic_key=dynamic_key)
+        call = FlowCall(
+            flow,
+            parameters,
+            wait_for,
+            parent,
+            tags,
+            name,
+            "loop",
+            loop=rt.user_loop(),
+            dynamic_key=dynamic_key,
+        )
     elif flow.timeout_seconds:
         call = FlowCall(flow, parameters, wait_for, parent, tags, name, "thread", dynamic_key=dynamic_key)
     else:
         portal = rtm.CallerPortal(rt.loop)
-        call = FlowCall(flow, parameters, wait_for, parent, tags, name, "caller", portal=portal, dynamic_key=dynamic_key)
+        call = FlowCall(
+            flow, parameters, wait_for, parent, tags, name, "caller", portal=portal, dynamic_key=dynamic_key
+        )
     cf = rt.submit(run_flow(call))
     with _sigterm_raises(parent is None):
         try:
@@ -102,10 +114,28 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise TerminationSignal("SIGTERM")
 
 
-async def _async_flow_call(rt: rtm.Runtime, flow: Any, parameters: dict, wait_for: Any, parent: Any,
-                           tags: frozenset, name: str | None, dynamic_key: int, return_state: bool) -> Any:
-    call = FlowCall(flow, parameters, wait_for, parent, tags, name, "loop",
-                    loop=asyncio.get_running_loop(), dynamic_key=dynamic_key)
+async def _async_flow_call(
+    rt: rtm.Runtime,
+    flow: Any,
+    parameters: dict,
+    wait_for: Any,
+    parent: Any,
+    tags: frozenset,
+    name: str | None,
+    dynamic_key: int,
+    return_state: bool,
+) -> Any:
+    call = FlowCall(
+        flow,
+        parameters,
+        wait_for,
+        parent,
+        tags,
+        name,
+        "loop",
+        loop=asyncio.get_running_loop(),
+        dynamic_key=dynamic_key,
+    )
     return _deliver(await rt.run_async(run_flow(call)), return_state)
 
 
@@ -124,14 +154,30 @@ def _task_flow_context() -> FlowRunContext:
     return flow_ctx
 
 
-def _new_call(task: Any, flow_ctx: FlowRunContext, parameters: dict, wait_for: Any, asynchronous: bool,
-              extra_inputs: list[str] | None = None) -> TaskCall:
+def _new_call(
+    task: Any,
+    flow_ctx: FlowRunContext,
+    parameters: dict,
+    wait_for: Any,
+    asynchronous: bool,
+    extra_inputs: list[str] | None = None,
+) -> TaskCall:
     dynamic_key = flow_ctx.next_dynamic_key(task.task_key)
     future = PrefectFuture(task, f"{task.name}-{dynamic_key}", rtm.get_runtime().loop, asynchronous)
     tags = task.tags | current_tags() if task.tags else current_tags()
     loop = flow_ctx.user_loop if (task.isasync and flow_ctx.user_loop is not None) else None
-    return TaskCall(task, parameters, wait_for, flow_ctx, dynamic_key, tags, future, "pool", loop=loop,
-                    extra_inputs=extra_inputs)
+    return TaskCall(
+        task,
+        parameters,
+        wait_for,
+        flow_ctx,
+        dynamic_key,
+        tags,
+        future,
+        "pool",
+        loop=loop,
+        extra_inputs=extra_inputs,
+    )
 
 
 def run_to_end(call: TaskCall) -> rtm.Outcome:
@@ -177,8 +223,14 @@ def enter_task_submit(task: Any, args: tuple, kwargs: dict, return_state: bool, 
     return submit_parameters(task, flow_ctx, parameters, return_state, wait_for)
 
 
-def submit_parameters(task: Any, flow_ctx: FlowRunContext, parameters: dict, return_state: bool,
-                      wait_for: Any, extra_inputs: list[str] | None = None) -> Any:
+def submit_parameters(
+    task: Any,
+    flow_ctx: FlowRunContext,
+    parameters: dict,
+    return_state: bool,
+    wait_for: Any,
+    extra_inputs: list[str] | None = None,
+) -> Any:
     both_async = task.isasync and flow_ctx.flow.isasync
     call = _new_call(task, flow_ctx, parameters, wait_for, both_async, extra_inputs)
     flow_ctx.children.append(call.future)

@@ -20,7 +20,7 @@ from executor.futures import PrefectFuture
 from executor.loggers import flush_logs_async, print_mode, run_logger
 from executor.objects import FlowRun, OrchestrationResult
 from executor.results import ResultFactory
-from executor.states import State, StateType, _UNSET, return_value_to_state
+from executor.states import _UNSET, State, StateType, return_value_to_state
 
 log = logging.getLogger("cadenza.flow_runs")
 
@@ -52,7 +52,7 @@ async def _run_body(call: Any, ctx: FlowRunContext, params: dict) -> tuple[rtm.O
         return await aw, False
     try:
         return await asyncio.wait_for(aw, flow.timeout_seconds), False
-    except asyncio.TimeoutError:
+    except TimeoutError:
         ctx.timed_out.set()  # a sync body stops at its next task call
         return None, True
 
@@ -87,15 +87,18 @@ def _persist_settings(flow: Any, parent: FlowRunContext | None) -> tuple[bool, b
     return inherited, inherited or flow._retries() > 0
 
 
-async def drive_flow_run(call: Any, flow_run: FlowRun, parameters: dict,
-                         first: OrchestrationResult | None = None) -> rtm.Outcome:
+async def drive_flow_run(
+    call: Any, flow_run: FlowRun, parameters: dict, first: OrchestrationResult | None = None
+) -> rtm.Outcome:
     """`first`: the answer to a Running proposal already sent with the run's creation."""
     # The run enters its own task runner for its whole length, retries included.
     async with call.flow.task_runner.duplicate() as task_runner:
         return await _orchestrate(call, flow_run, parameters, task_runner, first)
 
 
-async def _orchestrate(call: Any, flow_run: Any, parameters: dict, task_runner: Any, first: Any) -> rtm.Outcome:
+async def _orchestrate(
+    call: Any, flow_run: Any, parameters: dict, task_runner: Any, first: Any
+) -> rtm.Outcome:
     rt = rtm.get_runtime()
     port = rt.port
     flow = call.flow
@@ -114,8 +117,11 @@ async def _orchestrate(call: Any, flow_run: Any, parameters: dict, task_runner: 
 
     persist, persist_children = _persist_settings(flow, parent)
     factory = ResultFactory(persist, flow.result_storage, flow.result_serializer)
-    log_prints = flow.log_prints if flow.log_prints is not None else (
-        parent.log_prints if parent is not None else settings.log_prints())
+    log_prints = (
+        flow.log_prints
+        if flow.log_prints is not None
+        else (parent.log_prints if parent is not None else settings.log_prints())
+    )
     reraise: BaseException | None = None
     try:
         state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING), first=first)
@@ -123,10 +129,15 @@ async def _orchestrate(call: Any, flow_run: Any, parameters: dict, task_runner: 
             flow_run.run_count = run_count
             flow_run.state = state
             ctx = FlowRunContext(
-                flow=flow, flow_run=flow_run, parameters=parameters,
+                flow=flow,
+                flow_run=flow_run,
+                parameters=parameters,
                 task_runner=task_runner,
-                result_factory=factory, persist_children=persist_children, log_prints=log_prints,
-                user_loop=call.loop if call.where == "loop" else None, tags=call.tags,
+                result_factory=factory,
+                persist_children=persist_children,
+                log_prints=log_prints,
+                user_loop=call.loop if call.where == "loop" else None,
+                tags=call.tags,
             )
             outcome, timed_out = await _run_body(call, ctx, parameters)
             children = await _children_states(ctx)

@@ -25,12 +25,33 @@ log = logging.getLogger("cadenza.flow_runs")
 class FlowCall:
     """Everything one flow call needs, captured in the calling thread."""
 
-    __slots__ = ("flow", "parameters", "wait_for", "parent", "tags", "name", "where", "portal", "loop",
-                 "dynamic_key", "flow_run_id")
+    __slots__ = (
+        "flow",
+        "parameters",
+        "wait_for",
+        "parent",
+        "tags",
+        "name",
+        "where",
+        "portal",
+        "loop",
+        "dynamic_key",
+        "flow_run_id",
+    )
 
-    def __init__(self, flow: Any, parameters: dict, wait_for: Any, parent: FlowRunContext | None,
-                 tags: frozenset, name: str | None, where: str, portal: Any = None, loop: Any = None,
-                 dynamic_key: int = 0) -> None:
+    def __init__(
+        self,
+        flow: Any,
+        parameters: dict,
+        wait_for: Any,
+        parent: FlowRunContext | None,
+        tags: frozenset,
+        name: str | None,
+        where: str,
+        portal: Any = None,
+        loop: Any = None,
+        dynamic_key: int = 0,
+    ) -> None:
         self.flow = flow
         self.parameters = parameters
         self.wait_for = wait_for
@@ -59,15 +80,17 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         inputs = {n: await collect_inputs(v, links) for n, v in parameters.items()}
         if call.wait_for is not None:
             inputs["wait_for"] = await collect_inputs(call.wait_for, links)
-        tracking = await port.create_task_run(TaskRunSpec(
-            flow_run_id=parent.flow_run.id,
-            task_key=flow.task_key,
-            dynamic_key=str(call.dynamic_key),
-            name=f"{flow.name}-{call.dynamic_key}",
-            task_version=flow.version or "",
-            tags=sorted(call.tags),
-            task_inputs=inputs,
-        ))
+        tracking = await port.create_task_run(
+            TaskRunSpec(
+                flow_run_id=parent.flow_run.id,
+                task_key=flow.task_key,
+                dynamic_key=str(call.dynamic_key),
+                name=f"{flow.name}-{call.dynamic_key}",
+                task_version=flow.version or "",
+                tags=sorted(call.tags),
+                task_inputs=inputs,
+            )
+        )
         tracking_id = tracking.id
         if not tracking.created and tracking.state is not None and tracking.state.is_completed():
             reused = await _reuse_completed_child(port, tracking_id)
@@ -170,10 +193,50 @@ async def _reuse_completed_child(port: OrchestratorPort, tracking_id: str) -> St
     return state
 
 
-_ADJ = ("amber", "brisk", "calm", "deft", "eager", "fuzzy", "gentle", "hasty", "ivory", "jolly",
-        "keen", "lively", "mellow", "nimble", "olive", "proud", "quiet", "rapid", "sunny", "tidy")
-_NOUN = ("otter", "heron", "lynx", "mole", "newt", "owl", "panda", "quail", "raven", "seal",
-         "tapir", "viper", "wren", "yak", "zebra", "bison", "crane", "dingo", "egret", "finch")
+_ADJ = (
+    "amber",
+    "brisk",
+    "calm",
+    "deft",
+    "eager",
+    "fuzzy",
+    "gentle",
+    "hasty",
+    "ivory",
+    "jolly",
+    "keen",
+    "lively",
+    "mellow",
+    "nimble",
+    "olive",
+    "proud",
+    "quiet",
+    "rapid",
+    "sunny",
+    "tidy",
+)
+_NOUN = (
+    "otter",
+    "heron",
+    "lynx",
+    "mole",
+    "newt",
+    "owl",
+    "panda",
+    "quail",
+    "raven",
+    "seal",
+    "tapir",
+    "viper",
+    "wren",
+    "yak",
+    "zebra",
+    "bison",
+    "crane",
+    "dingo",
+    "egret",
+    "finch",
+)
 
 
 def _generated_name() -> str:

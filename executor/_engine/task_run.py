@@ -14,12 +14,25 @@ from executor import _runtime as rtm
 from executor._engine.answers import TASK, crashed_state, is_crash, propose
 from executor._params import to_call_args
 from executor._port import TaskRunSpec
-from executor._resolve import collect_inputs, is_untrackable, needs_resolution, resolve_parameters, resolve_wait_for
+from executor._resolve import (
+    collect_inputs,
+    is_untrackable,
+    needs_resolution,
+    resolve_parameters,
+    resolve_wait_for,
+)
 from executor.context import TaskRunContext, reset_task_context, set_task_context
 from executor.exceptions import Abort, UpstreamTaskError
 from executor.loggers import print_mode
 from executor.objects import TaskRun
-from executor.states import _UNSET, State, StateType, exception_to_failed_state, new_transition_id, return_value_to_state
+from executor.states import (
+    _UNSET,
+    State,
+    StateType,
+    exception_to_failed_state,
+    new_transition_id,
+    return_value_to_state,
+)
 
 log = logging.getLogger("cadenza.task_runs")
 _LINK_ITEMS_MAX = 1000
@@ -29,13 +42,33 @@ class TaskCall:
     """Everything one task call needs, captured in the calling thread."""
 
     __slots__ = (
-        "task", "parameters", "wait_for", "flow_ctx", "dynamic_key", "tags", "future", "where",
-        "portal", "loop", "extra_inputs",
+        "task",
+        "parameters",
+        "wait_for",
+        "flow_ctx",
+        "dynamic_key",
+        "tags",
+        "future",
+        "where",
+        "portal",
+        "loop",
+        "extra_inputs",
     )
 
-    def __init__(self, task: Any, parameters: dict, wait_for: Any, flow_ctx: Any, dynamic_key: int,
-                 tags: frozenset, future: Any, where: str, portal: Any = None, loop: Any = None,
-                 extra_inputs: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        task: Any,
+        parameters: dict,
+        wait_for: Any,
+        flow_ctx: Any,
+        dynamic_key: int,
+        tags: frozenset,
+        future: Any,
+        where: str,
+        portal: Any = None,
+        loop: Any = None,
+        extra_inputs: list[str] | None = None,
+    ) -> None:
         self.task = task
         self.parameters = parameters
         self.wait_for = wait_for
@@ -49,8 +82,9 @@ class TaskCall:
         self.extra_inputs = extra_inputs
 
 
-def _task_inputs(inputs: dict[str, list[str]], wait_ids: list[str] | None, extra: list[str] | None,
-                 parameters: dict) -> dict[str, list[str]]:
+def _task_inputs(
+    inputs: dict[str, list[str]], wait_ids: list[str] | None, extra: list[str] | None, parameters: dict
+) -> dict[str, list[str]]:
     """Upstream task run ids per parameter (every parameter listed), then under "wait_for"."""
     out: dict[str, list[str]] = {}
     for name in parameters:
@@ -143,7 +177,7 @@ async def _execute(call: TaskCall, params: dict, ctx: TaskRunContext) -> rtm.Out
         return await aw
     try:
         return await asyncio.wait_for(aw, task.timeout_seconds)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         # A sync function's thread runs on; the run is over for the orchestrator anyway.
         exc = TimeoutError(f"Task run exceeded timeout of {task.timeout_seconds} seconds")
         state = State(StateType.FAILED, name="TimedOut", message=str(exc), data=exc)
@@ -203,8 +237,14 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
     try:
         name = _run_name(task, resolved, call.dynamic_key)
         if task.cache_key_fn is not None and upstream_error is None:
-            cache_ctx = TaskRunContext(task, TaskRun(id="", name=name, flow_run_id=flow_ctx.flow_run.id),
-                                       resolved, flow_ctx.result_factory, False, flow_ctx)
+            cache_ctx = TaskRunContext(
+                task,
+                TaskRun(id="", name=name, flow_run_id=flow_ctx.flow_run.id),
+                resolved,
+                flow_ctx.result_factory,
+                False,
+                flow_ctx,
+            )
             cache_key = task.cache_key_fn(cache_ctx, resolved)
     except Exception as exc:  # a user callable failed: the run is created, then Crashed below
         log.debug("task_run_name or cache_key_fn of task %r raised %r", task.name, exc)
@@ -272,7 +312,7 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
             if final.type is StateType.COMPLETED and cache_key:
                 final.state_details.cache_key = cache_key
                 if task.cache_expiration is not None:
-                    final.state_details.cache_expiration = _dt.datetime.now(_dt.timezone.utc) + task.cache_expiration
+                    final.state_details.cache_expiration = _dt.datetime.now(_dt.UTC) + task.cache_expiration
             state, run_count = await propose(port, TASK, task_run_id, final)
             if state is final and final.type is StateType.COMPLETED:
                 _link(links, final)
@@ -301,14 +341,24 @@ def _link(links: dict, state: State) -> None:
 
 
 async def _run_hooks(call: TaskCall, task_run: Any, state: State) -> None:
-    hooks = call.task.on_completion if state.is_completed() else call.task.on_failure if state.is_failed() else None
+    hooks = (
+        call.task.on_completion
+        if state.is_completed()
+        else call.task.on_failure
+        if state.is_failed()
+        else None
+    )
     if not hooks:
         return
     rt = rtm.get_runtime()
     for hook in hooks:
         if inspect.iscoroutinefunction(hook):
-            out = await rtm.run_on_loop(call.loop or rt.user_loop(), lambda h=hook: h(call.task, task_run, state))
+            out = await rtm.run_on_loop(
+                call.loop or rt.user_loop(), lambda h=hook: h(call.task, task_run, state)
+            )
         else:
             out = await rtm.run_in_thread(rt, hook, call.task, task_run, state)
         if out.exc is not None:
-            log.error("Hook %r of task %r raised %r", getattr(hook, "__name__", hook), call.task.name, out.exc)
+            log.error(
+                "Hook %r of task %r raised %r", getattr(hook, "__name__", hook), call.task.name, out.exc
+            )

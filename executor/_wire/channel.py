@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import grpc
-from cadenza import transport
 
+from cadenza import transport
 from executor import settings
 
 _CHANNEL_OPTIONS = [

@@ -9,15 +9,20 @@ from typing import Any
 
 from cadenza.v1 import orchestrator_pb2 as opb
 from cadenza.v1 import states_pb2 as spb
-
 from executor._port import FlowRunSpec, RunKind, TaskRunSpec
 from executor.objects import (
-    ConcurrencyLimit, FlowRun, LogEntry, OrchestrationResult, ProposalStatus, TaskInput, TaskRun,
+    ConcurrencyLimit,
+    FlowRun,
+    LogEntry,
+    OrchestrationResult,
+    ProposalStatus,
+    TaskInput,
+    TaskRun,
 )
 from executor.results import ResultRef
 from executor.states import State, StateDetails, StateType
 
-_UTC = _dt.timezone.utc
+_UTC = _dt.UTC
 _TYPE_TO_PB = {t: getattr(spb, f"STATE_TYPE_{t.value}") for t in StateType}
 _PB_TO_TYPE = {v: k for k, v in _TYPE_TO_PB.items()}
 _KIND_TO_PB = {
@@ -186,9 +191,7 @@ def task_run_from_pb(m: opb.TaskRun) -> TaskRun:
         dynamic_key=m.dynamic_key,
         task_version=m.task_version or None,
         tags=list(m.tags),
-        task_inputs={
-            k: [TaskInput(i.input_type, i.id) for i in v.inputs] for k, v in m.task_inputs.items()
-        },
+        task_inputs={k: [TaskInput(i.input_type, i.id) for i in v.inputs] for k, v in m.task_inputs.items()},
         empirical_policy={
             "retries": pol.retries,
             "retry_delay": list(pol.retry_delay_seconds),

@@ -4,12 +4,13 @@ stream (many runs multiplexed, one round trip each); everything else is a unary 
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import grpc
+
 from cadenza.v1 import orchestrator_pb2 as opb
 from cadenza.v1 import orchestrator_pb2_grpc as ogrpc
-
 from executor._port import FlowRunCreated, FlowRunSpec, RunKind, TaskRunCreated, TaskRunSpec
 from executor._wire import convert as cv
 from executor._wire.channel import call_metadata, open_channel
@@ -60,7 +61,12 @@ class GrpcPort:
         return FlowRunCreated(cv.flow_run_from_pb(resp.flow_run), resp.created, answer)
 
     async def propose_state(
-        self, kind: RunKind, run_id: str, state: State, *, force: bool = False,
+        self,
+        kind: RunKind,
+        run_id: str,
+        state: State,
+        *,
+        force: bool = False,
         transition_id: str | None = None,
     ) -> OrchestrationResult:
         req = cv.propose_state_request(kind, run_id, state, force, transition_id)
@@ -74,9 +80,14 @@ class GrpcPort:
         return cv.flow_run_from_pb(await self._read_flow_run_pb(flow_run_id))
 
     async def read_flow_runs(
-        self, *, parent_task_run_id: str | None = None, flow_name: str | None = None,
-        tags: Iterable[str] | None = None, state_types: Iterable[StateType] | None = None,
-        deployment_id: str | None = None, limit: int | None = None,
+        self,
+        *,
+        parent_task_run_id: str | None = None,
+        flow_name: str | None = None,
+        tags: Iterable[str] | None = None,
+        state_types: Iterable[StateType] | None = None,
+        deployment_id: str | None = None,
+        limit: int | None = None,
     ) -> list[FlowRun]:
         req = opb.ListFlowRunsRequest(
             parent_task_run_id=parent_task_run_id or "",
@@ -99,8 +110,12 @@ class GrpcPort:
         return cv.task_run_from_pb(resp.task_run)
 
     async def read_task_runs(
-        self, *, flow_run_id: str | None = None, tags: Iterable[str] | None = None,
-        state_types: Iterable[StateType] | None = None, limit: int | None = None,
+        self,
+        *,
+        flow_run_id: str | None = None,
+        tags: Iterable[str] | None = None,
+        state_types: Iterable[StateType] | None = None,
+        limit: int | None = None,
     ) -> list[TaskRun]:
         req = opb.ListTaskRunsRequest(
             flow_run_id=flow_run_id or "",
@@ -133,7 +148,9 @@ class GrpcPort:
         req.empirical_policy.retry_delay_seconds = retry_delay_seconds
         await self._call("UpdateFlowRun", req)
 
-    async def set_flow_run_state(self, flow_run_id: str, state: State, force: bool = False) -> OrchestrationResult:
+    async def set_flow_run_state(
+        self, flow_run_id: str, state: State, force: bool = False
+    ) -> OrchestrationResult:
         req = opb.SetFlowRunStateRequest(flow_run_id=flow_run_id, state=cv.state_to_pb(state), force=force)
         return cv.answer_from_pb((await self._call("SetFlowRunState", req)).result)
 
@@ -148,7 +165,9 @@ class GrpcPort:
     async def write_logs(self, entries: list[LogEntry]) -> None:
         await self._call("WriteLogs", opb.WriteLogsRequest(logs=[cv.log_to_pb(e) for e in entries]))
 
-    async def read_logs(self, flow_run_id: str | None = None, task_run_id: str | None = None) -> list[LogEntry]:
+    async def read_logs(
+        self, flow_run_id: str | None = None, task_run_id: str | None = None
+    ) -> list[LogEntry]:
         req = opb.ReadLogsRequest(
             flow_run_id=flow_run_id or "", task_run_id=task_run_id or "", page_size=_PAGE_SIZE
         )

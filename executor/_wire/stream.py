@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import grpc
-from cadenza.v1 import orchestrator_pb2 as opb
 
+from cadenza.v1 import orchestrator_pb2 as opb
 from executor.exceptions import OrchestratorError
 
 log = logging.getLogger("cadenza.engine")
@@ -131,13 +132,15 @@ class ProposalStream:
             if resp is grpc.aio.EOF:
                 raise ConnectionError("ProposeStates stream closed by the orchestrator")
             self._answered += 1
-            for answer in (resp.more if resp.more else (resp,)):
+            for answer in resp.more if resp.more else (resp,):
                 entry = pending.get(answer.request_id)
                 if entry is not None and not entry[0].done():
                     entry[0].set_result(answer)
 
     def _fail_all(self, exc: BaseException) -> None:
-        err = OrchestratorError(exc.code().name, exc.details() or str(exc)) if hasattr(exc, "details") else exc
+        err = (
+            OrchestratorError(exc.code().name, exc.details() or str(exc)) if hasattr(exc, "details") else exc
+        )
         for fut, _ in list(self._pending.values()):
             if not fut.done():
                 fut.set_exception(err)

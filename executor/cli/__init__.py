@@ -10,7 +10,6 @@ from . import commands, services
 from ._rpc import reported_errors
 from .settings import settings
 
-
 # Commands that talk to running services; the others start services, which check their own.
 _CLIENT_COMMANDS = {"deploy", "run", "flow-run", "concurrency-limit", "demo"}
 
@@ -29,9 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("executor", help="the executor service (and its worker)")
     ex.add_argument("action", choices=["serve"])
     ex.add_argument("--host")
-    ex.add_argument("--port", type=port_number, help="port, 0 picks a free one (CADENZA_EXECUTOR_PORT, default 4301)")
+    ex.add_argument(
+        "--port", type=port_number, help="port, 0 picks a free one (CADENZA_EXECUTOR_PORT, default 4301)"
+    )
     ex.add_argument("--orchestrator", help="host:port of the orchestrator (CADENZA_ORCHESTRATOR)")
-    ex.add_argument("--max-runs", type=int, help="concurrent flow runs (CADENZA_EXECUTOR_MAX_RUNS, default 4)")
+    ex.add_argument(
+        "--max-runs", type=int, help="concurrent flow runs (CADENZA_EXECUTOR_MAX_RUNS, default 4)"
+    )
     ex.add_argument("--log-level", type=log_level, help=level_help)
 
     st = sub.add_parser("start", help="run both services in the foreground; Ctrl-C stops both")
@@ -39,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--executor-port", type=port_number, help="CADENZA_EXECUTOR_PORT, default 4301")
     st.add_argument("--log-level", type=log_level, help=level_help)
 
-    dm = sub.add_parser("demo", help="start both services, run an example flow through the Executor RPC, stop")
+    dm = sub.add_parser(
+        "demo", help="start both services, run an example flow through the Executor RPC, stop"
+    )
     dm.add_argument("--examples", default="examples")
 
     dp = sub.add_parser("deploy", help="create or update a deployment of a flow")

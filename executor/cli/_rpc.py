@@ -9,10 +9,8 @@ import grpc
 
 from cadenza import transport
 from cadenza.settings import exit_on_error
-
 from cadenza.v1 import executor_pb2_grpc as epb_grpc
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
-
 
 from .settings import api_token, executor_address, orchestrator_address
 
@@ -74,4 +72,3 @@ def _exit_one():
     except CommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-

@@ -73,8 +73,11 @@ def watch_run(flow_run_id: str) -> int:
             change = event.state_change
             kind = "flow" if change.run_kind == pb.RUN_KIND_FLOW else "task"
             names[change.run_id] = change.run_name
-            print(f"{progress:>16} {kind} {change.run_name} -> {state_label(change.state)}"
-                  + (f": {change.state.message}" if change.state.message else ""), flush=True)
+            print(
+                f"{progress:>16} {kind} {change.run_name} -> {state_label(change.state)}"
+                + (f": {change.state.message}" if change.state.message else ""),
+                flush=True,
+            )
             if change.run_id == flow_run_id:
                 final_state = change.state
         elif event.HasField("log"):
@@ -96,7 +99,9 @@ def flow_run(args) -> int | None:
     if args.action == "inspect":
         details = _rpc.executor().ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=args.id))
         print(flow_run_details(details.flow_run))
-        print(f"result:        {details.result_json if details.has_result else '(' + details.result_note + ')'}")
+        print(
+            f"result:        {details.result_json if details.has_result else '(' + details.result_note + ')'}"
+        )
         return None
     if args.action == "watch":
         return watch_run(args.id)
@@ -107,7 +112,9 @@ def flow_run(args) -> int | None:
         print(f"Flow run {args.id} is now {state_label(resp.state)}")
         return None
     if args.action == "resume":
-        _rpc.executor().ResumeFlowRun(pb.ResumeFlowRunRequest(flow_run_id=args.id, run_input_json=args.input or ""))
+        _rpc.executor().ResumeFlowRun(
+            pb.ResumeFlowRunRequest(flow_run_id=args.id, run_input_json=args.input or "")
+        )
         print(f"Resumed flow run {args.id}")
         return None
     raise CommandError(f"unknown action {args.action}")
@@ -124,15 +131,19 @@ def concurrency_limit(args) -> None:
         raise CommandError(f"concurrency-limit {args.action} needs a tag")
     if args.action == "create":
         if args.limit is None:
-            raise CommandError("concurrency-limit create needs a limit: cadenza concurrency-limit create TAG N")
+            raise CommandError(
+                "concurrency-limit create needs a limit: cadenza concurrency-limit create TAG N"
+            )
         limit = orch.CreateConcurrencyLimit(
             pb.CreateConcurrencyLimitRequest(tag=args.tag, concurrency_limit=args.limit)
         ).concurrency_limit
         print(f"Concurrency limit for tag {limit.tag!r} set to {limit.concurrency_limit}")
     elif args.action == "inspect":
         limit = orch.ReadConcurrencyLimit(pb.ReadConcurrencyLimitRequest(tag=args.tag)).concurrency_limit
-        print(f"tag:           {limit.tag}\nlimit:         {limit.concurrency_limit}\n"
-              f"active slots:  {', '.join(limit.active_slots) or '-'}")
+        print(
+            f"tag:           {limit.tag}\nlimit:         {limit.concurrency_limit}\n"
+            f"active slots:  {', '.join(limit.active_slots) or '-'}"
+        )
     elif args.action == "delete":
         orch.DeleteConcurrencyLimit(pb.DeleteConcurrencyLimitRequest(tag=args.tag))
         print(f"Deleted concurrency limit for tag {args.tag!r}")

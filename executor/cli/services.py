@@ -17,7 +17,9 @@ _LISTENING = re.compile(r"listening on (\S+:\d+)")
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
 
 
 def orchestrator_serve(extra: list[str]) -> int:
@@ -27,7 +29,8 @@ def orchestrator_serve(extra: list[str]) -> int:
 
 
 def executor_serve(args) -> int:
-    from ..service.config import ExecutorConfig, settings as service_settings
+    from ..service.config import ExecutorConfig
+    from ..service.config import settings as service_settings
     from ..service.server import serve
 
     config = ExecutorConfig.from_env()
@@ -73,7 +76,8 @@ class OrchestratorProcess:
 
 def start(args) -> int:
     """Both services in the foreground; Ctrl-C (or SIGTERM) stops both cleanly."""
-    from ..service.config import ExecutorConfig, settings as service_settings
+    from ..service.config import ExecutorConfig
+    from ..service.config import settings as service_settings
     from ..service.server import serve
 
     config = ExecutorConfig.from_env()
@@ -100,9 +104,9 @@ def demo(args) -> int:
     from cadenza.v1 import executor_pb2 as epb
     from cadenza.v1 import orchestrator_pb2 as pb
 
+    from .._load import absolute_entrypoint, load_flow
     from . import _rpc
     from .commands import watch_run
-    from .._load import absolute_entrypoint, load_flow
 
     examples = Path(args.examples).resolve()
     entrypoint = f"{examples / 'demo_etl.py'}:etl"
@@ -113,7 +117,9 @@ def demo(args) -> int:
     orch = OrchestratorProcess(0, stderr=service_log)
     executor = subprocess.Popen(
         [sys.executable, "-m", "executor", "serve", "--port", "0", "--orchestrator", orch.address],
-        stdout=subprocess.PIPE, stderr=service_log, text=True,
+        stdout=subprocess.PIPE,
+        stderr=service_log,
+        text=True,
     )
     try:
         match = _LISTENING.search(executor.stdout.readline())
@@ -124,8 +130,12 @@ def demo(args) -> int:
         print(f"orchestrator on {orch.address}, executor on {match.group(1)} (service logs: {log_path})")
         flow = load_flow(entrypoint)
         _rpc.orchestrator().CreateDeployment(
-            pb.CreateDeploymentRequest(name="demo-etl", flow_name=flow.name, entrypoint=absolute_entrypoint(entrypoint),
-                                       parameters_json='{"rows": 5}')
+            pb.CreateDeploymentRequest(
+                name="demo-etl",
+                flow_name=flow.name,
+                entrypoint=absolute_entrypoint(entrypoint),
+                parameters_json='{"rows": 5}',
+            )
         )
         print("deployed examples/demo_etl.py:etl as 'demo-etl'; submitting a run through the Executor RPC")
         resp = _rpc.executor().SubmitFlowRun(epb.SubmitFlowRunRequest(deployment_name="demo-etl"))

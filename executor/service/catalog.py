@@ -51,7 +51,7 @@ class FlowCatalog:
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"the flow at {entrypoint!r} cannot be loaded: {exc}. Fix it and redeploy.",
             ) from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise Refused(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 f"loading the flow at {entrypoint!r} took longer than {LOAD_TIMEOUT_SECONDS:.0f}s",

@@ -11,8 +11,17 @@ import uuid
 from dataclasses import dataclass, field
 
 from cadenza.settings import (
-    EXECUTOR_PORT, LOCALHOST, ORCHESTRATOR_ADDRESS, CommaList, Host, Port, PositiveCount, PositiveSeconds, Seconds,
-    ServingSettings, load,
+    EXECUTOR_PORT,
+    LOCALHOST,
+    ORCHESTRATOR_ADDRESS,
+    CommaList,
+    Host,
+    Port,
+    PositiveCount,
+    PositiveSeconds,
+    Seconds,
+    ServingSettings,
+    load,
 )
 from executor.settings import EngineSettings
 
@@ -50,7 +59,7 @@ class ExecutorConfig:
             self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
     @classmethod
-    def from_env(cls) -> "ExecutorConfig":
+    def from_env(cls) -> ExecutorConfig:
         env = settings()
         return cls(
             host=env.executor_host,

@@ -9,14 +9,23 @@ def describe_result(state: spb.State) -> tuple[bool, str, str]:
     """(has_result, result_json, note) for a run's current state."""
     name = spb.StateType.Name(state.type).removeprefix("STATE_TYPE_")
     data = state.data
-    if state.type not in (spb.STATE_TYPE_COMPLETED, spb.STATE_TYPE_FAILED, spb.STATE_TYPE_CRASHED, spb.STATE_TYPE_CANCELLED):
+    if state.type not in (
+        spb.STATE_TYPE_COMPLETED,
+        spb.STATE_TYPE_FAILED,
+        spb.STATE_TYPE_CRASHED,
+        spb.STATE_TYPE_CANCELLED,
+    ):
         return False, "", f"the run is not finished (it is {name})"
     if data.HasField("json"):
         return True, data.json, ""
     if data.kind == spb.RESULT_KIND_PERSISTED:
-        return False, "", (
-            f"the result is a Python-only value (serializer {data.serializer or 'cloudpickle'}); "
-            "read it from Python with executor.client"
+        return (
+            False,
+            "",
+            (
+                f"the result is a Python-only value (serializer {data.serializer or 'cloudpickle'}); "
+                "read it from Python with executor.client"
+            ),
         )
     if data.kind == spb.RESULT_KIND_UNPERSISTED:
         return False, "", "the result was not persisted; set persist_result=True on the flow"

@@ -60,7 +60,10 @@ async def start_executor(config: ExecutorConfig) -> RunningExecutor:
     try:
         server, port, health_servicer = await start_grpc_server(
             lambda s: epb_grpc.add_ExecutorServicer_to_server(ExecutorServicer(stub, config), s),
-            SERVICE_NAME, config.host, config.port, config.api_token,
+            SERVICE_NAME,
+            config.host,
+            config.port,
+            config.api_token,
             options=[("grpc.keepalive_permit_without_calls", 1)],
         )
     except OSError:

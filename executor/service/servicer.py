@@ -45,7 +45,9 @@ def handled(method):
             await context.abort(exc.code(), details)
         except Exception:
             log.exception("%s failed", method.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"{method.__name__} failed unexpectedly; see the executor log")
+            await context.abort(
+                grpc.StatusCode.INTERNAL, f"{method.__name__} failed unexpectedly; see the executor log"
+            )
 
     return wrapper
 
@@ -63,10 +65,16 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
     async def SubmitFlowRun(self, request, context):
         parameters = parse_parameters(request.parameters_json)
         if bool(request.deployment_name) == bool(request.entrypoint):
-            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "give exactly one of deployment_name or entrypoint")
+            raise Refused(
+                grpc.StatusCode.INVALID_ARGUMENT, "give exactly one of deployment_name or entrypoint"
+            )
         if request.deployment_name:
-            dep = (await self._call("ReadDeployment", pb.ReadDeploymentRequest(name=request.deployment_name))).deployment
-            await self.catalog.check(dep.entrypoint, {**json.loads(dep.parameters_json or "{}"), **parameters})
+            dep = (
+                await self._call("ReadDeployment", pb.ReadDeploymentRequest(name=request.deployment_name))
+            ).deployment
+            await self.catalog.check(
+                dep.entrypoint, {**json.loads(dep.parameters_json or "{}"), **parameters}
+            )
             resp = await self._call(
                 "CreateFlowRunFromDeployment",
                 pb.CreateFlowRunFromDeploymentRequest(
@@ -101,13 +109,19 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
 
     @handled
     async def ReadFlowRun(self, request, context):
-        run = (await self._call("ReadFlowRun", pb.ReadFlowRunRequest(flow_run_id=request.flow_run_id))).flow_run
+        run = (
+            await self._call("ReadFlowRun", pb.ReadFlowRunRequest(flow_run_id=request.flow_run_id))
+        ).flow_run
         has_result, result_json, note = describe_result(run.state)
-        return epb.FlowRunDetails(flow_run=run, has_result=has_result, result_json=result_json, result_note=note)
+        return epb.FlowRunDetails(
+            flow_run=run, has_result=has_result, result_json=result_json, result_note=note
+        )
 
     @handled
     async def CancelFlowRun(self, request, context):
-        run = (await self._call("ReadFlowRun", pb.ReadFlowRunRequest(flow_run_id=request.flow_run_id))).flow_run
+        run = (
+            await self._call("ReadFlowRun", pb.ReadFlowRunRequest(flow_run_id=request.flow_run_id))
+        ).flow_run
         if run.state.type in _FINAL:
             raise Refused(
                 grpc.StatusCode.FAILED_PRECONDITION,
@@ -121,7 +135,9 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
         )
         result = resp.result
         if result.status in (pb.PROPOSAL_STATUS_ABORT, pb.PROPOSAL_STATUS_WAIT):
-            raise Refused(grpc.StatusCode.FAILED_PRECONDITION, f"flow run {run.id} cannot be cancelled: {result.reason}")
+            raise Refused(
+                grpc.StatusCode.FAILED_PRECONDITION, f"flow run {run.id} cannot be cancelled: {result.reason}"
+            )
         return epb.CancelFlowRunResponse(state=result.state)
 
     @handled
@@ -133,7 +149,9 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
         if result.status == pb.PROPOSAL_STATUS_ABORT:
             raise Refused(grpc.StatusCode.FAILED_PRECONDITION, result.reason or "the flow run is not paused")
         if result.status == pb.PROPOSAL_STATUS_REJECT and result.state.type == spb.STATE_TYPE_FAILED:
-            raise Refused(grpc.StatusCode.FAILED_PRECONDITION, f"the pause had timed out: {result.state.message}")
+            raise Refused(
+                grpc.StatusCode.FAILED_PRECONDITION, f"the pause had timed out: {result.state.message}"
+            )
         return resp
 
     @handled

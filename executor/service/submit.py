@@ -22,7 +22,10 @@ def parse_parameters(text: str) -> dict:
     except ValueError as exc:
         raise Refused(grpc.StatusCode.INVALID_ARGUMENT, f"parameters_json is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "parameters_json must be a JSON object of parameter names to values")
+        raise Refused(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "parameters_json must be a JSON object of parameter names to values",
+        )
     return value
 
 
@@ -52,5 +55,7 @@ def check_entrypoint(entrypoint: str, allowed_prefixes: list[str]) -> tuple[str,
     except (ImportError, ValueError):
         spec = None
     if spec is None:
-        raise Refused(grpc.StatusCode.NOT_FOUND, f"module {module!r} of entrypoint {entrypoint!r} was not found")
+        raise Refused(
+            grpc.StatusCode.NOT_FOUND, f"module {module!r} of entrypoint {entrypoint!r} was not found"
+        )
     return module, function

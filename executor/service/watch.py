@@ -41,17 +41,27 @@ class _Progress:
 async def _history(stub, config: ExecutorConfig, run: pb.FlowRun):
     """A finished run: its whole state history, its task runs' states and its log lines."""
     meta = config.metadata()
-    states = await stub.ReadStates(pb.ReadStatesRequest(run_kind=pb.RUN_KIND_FLOW, run_id=run.id), timeout=10, metadata=meta)
+    states = await stub.ReadStates(
+        pb.ReadStatesRequest(run_kind=pb.RUN_KIND_FLOW, run_id=run.id), timeout=10, metadata=meta
+    )
     for state in states.states:
-        yield pb.RunStateChange(run_kind=pb.RUN_KIND_FLOW, run_id=run.id, run_name=run.name, flow_run_id=run.id, state=state)
+        yield pb.RunStateChange(
+            run_kind=pb.RUN_KIND_FLOW, run_id=run.id, run_name=run.name, flow_run_id=run.id, state=state
+        )
     token = ""
     while True:
         page = await stub.ListTaskRuns(
-            pb.ListTaskRunsRequest(flow_run_id=run.id, page_size=1000, page_token=token), timeout=10, metadata=meta
+            pb.ListTaskRunsRequest(flow_run_id=run.id, page_size=1000, page_token=token),
+            timeout=10,
+            metadata=meta,
         )
         for task in page.task_runs:
             yield pb.RunStateChange(
-                run_kind=pb.RUN_KIND_TASK, run_id=task.id, run_name=task.name, flow_run_id=run.id, state=task.state
+                run_kind=pb.RUN_KIND_TASK,
+                run_id=task.id,
+                run_name=task.name,
+                flow_run_id=run.id,
+                state=task.state,
             )
         token = page.next_page_token
         if not token:
@@ -59,7 +69,9 @@ async def _history(stub, config: ExecutorConfig, run: pb.FlowRun):
     token = ""
     while True:
         logs = await stub.ReadLogs(
-            pb.ReadLogsRequest(flow_run_id=run.id, page_size=1000, page_token=token), timeout=10, metadata=meta
+            pb.ReadLogsRequest(flow_run_id=run.id, page_size=1000, page_token=token),
+            timeout=10,
+            metadata=meta,
         )
         for entry in logs.logs:
             yield entry
@@ -70,7 +82,9 @@ async def _history(stub, config: ExecutorConfig, run: pb.FlowRun):
 
 async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
     meta = config.metadata()
-    run = (await stub.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=flow_run_id), timeout=10, metadata=meta)).flow_run
+    run = (
+        await stub.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=flow_run_id), timeout=10, metadata=meta)
+    ).flow_run
     progress = _Progress()
     sequence = 0
     if run.state.type in _FINAL:
@@ -81,8 +95,13 @@ async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
         total, done = progress.counts
         for i, item in enumerate(items):
             sequence += 1
-            event = epb.FlowRunEvent(sequence=sequence, snapshot=True, terminal=i == len(items) - 1,
-                                     task_runs_total=total, task_runs_done=done)
+            event = epb.FlowRunEvent(
+                sequence=sequence,
+                snapshot=True,
+                terminal=i == len(items) - 1,
+                task_runs_total=total,
+                task_runs_done=done,
+            )
             if isinstance(item, pb.RunStateChange):
                 event.state_change.CopyFrom(item)
             else:
@@ -129,14 +148,19 @@ async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
                 if root and msg.terminal:
                     sequence += 1
                     total, done = progress.counts
-                    yield epb.FlowRunEvent(sequence=sequence, terminal=True, task_runs_total=total, task_runs_done=done)
+                    yield epb.FlowRunEvent(
+                        sequence=sequence, terminal=True, task_runs_total=total, task_runs_done=done
+                    )
                     return
                 continue
             sequence += 1
             total, done = progress.counts
             event = epb.FlowRunEvent(
-                sequence=sequence, snapshot=msg.snapshot, terminal=root and msg.terminal,
-                task_runs_total=total, task_runs_done=done,
+                sequence=sequence,
+                snapshot=msg.snapshot,
+                terminal=root and msg.terminal,
+                task_runs_total=total,
+                task_runs_done=done,
             )
             if msg.HasField("state_change"):
                 event.state_change.CopyFrom(msg.state_change)

@@ -109,7 +109,12 @@ class Worker:
                 )
                 backoff = 0.2
             except grpc.aio.AioRpcError as exc:
-                log.warning("claiming runs failed (%s): %s; retrying in %.1fs", exc.code().name, exc.details(), backoff)
+                log.warning(
+                    "claiming runs failed (%s): %s; retrying in %.1fs",
+                    exc.code().name,
+                    exc.details(),
+                    backoff,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -151,10 +156,16 @@ class Worker:
             return  # handed back for a retry or a resume; another claim will pick it up
         how = _exit_description(code)
         if child.cancelling or state.type == spb.STATE_TYPE_CANCELLING:
-            final = spb.State(type=spb.STATE_TYPE_CANCELLED, message=f"Flow run was cancelled; its process {how}.")
+            final = spb.State(
+                type=spb.STATE_TYPE_CANCELLED, message=f"Flow run was cancelled; its process {how}."
+            )
         else:
-            final = spb.State(type=spb.STATE_TYPE_CRASHED, message=f"Flow run process {how} before the run finished.")
-        log.warning("flow run %s: process %s while %s", child.flow_run_id, how, spb.StateType.Name(state.type))
+            final = spb.State(
+                type=spb.STATE_TYPE_CRASHED, message=f"Flow run process {how} before the run finished."
+            )
+        log.warning(
+            "flow run %s: process %s while %s", child.flow_run_id, how, spb.StateType.Name(state.type)
+        )
         await self.stub.SetFlowRunState(
             pb.SetFlowRunStateRequest(flow_run_id=child.flow_run_id, state=final, force=True),
             timeout=10,
@@ -202,15 +213,20 @@ class Worker:
         if resp.flow_run.state.type in (spb.STATE_TYPE_CRASHED, spb.STATE_TYPE_CANCELLED):
             try:
                 await asyncio.wait_for(child.process.wait(), timeout=self.config.cancel_grace_seconds)
-            except asyncio.TimeoutError:
-                log.warning("flow run %s was taken away from this executor; stopping its process", child.flow_run_id)
+            except TimeoutError:
+                log.warning(
+                    "flow run %s was taken away from this executor; stopping its process", child.flow_run_id
+                )
                 child.process.kill()
 
     async def _enforce_cancel(self, child: Child) -> None:
         """The engine stops at its next task boundary; past the grace period, kill the child."""
         try:
             await asyncio.wait_for(child.process.wait(), timeout=self.config.cancel_grace_seconds)
-        except asyncio.TimeoutError:
-            log.warning("flow run %s did not stop within %.1fs of its cancel; killing it",
-                        child.flow_run_id, self.config.cancel_grace_seconds)
+        except TimeoutError:
+            log.warning(
+                "flow run %s did not stop within %.1fs of its cancel; killing it",
+                child.flow_run_id,
+                self.config.cancel_grace_seconds,
+            )
             child.process.kill()

@@ -47,17 +47,21 @@ class Deployments:
         path = self.folder / f"flows_{uuid.uuid4().hex[:10]}.py"
         path.write_text(textwrap.dedent(source))
         request = pb.CreateDeploymentRequest(
-            name=f"{flow}-{path.stem}", flow_name=flow, entrypoint=f"{path}:{flow}",
+            name=f"{flow}-{path.stem}",
+            flow_name=flow,
+            entrypoint=f"{path}:{flow}",
             parameters_json=json.dumps(parameters or {}),
         )
         return self.stub.CreateDeployment(request, timeout=10).deployment
 
-    def run(self, source: str, flow: str, parameters: dict | None = None,
-            scheduled_time: datetime | None = None) -> str:
+    def run(
+        self, source: str, flow: str, parameters: dict | None = None, scheduled_time: datetime | None = None
+    ) -> str:
         """A new run of the deployed flow; the executor claims it once it is due."""
         deployment = self.deploy(source, flow)
         request = pb.CreateFlowRunFromDeploymentRequest(
-            deployment_id=deployment.id, parameters_json=json.dumps(parameters or {}))
+            deployment_id=deployment.id, parameters_json=json.dumps(parameters or {})
+        )
         if scheduled_time is not None:
             stamp = Timestamp()
             stamp.FromDatetime(scheduled_time)
@@ -66,22 +70,34 @@ class Deployments:
 
     def run_as_worker(self, flow_run_id: str) -> subprocess.CompletedProcess:
         """Claim the run, as a worker does, and run it to its end in `python -m executor.engine`."""
-        request = pb.ClaimFlowRunsRequest(worker_id=f"test-{uuid.uuid4().hex[:6]}", limit=1, lease_seconds=60,
-                                          wait_seconds=5)
+        request = pb.ClaimFlowRunsRequest(
+            worker_id=f"test-{uuid.uuid4().hex[:6]}", limit=1, lease_seconds=60, wait_seconds=5
+        )
         claimed = self.stub.ClaimFlowRuns(request, timeout=10).flow_runs
         assert [run.id for run in claimed] == [flow_run_id]
-        return subprocess.run([sys.executable, "-m", "executor.engine", flow_run_id], env=self.env,
-                              capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            [sys.executable, "-m", "executor.engine", flow_run_id],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     def wait_for(self, client, flow_run_id: str, types, timeout: float = 15.0):
         """The flow run once it is in one of `types` (the executor's log if it never is)."""
-        run = wait_until(lambda: (r := client.read_flow_run(flow_run_id)).state.type in types and r,
-                         timeout=timeout, interval=0.05)
+        run = wait_until(
+            lambda: (r := client.read_flow_run(flow_run_id)).state.type in types and r,
+            timeout=timeout,
+            interval=0.05,
+        )
         if not run:
             state = client.read_flow_run(flow_run_id).state
             log = tail(self.executor.log_path) if self.executor else ""
-            pytest.fail(f"flow run {flow_run_id} is {state!r}, not one of {sorted(t.value for t in types)}; "
-                        f"executor log:\n{log}", pytrace=False)
+            pytest.fail(
+                f"flow run {flow_run_id} is {state!r}, not one of {sorted(t.value for t in types)}; "
+                f"executor log:\n{log}",
+                pytrace=False,
+            )
         return run
 
     def wait_final(self, client, flow_run_id: str, timeout: float = 15.0):
@@ -110,7 +126,8 @@ def deployer(orchestrator, tmp_path_factory):
 def deployments(orchestrator, tmp_path_factory):
     with _deployer(orchestrator, tmp_path_factory) as found:
         found.executor = start_service(
-            "executor", ["--host", "127.0.0.1", "--port", "0"], found.env, found.folder / "executor.log")
+            "executor", ["--host", "127.0.0.1", "--port", "0"], found.env, found.folder / "executor.log"
+        )
         try:
             yield found
         finally:

@@ -40,8 +40,18 @@ def orchestrator(tmp_path_factory):
     env.update(CADENZA_SLOT_WAIT_SECONDS="0.01", CADENZA_SLOT_WAIT_MAX_SECONDS="0.01")
     env.pop("CADENZA_ORCHESTRATOR", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--db", str(db_dir / "cadenza.db")],
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            str(db_dir / "cadenza.db"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

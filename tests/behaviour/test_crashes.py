@@ -348,9 +348,7 @@ def test_102_children_of_a_cancelled_flow_run_are_cancelled(client):
     def f():
         fid = str(get_run_context().flow_run.id)
         fut = blocker.submit()
-        wait_until(
-            lambda: client.read_task_run(str(fut.task_run_id)).state.type == StateType.RUNNING
-        )
+        wait_until(lambda: client.read_task_run(str(fut.task_run_id)).state.type == StateType.RUNNING)
         client.set_flow_run_state(fid, State(type=StateType.CANCELLED, message="by the test"), force=True)
         seen["cancelled"] = wait_until(
             lambda: client.read_task_run(str(fut.task_run_id)).state.type == StateType.CANCELLED

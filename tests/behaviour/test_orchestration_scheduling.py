@@ -86,4 +86,3 @@ def test_103_flow_scheduled_ahead_waits_then_runs(client):
         StateType.PENDING, StateType.RUNNING, StateType.SCHEDULED, StateType.RUNNING,
         StateType.COMPLETED,
     ]  # fmt: skip
-

@@ -242,4 +242,3 @@ def test_72_parent_and_child_retries_multiply():
     with pytest.raises(ValueError, match="child always fails"):
         parent()
     assert len(child_calls) == 4
-

@@ -27,7 +27,10 @@ def test_baseline_env_puts_the_checkout_and_its_protos_first(monkeypatch, tmp_pa
     monkeypatch.setenv("CADENZA_ORCHESTRATOR", "127.0.0.1:1")
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
     env = baseline.baseline_env(tmp_path)
-    assert env["PYTHONPATH"].split(os.pathsep) == [str(tmp_path.resolve()), str((tmp_path / "protos").resolve())]
+    assert env["PYTHONPATH"].split(os.pathsep) == [
+        str(tmp_path.resolve()),
+        str((tmp_path / "protos").resolve()),
+    ]
     assert "CADENZA_ORCHESTRATOR" not in env
 
 
@@ -52,30 +55,64 @@ def test_baseline_runs_next_to_its_mode_and_first_on_every_other_repetition(tmp_
 def fake_document(tmp_path: Path) -> dict:
     """A results document as `benchmarks.run` writes it, with made-up figures."""
     engines = cadenza_engines() + baseline_engines(fake_baseline(tmp_path))
-    per_unit = {"cadenza-service": 1.0, "cadenza-embedded": 3.0, "baseline-service": 2.0, "baseline-embedded": 2.0}
+    per_unit = {
+        "cadenza-service": 1.0,
+        "cadenza-embedded": 3.0,
+        "baseline-service": 2.0,
+        "baseline-embedded": 2.0,
+    }
     runs = [
         {"engine": key, "workload": "W1", "n": 500, "repetition": rep, "per_unit_ms": ms * rep}
-        for key, ms in per_unit.items() for rep in (1, 2)
+        for key, ms in per_unit.items()
+        for rep in (1, 2)
     ]
-    runs.append({"engine": "baseline-embedded", "workload": "W4", "n": 20, "repetition": 1, "error": "exit code 1"})
-    runs.append({"engine": "cadenza-embedded", "workload": "W4", "n": 20, "repetition": 1, "per_unit_ms": 5.0})
+    runs.append(
+        {"engine": "baseline-embedded", "workload": "W4", "n": 20, "repetition": 1, "error": "exit code 1"}
+    )
+    runs.append(
+        {"engine": "cadenza-embedded", "workload": "W4", "n": 20, "repetition": 1, "per_unit_ms": 5.0}
+    )
     summary = {
-        key: {"W1": {"repetitions": 2, "succeeded": 2, "n": 500, "per_unit_ms": ms * 1.5}} for key, ms in per_unit.items()
+        key: {"W1": {"repetitions": 2, "succeeded": 2, "n": 500, "per_unit_ms": ms * 1.5}}
+        for key, ms in per_unit.items()
     }
     summary["cadenza-embedded"]["W4"] = {"repetitions": 1, "succeeded": 1, "n": 20, "per_unit_ms": 5.0}
-    summary["baseline-embedded"]["W4"] = {"repetitions": 1, "succeeded": 0, "n": 20, "errors": ["exit code 1"]}
+    summary["baseline-embedded"]["W4"] = {
+        "repetitions": 1,
+        "succeeded": 0,
+        "n": 20,
+        "errors": ["exit code 1"],
+    }
     floor = {"unary": {"median_us": 100, "p99_us": 200}, "stream": {"median_us": 50, "p99_us": 90}}
     return {
-        "kind": "latest", "when": "2026-01-01T00:00:00+0000", "took_s": 1.0, "commit": "cafe123",
-        "repetitions": 2, "workloads": ["W1", "W4"],
+        "kind": "latest",
+        "when": "2026-01-01T00:00:00+0000",
+        "took_s": 1.0,
+        "commit": "cafe123",
+        "repetitions": 2,
+        "workloads": ["W1", "W4"],
         "engines": {
-            e.key: {"label": e.label, "python": str(e.python), "version": e.version, "peer": False,
-                    "code": str(e.code) if e.code else None}
+            e.key: {
+                "label": e.label,
+                "python": str(e.python),
+                "version": e.version,
+                "peer": False,
+                "code": str(e.code) if e.code else None,
+            }
             for e in engines
         },
-        "baseline": {"ref": "HEAD~3", "commit": "ab" * 20, "short": "ababab", "root": str(tmp_path), "imports": {}},
+        "baseline": {
+            "ref": "HEAD~3",
+            "commit": "ab" * 20,
+            "short": "ababab",
+            "root": str(tmp_path),
+            "imports": {},
+        },
         "floor": {"runs": [floor, floor], "two_stream_floors_ms": 0.1},
-        "summary": summary, "scale": {}, "runs": runs, "failures": [],
+        "summary": summary,
+        "scale": {},
+        "runs": runs,
+        "failures": [],
     }
 
 
@@ -84,7 +121,18 @@ def test_before_after_table_from_a_results_document(tmp_path):
     title = "Before/after: this checkout (cafe123) against --baseline HEAD~3 = ababab, in the same run:"
     assert title in text
     header = text.split(title, 1)[1].splitlines()[1].split()
-    assert header == ["workload", "mode", "ms/unit", "now", "ms/unit", "at", "ababab", "now/baseline", "per-rep", "ratios"]
+    assert header == [
+        "workload",
+        "mode",
+        "ms/unit",
+        "now",
+        "ms/unit",
+        "at",
+        "ababab",
+        "now/baseline",
+        "per-rep",
+        "ratios",
+    ]
     lines = text.split(title, 1)[1].splitlines()[3:6]  # after the header and its rule
     cells = [[c.strip() for c in line.split("  ") if c.strip()] for line in lines]
     assert cells[0] == ["W1 chain (per task)", "service", "1.500", "3.000", "0.50", "0.50-0.50"]
@@ -106,7 +154,12 @@ def test_an_unknown_ref_is_refused():
 
 
 def has_commit(ref: str) -> bool:
-    return subprocess.run(["git", "cat-file", "-e", f"{ref}^{{commit}}"], cwd=ROOT, capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["git", "cat-file", "-e", f"{ref}^{{commit}}"], cwd=ROOT, capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 @pytest.mark.timeout(120)
@@ -126,7 +179,9 @@ def test_a_workload_process_runs_the_baseline_checkout(ref, tmp_path):
         assert "error" not in record, record.get("error")
         assert baseline.is_under(record["engine_file"], prepared.root), record["engine_file"]
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(prepared.root)], cwd=ROOT, capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(prepared.root)], cwd=ROOT, capture_output=True
+        )
 
 
 def test_the_editable_install_runs_without_a_baseline(tmp_path):

@@ -29,24 +29,39 @@ def node_client() -> Path:
         npm = shutil.which("npm")
         if npm is None:
             pytest.skip("npm is not installed: it is needed once to install the Node.js client's packages")
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_CLIENT,
-                              capture_output=True, text=True, timeout=240)
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=NODE_CLIENT,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         if done.returncode != 0:
             pytest.fail(f"npm ci failed ({done.returncode}):\n{done.stdout}\n{done.stderr}", pytrace=False)
     return NODE_CLIENT
 
 
-def submit(node_client: Path, address: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def submit(
+    node_client: Path, address: str, *args: str, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the client; CADENZA_API_TOKEN reaches it only through `env`."""
     if env is None:
         env = {key: value for key, value in os.environ.items() if key != "CADENZA_API_TOKEN"}
-    return subprocess.run(["node", "submit.js", "--address", address, *args], cwd=node_client,
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["node", "submit.js", "--address", address, *args],
+        cwd=node_client,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def explain(done: subprocess.CompletedProcess, services) -> str:
-    return (f"exit code {done.returncode}\n--- stdout\n{done.stdout}--- stderr\n{done.stderr}"
-            f"--- executor log\n{services.log_tail('executor')}")
+    return (
+        f"exit code {done.returncode}\n--- stdout\n{done.stdout}--- stderr\n{done.stderr}"
+        f"--- executor log\n{services.log_tail('executor')}"
+    )
 
 
 def states_of(lines: list[str], kind: str) -> dict[str, list[str]]:
@@ -60,8 +75,14 @@ def states_of(lines: list[str], kind: str) -> dict[str, list[str]]:
 
 
 def test_submit_watch_and_read_a_flow_run(node_client, services):
-    done = submit(node_client, services.executor, "--entrypoint", "tests.clients.flows:add_numbers",
-                  "--params", '{"a": 2, "b": 4}')
+    done = submit(
+        node_client,
+        services.executor,
+        "--entrypoint",
+        "tests.clients.flows:add_numbers",
+        "--params",
+        '{"a": 2, "b": 4}',
+    )
     lines = done.stdout.splitlines()
     assert done.returncode == 0, explain(done, services)
 
@@ -76,8 +97,14 @@ def test_submit_watch_and_read_a_flow_run(node_client, services):
 
 
 def test_log_lines_of_the_flow_are_streamed(node_client, services):
-    done = submit(node_client, services.executor, "--entrypoint", "tests.clients.flows:add_numbers",
-                  "--params", '{"a": 2, "b": 4}')
+    done = submit(
+        node_client,
+        services.executor,
+        "--entrypoint",
+        "tests.clients.flows:add_numbers",
+        "--params",
+        '{"a": 2, "b": 4}',
+    )
     assert done.returncode == 0, explain(done, services)
     assert "log INFO adding 2 and 4" in done.stdout.splitlines(), explain(done, services)
 
@@ -96,7 +123,12 @@ def test_token_is_sent_as_bearer_metadata(node_client, tmp_path):
         assert wrong.stderr.startswith("ERROR UNAUTHENTICATED: "), explain(wrong, secured)
 
         # Past authentication (the token comes from the environment here), the request is answered.
-        right = submit(node_client, secured.executor, "--deployment", "nothing",
-                       env={**os.environ, "CADENZA_API_TOKEN": "s3cret"})
+        right = submit(
+            node_client,
+            secured.executor,
+            "--deployment",
+            "nothing",
+            env={**os.environ, "CADENZA_API_TOKEN": "s3cret"},
+        )
         assert right.returncode == 2, explain(right, secured)
         assert right.stderr.startswith("ERROR NOT_FOUND: "), explain(right, secured)

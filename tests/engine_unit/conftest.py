@@ -15,7 +15,15 @@ def orchestrator(tmp_path_factory):
     from orchestrator import BackgroundServer
 
     home = tmp_path_factory.mktemp("engine-home")
-    saved = {k: os.environ.get(k) for k in ("CADENZA_ORCHESTRATOR", "CADENZA_HOME", "CADENZA_SLOT_WAIT_SECONDS", "CADENZA_SLOT_WAIT_MAX_SECONDS")}
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "CADENZA_ORCHESTRATOR",
+            "CADENZA_HOME",
+            "CADENZA_SLOT_WAIT_SECONDS",
+            "CADENZA_SLOT_WAIT_MAX_SECONDS",
+        )
+    }
     os.environ["CADENZA_SLOT_WAIT_SECONDS"] = "0.01"
     os.environ["CADENZA_SLOT_WAIT_MAX_SECONDS"] = "0.02"
     server = BackgroundServer.start(db_path=str(tmp_path_factory.mktemp("engine-db") / "cadenza.db"))

@@ -11,8 +11,9 @@ import textwrap
 
 def test_embedded_default_runs_a_flow_file(tmp_path):
     script = tmp_path / "my_flow.py"
-    script.write_text(textwrap.dedent(
-        """
+    script.write_text(
+        textwrap.dedent(
+            """
         from executor import flow, task
         from executor.client import get_client
 
@@ -28,7 +29,8 @@ def test_embedded_default_runs_a_flow_file(tmp_path):
         run = get_client().read_flow_run(state.state_details.flow_run_id)
         print("RESULT", state.result(), run.state.result(), run.parameters)
         """
-    ))
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
     env["CADENZA_HOME"] = str(tmp_path / "home")
     proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
@@ -40,8 +42,9 @@ def test_embedded_default_runs_a_flow_file(tmp_path):
 
 def test_sigterm_crashes_a_running_top_level_flow(tmp_path, orchestrator):
     script = tmp_path / "term.py"
-    script.write_text(textwrap.dedent(
-        """
+    script.write_text(
+        textwrap.dedent(
+            """
         import sys, time
         from executor import flow
         from executor.context import get_run_context
@@ -53,9 +56,12 @@ def test_sigterm_crashes_a_running_top_level_flow(tmp_path, orchestrator):
 
         forever()
         """
-    ))
+        )
+    )
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     flow_run_id = proc.stdout.readline().strip()
     proc.terminate()
     _, err = proc.communicate(timeout=30)
@@ -74,9 +80,22 @@ def test_api_token_is_sent_as_bearer_metadata(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
     env.update(CADENZA_API_TOKEN="s3cret", CADENZA_HOME=str(tmp_path / "home"))
     server = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--db", str(tmp_path / "auth.db")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "auth.db"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         address = None
@@ -87,13 +106,25 @@ def test_api_token_is_sent_as_bearer_metadata(tmp_path):
                 break
         assert address
         script = tmp_path / "auth_flow.py"
-        script.write_text("from executor import flow\n\n@flow\ndef hello():\n    return 'hi'\n\nprint(hello())\n")
-        ok = subprocess.run([sys.executable, str(script)], env={**env, "CADENZA_ORCHESTRATOR": address},
-                            capture_output=True, text=True, timeout=60)
+        script.write_text(
+            "from executor import flow\n\n@flow\ndef hello():\n    return 'hi'\n\nprint(hello())\n"
+        )
+        ok = subprocess.run(
+            [sys.executable, str(script)],
+            env={**env, "CADENZA_ORCHESTRATOR": address},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert ok.returncode == 0 and ok.stdout.strip().endswith("hi"), ok.stderr
         env_without = {k: v for k, v in env.items() if k != "CADENZA_API_TOKEN"}
-        denied = subprocess.run([sys.executable, str(script)], env={**env_without, "CADENZA_ORCHESTRATOR": address},
-                                capture_output=True, text=True, timeout=60)
+        denied = subprocess.run(
+            [sys.executable, str(script)],
+            env={**env_without, "CADENZA_ORCHESTRATOR": address},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert denied.returncode != 0 and "UNAUTHENTICATED" in denied.stderr
     finally:
         server.terminate()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from executor import flow, get_run_logger, pause_flow_run, resume_flow_run, task, tags
+from executor import flow, get_run_logger, pause_flow_run, resume_flow_run, tags, task
 from executor.context import get_run_context
 from executor.exceptions import MissingResult, UnfinishedRun
 from executor.states import Failed, StateType

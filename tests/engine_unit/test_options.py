@@ -27,7 +27,9 @@ def keyword_names(fn) -> list[str]:
     return [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
 
 
-@pytest.mark.parametrize("decorator, cls, options_type", [(task, Task, TaskOptions), (flow, Flow, FlowOptions)])
+@pytest.mark.parametrize(
+    "decorator, cls, options_type", [(task, Task, TaskOptions), (flow, Flow, FlowOptions)]
+)
 def test_signatures_show_exactly_the_options_with_their_defaults(decorator, cls, options_type):
     assert keyword_names(decorator) == keyword_names(cls) == fields(options_type)
     params = inspect.signature(decorator).parameters
@@ -78,7 +80,12 @@ def test_task_call_styles_give_the_same_task_and_attributes_users_read():
 def test_with_options_changes_what_it_is_given_and_keeps_the_rest():
     original = task(add_one, name="inc", tags=["a"], retries=1)
     changed = original.with_options(retries=3, description="three tries")
-    assert (changed.name, changed.tags, changed.retries, changed.description) == ("inc", frozenset({"a"}), 3, "three tries")
+    assert (changed.name, changed.tags, changed.retries, changed.description) == (
+        "inc",
+        frozenset({"a"}),
+        3,
+        "three tries",
+    )
     assert (original.retries, original.description) == (1, "Adds one.")
     assert changed.fn is original.fn and changed.task_key == original.task_key
     assert original.with_options(name=None).name == "add_one"  # None means the default again

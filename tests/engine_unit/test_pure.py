@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-from typing import List
 
 import pydantic
 import pytest
@@ -15,12 +14,27 @@ from executor._engine.answers import MAX_WAIT_SECONDS, crash_message, wait_delay
 from executor._params import Validator, bind, check_reserved, to_call_args
 from executor._resolve import is_untrackable, resolve_parameters
 from executor.exceptions import (
-    CrashedRun, FailedRun, MissingResult, ParameterTypeError, PausedRun, ReservedArgumentError,
-    SignatureMismatchError, UnfinishedRun, UpstreamTaskError,
+    CrashedRun,
+    FailedRun,
+    MissingResult,
+    ParameterTypeError,
+    PausedRun,
+    ReservedArgumentError,
+    SignatureMismatchError,
+    UnfinishedRun,
+    UpstreamTaskError,
 )
 from executor.results import LITERAL, PERSISTED, UNPERSISTED, ResultFactory, load_result
 from executor.states import (
-    Cancelled, Completed, Crashed, Failed, Paused, Pending, Running, State, StateType,
+    Cancelled,
+    Completed,
+    Crashed,
+    Failed,
+    Paused,
+    Pending,
+    Running,
+    State,
+    StateType,
     return_value_to_state,
 )
 
@@ -86,7 +100,9 @@ def test_result_refs(tmp_path):
     assert load_result(ref) is object
     jf = ResultFactory(persist_result=True, storage=tmp_path, serializer="json")
     ref = jf.create_ref([1, "x"])
-    assert ref.serializer == "json" and (tmp_path / ref.storage_key.rsplit("/", 1)[1]).read_text() == '[1, "x"]'
+    assert (
+        ref.serializer == "json" and (tmp_path / ref.storage_key.rsplit("/", 1)[1]).read_text() == '[1, "x"]'
+    )
     ref = jf.create_ref(ValueError("e"))  # exceptions have no JSON form: pickled instead
     assert ref.serializer == "cloudpickle" and isinstance(load_result(ref), ValueError)
 
@@ -110,7 +126,7 @@ class Model(pydantic.BaseModel):
 
 
 def test_validator_coerces_and_reports():
-    def fn(x: int, y: List[int], m: Model, free=None):
+    def fn(x: int, y: list[int], m: Model, free=None):
         pass
 
     v = Validator(fn, inspect.signature(fn))
@@ -153,7 +169,9 @@ def test_resolution_nested_quote_allow_failure_and_links():
     assert isinstance(resolved["d"][0], ValueError) and resolved["d"][1] == 1
     assert inputs["a"] == ["up-1"] and inputs["d"] == ["up-2"] and inputs["e"] == ["up-3"]
     assert inputs["c"] == []
-    with pytest.raises(UpstreamTaskError, match="Upstream task run 'up-2' did not reach a 'COMPLETED' state."):
+    with pytest.raises(
+        UpstreamTaskError, match="Upstream task run 'up-2' did not reach a 'COMPLETED' state."
+    ):
         asyncio.run(resolve_parameters({"x": {"nested": [bad]}}, None))
 
 

@@ -19,15 +19,18 @@ from .conftest import uniq
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("variable, value, accepts", [
-    ("CADENZA_TASK_DEFAULT_RETRIES", "two", "a whole number >= 0"),
-    ("CADENZA_FLOW_DEFAULT_RETRIES", "-1", "a whole number >= 0"),
-    ("CADENZA_TASK_DEFAULT_RETRY_DELAY_SECONDS", "soon", "a number of seconds >= 0"),
-    ("CADENZA_TASKS_REFRESH_CACHE", "maybe", "true or false"),
-    ("CADENZA_TASK_THREADS", "many", "0 picks one from the CPU count"),
-    ("CADENZA_LOGGING_LEVEL", "verbose", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
-    ("CADENZA_ORCHESTRATOR", "localhost", "host:port"),
-])
+@pytest.mark.parametrize(
+    "variable, value, accepts",
+    [
+        ("CADENZA_TASK_DEFAULT_RETRIES", "two", "a whole number >= 0"),
+        ("CADENZA_FLOW_DEFAULT_RETRIES", "-1", "a whole number >= 0"),
+        ("CADENZA_TASK_DEFAULT_RETRY_DELAY_SECONDS", "soon", "a number of seconds >= 0"),
+        ("CADENZA_TASKS_REFRESH_CACHE", "maybe", "true or false"),
+        ("CADENZA_TASK_THREADS", "many", "0 picks one from the CPU count"),
+        ("CADENZA_LOGGING_LEVEL", "verbose", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("CADENZA_ORCHESTRATOR", "localhost", "host:port"),
+    ],
+)
 def test_a_bad_value_fails_every_read_with_one_line_naming_it(monkeypatch, variable, value, accepts):
     monkeypatch.setenv(variable, value)
     # Validated as a whole: reading any other setting fails on it too.
@@ -121,11 +124,12 @@ def test_a_script_with_a_bad_value_stops_with_the_variable_named(tmp_path):
     script = tmp_path / "my_flow.py"
     script.write_text(SCRIPT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
-    env.update(CADENZA_HOME=str(tmp_path / "home"), CADENZA_TASK_DEFAULT_RETRIES="two",
-               PYTHONPATH=str(REPO))
+    env.update(CADENZA_HOME=str(tmp_path / "home"), CADENZA_TASK_DEFAULT_RETRIES="two", PYTHONPATH=str(REPO))
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "hello" not in done.stdout
     last = done.stderr.strip().splitlines()[-1]
-    assert last == ("cadenza.settings.SettingsError: CADENZA_TASK_DEFAULT_RETRIES='two' is not valid: "
-                    "expected a whole number >= 0"), done.stderr
+    assert last == (
+        "cadenza.settings.SettingsError: CADENZA_TASK_DEFAULT_RETRIES='two' is not valid: "
+        "expected a whole number >= 0"
+    ), done.stderr
     assert not (tmp_path / "home" / "cadenza.db").exists()  # stopped before starting anything

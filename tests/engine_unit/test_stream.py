@@ -30,6 +30,7 @@ def test_one_stream_multiplexes_concurrent_runs(client):
 
     rt.port.stream._open_call = counting
     try:
+
         @flow(name=uniq("mux"))
         def fan():
             return [f.result() for f in [nap.submit(i) for i in range(40)]]

@@ -15,7 +15,10 @@ from executor._engine.calls import run_to_end
 from executor.context import get_run_context
 from executor.states import StateType
 from executor.task_runners import (
-    BaseTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner, as_task_runner,
+    BaseTaskRunner,
+    ConcurrentTaskRunner,
+    SequentialTaskRunner,
+    as_task_runner,
 )
 
 from .conftest import uniq
@@ -28,7 +31,7 @@ class RecordingRunner(ConcurrentTaskRunner):
         super().__init__()
         self.journal = journal if journal is not None else []
 
-    def duplicate(self) -> "RecordingRunner":
+    def duplicate(self) -> RecordingRunner:
         return RecordingRunner(self.journal)
 
     async def start(self) -> None:
@@ -54,7 +57,7 @@ class ThreadPerRunRunner(BaseTaskRunner):
     def __init__(self, threads: list | None = None) -> None:
         self.threads = threads if threads is not None else []
 
-    def duplicate(self) -> "ThreadPerRunRunner":
+    def duplicate(self) -> ThreadPerRunRunner:
         return ThreadPerRunRunner(self.threads)
 
     def submit(self, call):
@@ -165,7 +168,9 @@ def test_runner_wait_gives_the_final_state_or_none_after_its_timeout():
     assert f() == (None, StateType.COMPLETED, 1)
 
 
-@pytest.mark.parametrize("runner, expected", [(SequentialTaskRunner, [0, 1, 2]), (ConcurrentTaskRunner, [2, 1, 0])])
+@pytest.mark.parametrize(
+    "runner, expected", [(SequentialTaskRunner, [0, 1, 2]), (ConcurrentTaskRunner, [2, 1, 0])]
+)
 def test_async_submissions_keep_the_runners_ordering(runner, expected):
     log: list[int] = []
 

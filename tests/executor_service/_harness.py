@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -70,7 +70,7 @@ def module_entrypoint(name: str) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -84,7 +84,9 @@ class Cluster:
 
     # -- processes -----------------------------------------------------------------------
     @classmethod
-    def start(cls, home: Path, executors: int = 1, orchestrator_env: dict | None = None, **env: str) -> "Cluster":
+    def start(
+        cls, home: Path, executors: int = 1, orchestrator_env: dict | None = None, **env: str
+    ) -> Cluster:
         home.mkdir(parents=True, exist_ok=True)
         merged = {**BASE_ENV, **env}
         orch = start_service(
@@ -136,10 +138,10 @@ class Cluster:
     def metadata(self) -> tuple:
         return (("authorization", f"Bearer {self.token}"),) if self.token else ()
 
-    def orch(self) -> "Calls":
+    def orch(self) -> Calls:
         return Calls(pb_grpc.OrchestratorStub(self._channel(self.orchestrator.address)), self.metadata)
 
-    def ex(self, index: int = 0) -> "Calls":
+    def ex(self, index: int = 0) -> Calls:
         return Calls(epb_grpc.ExecutorStub(self._channel(self.executors[index].address)), self.metadata)
 
     def cli_env(self, **extra: str) -> dict[str, str]:
@@ -171,20 +173,28 @@ class Calls:
 
 
 # -- building blocks ---------------------------------------------------------------------------
-def deploy(orch: Calls, flow_name: str, name: str | None = None, params: dict | None = None,
-           entrypoint: str | None = None, **kw) -> pb.Deployment:
+def deploy(
+    orch: Calls,
+    flow_name: str,
+    name: str | None = None,
+    params: dict | None = None,
+    entrypoint: str | None = None,
+    **kw,
+) -> pb.Deployment:
     request = pb.CreateDeploymentRequest(
-        name=name or unique(flow_name), flow_name=flow_name,
+        name=name or unique(flow_name),
+        flow_name=flow_name,
         entrypoint=entrypoint or flows_entrypoint(flow_name),
-        parameters_json=json.dumps(params or {}), **kw,
+        parameters_json=json.dumps(params or {}),
+        **kw,
     )
     return orch.CreateDeployment(request).deployment
 
 
-def submit(ex: Calls, *, deployment: str = "", entrypoint: str = "", params: dict | None = None,
-           **kw) -> str:
-    request = epb.SubmitFlowRunRequest(deployment_name=deployment, entrypoint=entrypoint,
-                                       parameters_json=json.dumps(params or {}), **kw)
+def submit(ex: Calls, *, deployment: str = "", entrypoint: str = "", params: dict | None = None, **kw) -> str:
+    request = epb.SubmitFlowRunRequest(
+        deployment_name=deployment, entrypoint=entrypoint, parameters_json=json.dumps(params or {}), **kw
+    )
     return ex.SubmitFlowRun(request).flow_run_id
 
 
@@ -217,8 +227,9 @@ def wait_for(predicate, timeout: float, what: str, cluster: Cluster | None = Non
     pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r}){logs}", pytrace=False)
 
 
-def wait_state(cluster: Cluster, orch: Calls, flow_run_id: str, types, timeout: float = 8.0,
-               name: str | None = None) -> pb.FlowRun:
+def wait_state(
+    cluster: Cluster, orch: Calls, flow_run_id: str, types, timeout: float = 8.0, name: str | None = None
+) -> pb.FlowRun:
     """Wait until the flow run is in one of `types` (and has state `name`, if given)."""
     types = {types} if isinstance(types, int) else set(types)
 
@@ -243,12 +254,20 @@ def rpc_error(call, *args, **kw) -> grpc.RpcError:
 
 
 def cli(cluster: Cluster, *argv: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CADENZA, *argv], cwd=REPO, env=cluster.cli_env(**env), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [CADENZA, *argv],
+        cwd=REPO,
+        env=cluster.cli_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def wait_file(path: Path, timeout: float, cluster: Cluster | None = None) -> str:
-    return wait_for(lambda: path.exists() and path.read_text().strip(), timeout, f"{path} to be written", cluster)
+    return wait_for(
+        lambda: path.exists() and path.read_text().strip(), timeout, f"{path} to be written", cluster
+    )
 
 
 def pid_alive(pid: int) -> bool:

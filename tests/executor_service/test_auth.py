@@ -50,15 +50,22 @@ def test_without_the_right_token_nothing_runs(secured, deployment, metadata):
     ex = epb_grpc.ExecutorStub(grpc.insecure_channel(secured.executors[0].address))
     orch = pb_grpc.OrchestratorStub(grpc.insecure_channel(secured.orchestrator.address))
     calls = [
-        lambda: ex.SubmitFlowRun(epb.SubmitFlowRunRequest(deployment_name=deployment.name), metadata=metadata, timeout=5),
-        lambda: ex.SubmitFlowRun(epb.SubmitFlowRunRequest(entrypoint=module_entrypoint("quick")), metadata=metadata,
-                                 timeout=5),
+        lambda: ex.SubmitFlowRun(
+            epb.SubmitFlowRunRequest(deployment_name=deployment.name), metadata=metadata, timeout=5
+        ),
+        lambda: ex.SubmitFlowRun(
+            epb.SubmitFlowRunRequest(entrypoint=module_entrypoint("quick")), metadata=metadata, timeout=5
+        ),
         lambda: ex.ListFlowRuns(pb.ListFlowRunsRequest(), metadata=metadata, timeout=5),
         lambda: list(ex.WatchFlowRun(pb.WatchFlowRunRequest(flow_run_id="x"), metadata=metadata, timeout=5)),
-        lambda: orch.CreateFlowRunFromDeployment(pb.CreateFlowRunFromDeploymentRequest(name=deployment.name),
-                                                 metadata=metadata, timeout=5),
-        lambda: orch.ClaimFlowRuns(pb.ClaimFlowRunsRequest(worker_id="intruder", limit=1, lease_seconds=5),
-                                   metadata=metadata, timeout=5),
+        lambda: orch.CreateFlowRunFromDeployment(
+            pb.CreateFlowRunFromDeploymentRequest(name=deployment.name), metadata=metadata, timeout=5
+        ),
+        lambda: orch.ClaimFlowRuns(
+            pb.ClaimFlowRunsRequest(worker_id="intruder", limit=1, lease_seconds=5),
+            metadata=metadata,
+            timeout=5,
+        ),
     ]
     for call in calls:
         with pytest.raises(grpc.RpcError) as info:
@@ -94,7 +101,8 @@ def test_cli_sends_the_token_from_the_environment(secured, deployment):
 
     env = secured.cli_env()
     env.pop("CADENZA_API_TOKEN")
-    refused = subprocess.run([CADENZA, "flow-run", "ls"], cwd=REPO, env=env, capture_output=True, text=True,
-                             timeout=30)
+    refused = subprocess.run(
+        [CADENZA, "flow-run", "ls"], cwd=REPO, env=env, capture_output=True, text=True, timeout=30
+    )
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: UNAUTHENTICATED: "), refused.stderr

@@ -12,35 +12,77 @@ from cadenza.v1 import executor_pb2 as epb
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._harness import (
-    BROKEN_FILE, COMPLETED, FAILED, FLOWS_FILE, count_flow_runs, deploy, module_entrypoint, rpc_error, submit,
-    unique, wait_final,
+    BROKEN_FILE,
+    COMPLETED,
+    FAILED,
+    FLOWS_FILE,
+    count_flow_runs,
+    deploy,
+    module_entrypoint,
+    rpc_error,
+    submit,
+    unique,
+    wait_final,
 )
 
 REFUSED_SUBMITS = [
     # (request fields, status, words the message must contain)
-    (dict(deployment_name="no-such-deployment"), grpc.StatusCode.NOT_FOUND, ["no-such-deployment", "not found"]),
-    (dict(entrypoint="os:system"), grpc.StatusCode.PERMISSION_DENIED,
-     ["os:system", "not allowed", "CADENZA_ALLOWED_ENTRYPOINTS", "tests.executor_service"]),
+    (
+        dict(deployment_name="no-such-deployment"),
+        grpc.StatusCode.NOT_FOUND,
+        ["no-such-deployment", "not found"],
+    ),
+    (
+        dict(entrypoint="os:system"),
+        grpc.StatusCode.PERMISSION_DENIED,
+        ["os:system", "not allowed", "CADENZA_ALLOWED_ENTRYPOINTS", "tests.executor_service"],
+    ),
     (dict(entrypoint="tests.executor_service_evil:flow"), grpc.StatusCode.PERMISSION_DENIED, ["not allowed"]),
-    (dict(entrypoint=f"{FLOWS_FILE}:quick"), grpc.StatusCode.PERMISSION_DENIED, ["file path", "cadenza deploy"]),
-    (dict(entrypoint="tests/executor_service/flows.py:quick"), grpc.StatusCode.PERMISSION_DENIED, ["file path"]),
-    (dict(entrypoint="tests.executor_service.missing:quick"), grpc.StatusCode.NOT_FOUND,
-     ["tests.executor_service.missing", "not found"]),
+    (
+        dict(entrypoint=f"{FLOWS_FILE}:quick"),
+        grpc.StatusCode.PERMISSION_DENIED,
+        ["file path", "cadenza deploy"],
+    ),
+    (
+        dict(entrypoint="tests/executor_service/flows.py:quick"),
+        grpc.StatusCode.PERMISSION_DENIED,
+        ["file path"],
+    ),
+    (
+        dict(entrypoint="tests.executor_service.missing:quick"),
+        grpc.StatusCode.NOT_FOUND,
+        ["tests.executor_service.missing", "not found"],
+    ),
     (dict(entrypoint="tests.executor_service.flows"), grpc.StatusCode.INVALID_ARGUMENT, ["module:flow"]),
-    (dict(entrypoint=module_entrypoint("quick"), parameters_json="{not json"), grpc.StatusCode.INVALID_ARGUMENT,
-     ["parameters_json", "not valid JSON"]),
-    (dict(entrypoint=module_entrypoint("quick"), parameters_json="[1, 2]"), grpc.StatusCode.INVALID_ARGUMENT,
-     ["parameters_json", "JSON object"]),
-    (dict(entrypoint=module_entrypoint("quick"), parameters_json='"x"'), grpc.StatusCode.INVALID_ARGUMENT,
-     ["JSON object"]),
-    (dict(deployment_name="anything", entrypoint=module_entrypoint("quick")), grpc.StatusCode.INVALID_ARGUMENT,
-     ["exactly one", "deployment_name", "entrypoint"]),
+    (
+        dict(entrypoint=module_entrypoint("quick"), parameters_json="{not json"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["parameters_json", "not valid JSON"],
+    ),
+    (
+        dict(entrypoint=module_entrypoint("quick"), parameters_json="[1, 2]"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["parameters_json", "JSON object"],
+    ),
+    (
+        dict(entrypoint=module_entrypoint("quick"), parameters_json='"x"'),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["JSON object"],
+    ),
+    (
+        dict(deployment_name="anything", entrypoint=module_entrypoint("quick")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["exactly one", "deployment_name", "entrypoint"],
+    ),
     (dict(), grpc.StatusCode.INVALID_ARGUMENT, ["exactly one", "deployment_name", "entrypoint"]),
 ]
 
 
-@pytest.mark.parametrize("fields, code, words", REFUSED_SUBMITS,
-                         ids=[f"{c.name}-{i}" for i, (_, c, _) in enumerate(REFUSED_SUBMITS)])
+@pytest.mark.parametrize(
+    "fields, code, words",
+    REFUSED_SUBMITS,
+    ids=[f"{c.name}-{i}" for i, (_, c, _) in enumerate(REFUSED_SUBMITS)],
+)
 def test_refused_submit_is_clear_and_creates_nothing(cluster, orch, ex, fields, code, words):
     before = count_flow_runs(orch)
     error = rpc_error(ex.SubmitFlowRun, epb.SubmitFlowRunRequest(**fields))
@@ -54,7 +96,9 @@ def test_refused_submit_is_clear_and_creates_nothing(cluster, orch, ex, fields, 
 def test_malformed_parameters_of_a_deployment_run_are_refused(cluster, orch, ex):
     dep = deploy(orch, "quick")
     before = count_flow_runs(orch)
-    error = rpc_error(ex.SubmitFlowRun, epb.SubmitFlowRunRequest(deployment_name=dep.name, parameters_json="{"))
+    error = rpc_error(
+        ex.SubmitFlowRun, epb.SubmitFlowRunRequest(deployment_name=dep.name, parameters_json="{")
+    )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "not valid JSON" in error.details()
     assert count_flow_runs(orch) == before
 
@@ -62,13 +106,19 @@ def test_malformed_parameters_of_a_deployment_run_are_refused(cluster, orch, ex)
 def test_parameters_failing_validation_are_refused_at_submit(cluster, orch, ex):
     before = count_flow_runs(orch)
     for params, word in (({"count": "many"}, "valid integer"), ({"counts": 3}, "counts")):
-        error = rpc_error(ex.SubmitFlowRun, epb.SubmitFlowRunRequest(
-            entrypoint=module_entrypoint("typed"), parameters_json=json.dumps(params)))
+        error = rpc_error(
+            ex.SubmitFlowRun,
+            epb.SubmitFlowRunRequest(
+                entrypoint=module_entrypoint("typed"), parameters_json=json.dumps(params)
+            ),
+        )
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
         assert "parameters do not fit flow" in error.details() and word in error.details(), error.details()
     dep = deploy(orch, "typed")
-    error = rpc_error(ex.SubmitFlowRun, epb.SubmitFlowRunRequest(deployment_name=dep.name,
-                                                                  parameters_json='{"count": "many"}'))
+    error = rpc_error(
+        ex.SubmitFlowRun,
+        epb.SubmitFlowRunRequest(deployment_name=dep.name, parameters_json='{"count": "many"}'),
+    )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     assert count_flow_runs(orch) == before
 
@@ -77,8 +127,9 @@ def test_a_run_with_invalid_parameters_made_elsewhere_ends_failed(cluster, orch,
     """A run created straight at the orchestrator skips the executor's check; the engine
     validates again, and the run ends Failed without running its body."""
     dep = deploy(orch, "typed")
-    run_id = orch.CreateFlowRunFromDeployment(pb.CreateFlowRunFromDeploymentRequest(
-        name=dep.name, parameters_json='{"count": "many"}')).flow_run.id
+    run_id = orch.CreateFlowRunFromDeployment(
+        pb.CreateFlowRunFromDeploymentRequest(name=dep.name, parameters_json='{"count": "many"}')
+    ).flow_run.id
     run = wait_final(cluster, orch, run_id)
     assert run.state.type == FAILED, cluster.logs()
     message = run.state.message
@@ -110,7 +161,9 @@ def test_a_flow_that_cannot_be_loaded_is_refused_at_submit(cluster, orch, ex, en
 @pytest.mark.parametrize("entrypoint, words", UNLOADABLE, ids=UNLOADABLE_IDS)
 def test_a_scheduled_run_of_a_flow_that_cannot_be_loaded_ends_failed(cluster, orch, ex, entrypoint, words):
     dep = deploy(orch, "unloadable", entrypoint=entrypoint)
-    run_id = orch.CreateFlowRunFromDeployment(pb.CreateFlowRunFromDeploymentRequest(name=dep.name)).flow_run.id
+    run_id = orch.CreateFlowRunFromDeployment(
+        pb.CreateFlowRunFromDeploymentRequest(name=dep.name)
+    ).flow_run.id
     run = wait_final(cluster, orch, run_id)
     assert run.state.type == FAILED, cluster.logs()
     assert run.state.message.startswith("Flow could not be retrieved from deployment."), run.state.message
@@ -140,12 +193,15 @@ def test_cancel_of_a_finished_run_and_resume_of_a_run_not_paused(cluster, orch, 
     assert details.flow_run.state.type == COMPLETED and json.loads(details.result_json) == "ok"
 
 
-@pytest.mark.parametrize("method, request_type", [
-    ("ReadFlowRun", pb.ReadFlowRunRequest),
-    ("CancelFlowRun", epb.CancelFlowRunRequest),
-    ("ResumeFlowRun", pb.ResumeFlowRunRequest),
-    ("WatchFlowRun", pb.WatchFlowRunRequest),
-])
+@pytest.mark.parametrize(
+    "method, request_type",
+    [
+        ("ReadFlowRun", pb.ReadFlowRunRequest),
+        ("CancelFlowRun", epb.CancelFlowRunRequest),
+        ("ResumeFlowRun", pb.ResumeFlowRunRequest),
+        ("WatchFlowRun", pb.WatchFlowRunRequest),
+    ],
+)
 def test_unknown_and_malformed_run_ids(cluster, ex, method, request_type):
     missing = "00000000-0000-4000-8000-000000000000"
 

@@ -4,15 +4,28 @@ its task runs and subflows; a child that ignores the cancel is killed after the 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from cadenza.v1 import executor_pb2 as epb
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._harness import (
-    CANCELLED, CANCELLING, FINAL, RUNNING, SCHEDULED, deploy, module_entrypoint, pid_alive, read, submit,
-    task_runs, utcnow, wait_file, wait_final, wait_for,
+    CANCELLED,
+    CANCELLING,
+    FINAL,
+    RUNNING,
+    SCHEDULED,
+    deploy,
+    module_entrypoint,
+    pid_alive,
+    read,
+    submit,
+    task_runs,
+    utcnow,
+    wait_file,
+    wait_final,
+    wait_for,
 )
-from datetime import timedelta
 
 
 def cancel(ex, run_id):
@@ -47,9 +60,15 @@ def test_cancel_a_running_flow_stops_it_at_a_task_boundary(cluster, orch, ex):
 
 
 def test_cancel_ends_the_subflow_too(cluster, orch, ex):
-    run_id = submit(ex, entrypoint=module_entrypoint("parent_of_sleepy"), params={"steps": 60, "seconds": 0.3})
-    tracker = wait_for(lambda: next((t for t in task_runs(orch, run_id) if t.state.details.child_flow_run_id), None),
-                       8, "the subflow to start", cluster)
+    run_id = submit(
+        ex, entrypoint=module_entrypoint("parent_of_sleepy"), params={"steps": 60, "seconds": 0.3}
+    )
+    tracker = wait_for(
+        lambda: next((t for t in task_runs(orch, run_id) if t.state.details.child_flow_run_id), None),
+        8,
+        "the subflow to start",
+        cluster,
+    )
     child_id = tracker.state.details.child_flow_run_id
     wait_for(lambda: task_runs(orch, child_id), 5, "a task run in the subflow", cluster)
     cancel(ex, run_id)
@@ -57,14 +76,19 @@ def test_cancel_ends_the_subflow_too(cluster, orch, ex):
     assert wait_final(cluster, orch, run_id, timeout=6).state.type == CANCELLED, cluster.logs()
     assert wait_final(cluster, orch, child_id, timeout=3).state.type == CANCELLED, cluster.logs()
     for flow_run_id in (run_id, child_id):
-        wait_for(lambda: all(t.state.type in FINAL for t in task_runs(orch, flow_run_id)), 3,
-                 f"the task runs of {flow_run_id} to be final", cluster)
+        wait_for(
+            lambda run=flow_run_id: all(t.state.type in FINAL for t in task_runs(orch, run)),
+            3,
+            f"the task runs of {flow_run_id} to be final",
+            cluster,
+        )
 
 
 def test_a_child_ignoring_the_cancel_is_killed_after_the_grace_period(cluster, orch, ex, tmp_path):
     pid_file = tmp_path / "pid"
-    run_id = submit(ex, entrypoint=module_entrypoint("pid_then_sleep"),
-                    params={"pid_file": str(pid_file), "seconds": 60})
+    run_id = submit(
+        ex, entrypoint=module_entrypoint("pid_then_sleep"), params={"pid_file": str(pid_file), "seconds": 60}
+    )
     pid = int(wait_file(pid_file, 8, cluster))
     cancel(ex, run_id)
     assert read(orch, run_id).state.type == CANCELLING
@@ -75,8 +99,12 @@ def test_a_child_ignoring_the_cancel_is_killed_after_the_grace_period(cluster, o
     assert time.monotonic() - started < 4
     assert "SIGKILL" in run.state.message, run.state.message
     wait_for(lambda: not pid_alive(pid), 3, f"process {pid} to be gone", cluster)
-    wait_for(lambda: all(t.state.type in FINAL for t in task_runs(orch, run_id)), 3,
-             "the blocked task run to be final", cluster)
+    wait_for(
+        lambda: all(t.state.type in FINAL for t in task_runs(orch, run_id)),
+        3,
+        "the blocked task run to be final",
+        cluster,
+    )
     assert_no_live_task_runs(orch, run_id, cluster.logs())
 
 

@@ -9,8 +9,21 @@ from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import states_pb2 as spb
 
 from ._harness import (
-    CANCELLED, COMPLETED, FLOWS_FILE, PAUSED, REPO, SCHEDULED, cli, module_entrypoint, read, submit,
-    task_runs, unique, wait_final, wait_for, wait_state,
+    CANCELLED,
+    COMPLETED,
+    FLOWS_FILE,
+    PAUSED,
+    REPO,
+    SCHEDULED,
+    cli,
+    module_entrypoint,
+    read,
+    submit,
+    task_runs,
+    unique,
+    wait_final,
+    wait_for,
+    wait_state,
 )
 
 
@@ -24,15 +37,31 @@ def retire(orch, name):
     orch.DeleteDeployment(pb.DeleteDeploymentRequest(name=name))
     for run in orch.ListFlowRuns(pb.ListFlowRunsRequest(deployment_id=dep.id)).flow_runs:
         if run.state.type == SCHEDULED:
-            orch.SetFlowRunState(pb.SetFlowRunStateRequest(
-                flow_run_id=run.id, state=spb.State(type=CANCELLED), force=True))
+            orch.SetFlowRunState(
+                pb.SetFlowRunStateRequest(flow_run_id=run.id, state=spb.State(type=CANCELLED), force=True)
+            )
 
 
 def test_deploy_with_interval_cron_params_and_tags(cluster, orch):
     relative = FLOWS_FILE.relative_to(REPO)
     every, nightly = unique("every"), unique("nightly")
-    out = ok(cli(cluster, "deploy", f"{relative}:arithmetic", "--name", every, "--interval", "3600",
-                 "--param", "x=7", "--param", "y=label", "--tag", "cli"))
+    out = ok(
+        cli(
+            cluster,
+            "deploy",
+            f"{relative}:arithmetic",
+            "--name",
+            every,
+            "--interval",
+            "3600",
+            "--param",
+            "x=7",
+            "--param",
+            "y=label",
+            "--tag",
+            "cli",
+        )
+    )
     assert re.search(rf"Created deployment '{every}' \(\S+\) for flow 'arithmetic'", out), out
     out = ok(cli(cluster, "deploy", f"{relative}:quick", "--name", nightly, "--cron", "0 3 * * *"))
     assert f"Created deployment '{nightly}'" in out
@@ -51,8 +80,20 @@ def test_deploy_with_interval_cron_params_and_tags(cluster, orch):
         retire(orch, nightly)
 
     bad = cli(cluster, "deploy", f"{relative}:no_such_flow", "--name", unique("bad"))
-    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "no_such_flow" in bad.stderr, bad.stderr
-    both = cli(cluster, "deploy", f"{relative}:quick", "--name", unique("bad"), "--interval", "5", "--cron", "* * * * *")
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ") and "no_such_flow" in bad.stderr, (
+        bad.stderr
+    )
+    both = cli(
+        cluster,
+        "deploy",
+        f"{relative}:quick",
+        "--name",
+        unique("bad"),
+        "--interval",
+        "5",
+        "--cron",
+        "* * * * *",
+    )
     assert both.returncode == 2 and "not allowed with argument" in both.stderr, both.stderr
 
 
@@ -64,7 +105,9 @@ def test_run_with_params_and_watch(cluster, orch):
     lines = out.splitlines()
     assert any(re.search(r"\] flow \S+ -> Running$", line) for line in lines), out
     assert any(re.search(r"\] task chatty-0 -> Completed$", line) for line in lines), out
-    assert re.search(r"\[2/2 tasks\] flow parent-flow-\S+ -> Completed$", lines[-1]), out  # the run ends the stream
+    assert re.search(r"\[2/2 tasks\] flow parent-flow-\S+ -> Completed$", lines[-1]), (
+        out
+    )  # the run ends the stream
     assert any(" log  chatty task got 3" in line for line in lines), out
     run = read(orch, run_id)
     assert run.state.type == COMPLETED and json.loads(run.parameters_json) == {"n": 3}
@@ -82,7 +125,12 @@ def test_flow_run_ls_inspect_and_watch(cluster, orch, ex):
 
     out = ok(cli(cluster, "flow-run", "watch", run_id))  # a finished run: its history
     flow_lines = [line for line in out.splitlines() if " flow " in line]
-    assert [line.rsplit("-> ", 1)[1] for line in flow_lines] == ["Scheduled", "Pending", "Running", "Completed"], out
+    assert [line.rsplit("-> ", 1)[1] for line in flow_lines] == [
+        "Scheduled",
+        "Pending",
+        "Running",
+        "Completed",
+    ], out
     assert "[1/1 tasks]" in flow_lines[-1], out
 
 
@@ -103,18 +151,30 @@ def test_flow_run_cancel_and_resume(cluster, orch, ex):
     again = cli(cluster, "flow-run", "resume", paused)
     assert again.returncode == 1 and again.stderr.startswith("error: FAILED_PRECONDITION: "), again.stderr
     again = cli(cluster, "flow-run", "cancel", sleepy)
-    assert again.returncode == 1 and "error: FAILED_PRECONDITION: " in again.stderr and "CANCELLED" in again.stderr
+    assert (
+        again.returncode == 1
+        and "error: FAILED_PRECONDITION: " in again.stderr
+        and "CANCELLED" in again.stderr
+    )
 
 
 def test_concurrency_limit_create_inspect_ls_delete(cluster):
     tag = unique("cli-tag")
-    assert f"Concurrency limit for tag '{tag}' set to 3" in ok(cli(cluster, "concurrency-limit", "create", tag, "3"))
+    assert f"Concurrency limit for tag '{tag}' set to 3" in ok(
+        cli(cluster, "concurrency-limit", "create", tag, "3")
+    )
     out = ok(cli(cluster, "concurrency-limit", "inspect", tag))
     assert f"tag:           {tag}" in out and "limit:         3" in out, out
-    assert re.search(rf"^{re.escape(tag)}\s+limit 3\s+active 0$", ok(cli(cluster, "concurrency-limit", "ls")), re.M)
-    assert f"Deleted concurrency limit for tag '{tag}'" in ok(cli(cluster, "concurrency-limit", "delete", tag))
+    assert re.search(
+        rf"^{re.escape(tag)}\s+limit 3\s+active 0$", ok(cli(cluster, "concurrency-limit", "ls")), re.M
+    )
+    assert f"Deleted concurrency limit for tag '{tag}'" in ok(
+        cli(cluster, "concurrency-limit", "delete", tag)
+    )
     gone = cli(cluster, "concurrency-limit", "inspect", tag)
-    assert gone.returncode == 1 and gone.stderr.startswith("error: NOT_FOUND: ") and tag in gone.stderr, gone.stderr
+    assert gone.returncode == 1 and gone.stderr.startswith("error: NOT_FOUND: ") and tag in gone.stderr, (
+        gone.stderr
+    )
     missing = cli(cluster, "concurrency-limit", "create", tag)
     assert missing.returncode == 1 and "needs a limit" in missing.stderr, missing.stderr
 

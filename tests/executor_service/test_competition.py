@@ -8,8 +8,20 @@ from collections import Counter
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._harness import (
-    COMPLETED, FINAL, PENDING, RUNNING, SCHEDULED, Cluster, deploy, history, module_entrypoint, read, submit, utcnow,
-    wait_final, wait_for,
+    COMPLETED,
+    FINAL,
+    PENDING,
+    RUNNING,
+    SCHEDULED,
+    Cluster,
+    deploy,
+    history,
+    module_entrypoint,
+    read,
+    submit,
+    utcnow,
+    wait_final,
+    wait_for,
 )
 
 RUNS = 20
@@ -56,8 +68,10 @@ def test_an_executor_runs_at_most_its_limit_of_flow_runs_at_once(tmp_path):
     try:
         orch, ex = own.orch(), own.ex()
         ledger = tmp_path / "ledger"
-        run_ids = [submit(ex, entrypoint=module_entrypoint("timed_section"), params={"path": str(ledger)})
-                   for _ in range(3)]
+        run_ids = [
+            submit(ex, entrypoint=module_entrypoint("timed_section"), params={"path": str(ledger)})
+            for _ in range(3)
+        ]
         for run_id in run_ids:
             assert wait_final(own, orch, run_id, timeout=10).state.type == COMPLETED, own.logs()
         spans: dict[str, list[float]] = {}

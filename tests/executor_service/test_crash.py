@@ -8,11 +8,22 @@ import signal
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import states_pb2 as spb
 
-from .flows import SLOT_TAG
 from ._harness import (
-    COMPLETED, CRASHED, FINAL, RUNNING, Cluster, module_entrypoint, pid_alive, read, submit, task_runs, wait_file,
-    wait_final, wait_for,
+    COMPLETED,
+    CRASHED,
+    FINAL,
+    RUNNING,
+    Cluster,
+    module_entrypoint,
+    pid_alive,
+    read,
+    submit,
+    task_runs,
+    wait_file,
+    wait_final,
+    wait_for,
 )
+from .flows import SLOT_TAG
 
 
 def test_sigkill_of_the_child_process_crashes_the_run(cluster, orch, ex, tmp_path):
@@ -25,8 +36,12 @@ def test_sigkill_of_the_child_process_crashes_the_run(cluster, orch, ex, tmp_pat
     run = wait_final(cluster, orch, run_id, timeout=5)
     assert run.state.type == CRASHED, cluster.logs()
     assert "killed by SIGKILL" in run.state.message, run.state.message
-    wait_for(lambda: all(t.state.type in FINAL for t in task_runs(orch, run_id)), 3,
-             "the killed run's task runs to be final", cluster)
+    wait_for(
+        lambda: all(t.state.type in FINAL for t in task_runs(orch, run_id)),
+        3,
+        "the killed run's task runs to be final",
+        cluster,
+    )
     # The executor is fine and runs the next flow.
     again = submit(ex, entrypoint=module_entrypoint("quick"))
     assert wait_final(cluster, orch, again).state.name == "Completed"
@@ -37,7 +52,9 @@ def test_sigkill_of_the_executor_crashes_the_run_once_its_lease_lapses(tmp_path)
     try:
         orch, ex = own.orch(), own.ex()
         pid_file = tmp_path / "pid"
-        run_id = submit(ex, entrypoint=module_entrypoint("pid_then_sleep"), params={"pid_file": str(pid_file)})
+        run_id = submit(
+            ex, entrypoint=module_entrypoint("pid_then_sleep"), params={"pid_file": str(pid_file)}
+        )
         child = int(wait_file(pid_file, 8, own))
         tasks = task_runs(orch, run_id)
         assert [t.state.type for t in tasks] == [RUNNING]
@@ -62,8 +79,11 @@ def test_a_crashed_run_releases_its_task_concurrency_slots(cluster, orch, ex, tm
         run_id = submit(ex, entrypoint=module_entrypoint("slot_holder"), params={"pid_file": str(pid_file)})
         pid = int(wait_file(pid_file, 8, cluster))
         (task,) = task_runs(orch, run_id)
-        slots = lambda: list(orch.ReadConcurrencyLimit(pb.ReadConcurrencyLimitRequest(tag=SLOT_TAG))
-                             .concurrency_limit.active_slots)
+
+        def slots() -> list[str]:
+            limit = orch.ReadConcurrencyLimit(pb.ReadConcurrencyLimitRequest(tag=SLOT_TAG)).concurrency_limit
+            return list(limit.active_slots)
+
         assert slots() == [task.id]
 
         os.kill(pid, signal.SIGKILL)
@@ -71,8 +91,11 @@ def test_a_crashed_run_releases_its_task_concurrency_slots(cluster, orch, ex, tm
         wait_for(lambda: slots() == [], 3, "the crashed task run's slot to be released", cluster)
 
         # The slot is free for the next run's task.
-        again = submit(ex, entrypoint=module_entrypoint("slot_holder"),
-                       params={"pid_file": str(tmp_path / "pid2"), "seconds": 0})
+        again = submit(
+            ex,
+            entrypoint=module_entrypoint("slot_holder"),
+            params={"pid_file": str(tmp_path / "pid2"), "seconds": 0},
+        )
         assert wait_final(cluster, orch, again).state.type == COMPLETED, cluster.logs()
     finally:
         orch.DeleteConcurrencyLimit(pb.DeleteConcurrencyLimitRequest(tag=SLOT_TAG))
@@ -85,7 +108,10 @@ def test_a_run_taken_away_from_its_executor_has_its_process_stopped(cluster, orc
     pid_file = tmp_path / "pid"
     run_id = submit(ex, entrypoint=module_entrypoint("pid_then_sleep"), params={"pid_file": str(pid_file)})
     pid = int(wait_file(pid_file, 8, cluster))
-    orch.SetFlowRunState(pb.SetFlowRunStateRequest(
-        flow_run_id=run_id, force=True, state=spb.State(type=spb.STATE_TYPE_CRASHED, message="taken away")))
+    orch.SetFlowRunState(
+        pb.SetFlowRunStateRequest(
+            flow_run_id=run_id, force=True, state=spb.State(type=spb.STATE_TYPE_CRASHED, message="taken away")
+        )
+    )
     wait_for(lambda: not pid_alive(pid), 8, "the child of the taken-away run to be stopped", cluster)
     assert read(orch, run_id).state.message == "taken away"

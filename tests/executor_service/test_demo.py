@@ -7,13 +7,20 @@ import json
 import re
 import subprocess
 
-from ._harness import CADENZA, REPO
 from tests.clients._services import service_env
+
+from ._harness import CADENZA, REPO
 
 
 def test_cadenza_demo(tmp_path):
-    done = subprocess.run([CADENZA, "demo"], cwd=REPO, env=service_env(CADENZA_HOME=str(tmp_path)),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [CADENZA, "demo"],
+        cwd=REPO,
+        env=service_env(CADENZA_HOME=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     explain = f"exit {done.returncode}\n--- stdout\n{done.stdout}--- stderr\n{done.stderr[-3000:]}"
     assert done.returncode == 0, explain
     lines = done.stdout.splitlines()

@@ -9,7 +9,18 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from ._harness import CRASHED, FINAL, RUNNING, Cluster, module_entrypoint, read, submit, task_runs, wait_for, wait_state
+from ._harness import (
+    CRASHED,
+    FINAL,
+    RUNNING,
+    Cluster,
+    module_entrypoint,
+    read,
+    submit,
+    task_runs,
+    wait_for,
+    wait_state,
+)
 
 
 def test_health_check_serving(cluster):
@@ -42,7 +53,9 @@ def test_sigterm_stops_the_executor_cleanly(tmp_path):
     own = Cluster.start(tmp_path / "cluster")
     try:
         orch, ex = own.orch(), own.ex()
-        run_id = submit(ex, entrypoint=module_entrypoint("sleepy_loop"), params={"steps": 100, "seconds": 0.2})
+        run_id = submit(
+            ex, entrypoint=module_entrypoint("sleepy_loop"), params={"steps": 100, "seconds": 0.2}
+        )
         wait_state(own, orch, run_id, RUNNING)
         wait_for(lambda: task_runs(orch, run_id), 5, "a task run", own)
 
@@ -55,7 +68,11 @@ def test_sigterm_stops_the_executor_cleanly(tmp_path):
         run = read(orch, run_id)
         assert run.state.type == CRASHED, own.logs()
         assert "killed by SIGTERM" in run.state.message, run.state.message
-        wait_for(lambda: all(t.state.type in FINAL for t in task_runs(orch, run_id)), 3,
-                 "the interrupted run's task runs to end", own)
+        wait_for(
+            lambda: all(t.state.type in FINAL for t in task_runs(orch, run_id)),
+            3,
+            "the interrupted run's task runs to end",
+            own,
+        )
     finally:
         own.stop()

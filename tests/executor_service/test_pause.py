@@ -8,14 +8,27 @@ import json
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._harness import (
-    COMPLETED, FAILED, PAUSED, RUNNING, SCHEDULED, deploy, module_entrypoint, pid_alive, read, submit, task_runs,
-    wait_final, wait_for, wait_state,
+    COMPLETED,
+    FAILED,
+    PAUSED,
+    RUNNING,
+    SCHEDULED,
+    deploy,
+    module_entrypoint,
+    pid_alive,
+    read,
+    submit,
+    task_runs,
+    wait_final,
+    wait_for,
+    wait_state,
 )
 
 
 def resume(ex, run_id, run_input=None):
-    request = pb.ResumeFlowRunRequest(flow_run_id=run_id,
-                                      run_input_json=json.dumps(run_input) if run_input is not None else "")
+    request = pb.ResumeFlowRunRequest(
+        flow_run_id=run_id, run_input_json=json.dumps(run_input) if run_input is not None else ""
+    )
     return ex.ResumeFlowRun(request).result
 
 
@@ -36,7 +49,9 @@ def test_in_process_pause_resumed_with_input(cluster, orch, ex):
     assert sorted(t.name for t in task_runs(orch, run_id)) == ["double-0", "double-1"]
 
 
-def test_out_of_process_pause_exits_the_child_and_a_worker_picks_the_run_up_again(cluster, orch, ex, tmp_path):
+def test_out_of_process_pause_exits_the_child_and_a_worker_picks_the_run_up_again(
+    cluster, orch, ex, tmp_path
+):
     marker = tmp_path / "executions"
     dep = deploy(orch, "pause_and_reschedule", params={"marker": str(marker)})
     run_id = submit(ex, deployment=dep.name)

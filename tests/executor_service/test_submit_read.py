@@ -4,15 +4,23 @@ timings, JSON result, or a note for a Python-only result)."""
 from __future__ import annotations
 
 import json
-
 from datetime import timedelta
 
 from cadenza.v1 import executor_pb2 as epb
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import states_pb2 as spb
 
-from ._harness import (CANCELLED, COMPLETED, SCHEDULED, deploy, module_entrypoint, submit, unique, utcnow,
-                       wait_final)
+from ._harness import (
+    CANCELLED,
+    COMPLETED,
+    SCHEDULED,
+    deploy,
+    module_entrypoint,
+    submit,
+    unique,
+    utcnow,
+    wait_final,
+)
 
 
 def read_details(ex, flow_run_id):
@@ -65,8 +73,12 @@ def test_idempotency_key_returns_the_same_run(cluster, orch, ex):
     assert again.flow_run_id == first.flow_run_id
 
     by_entrypoint = unique("key")
-    one = ex.SubmitFlowRun(epb.SubmitFlowRunRequest(entrypoint=module_entrypoint("quick"), idempotency_key=by_entrypoint))
-    two = ex.SubmitFlowRun(epb.SubmitFlowRunRequest(entrypoint=module_entrypoint("quick"), idempotency_key=by_entrypoint))
+    one = ex.SubmitFlowRun(
+        epb.SubmitFlowRunRequest(entrypoint=module_entrypoint("quick"), idempotency_key=by_entrypoint)
+    )
+    two = ex.SubmitFlowRun(
+        epb.SubmitFlowRunRequest(entrypoint=module_entrypoint("quick"), idempotency_key=by_entrypoint)
+    )
     assert (one.created, two.created) == (True, False) and one.flow_run_id == two.flow_run_id
     for run_id in (first.flow_run_id, one.flow_run_id):
         assert wait_final(cluster, orch, run_id).state.type == COMPLETED, cluster.logs()
@@ -85,5 +97,8 @@ def test_unfinished_run_reads_without_a_result(cluster, orch, ex):
         assert not details.has_result
         assert "not finished" in details.result_note and "SCHEDULED" in details.result_note
     finally:
-        orch.SetFlowRunState(pb.SetFlowRunStateRequest(
-            flow_run_id=run.id, state=spb.State(type=CANCELLED, name="Cancelled"), force=True))
+        orch.SetFlowRunState(
+            pb.SetFlowRunStateRequest(
+                flow_run_id=run.id, state=spb.State(type=CANCELLED, name="Cancelled"), force=True
+            )
+        )

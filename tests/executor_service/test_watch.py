@@ -3,7 +3,6 @@ log lines from a task, progress counts, and the end; and the history of a finish
 
 from __future__ import annotations
 
-
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._harness import COMPLETED, FINAL, PENDING, RUNNING, deploy, module_entrypoint, submit, tname, wait_final
@@ -28,7 +27,9 @@ def test_watch_streams_states_tasks_subflow_logs_and_progress(cluster, orch, ex)
     assert sequences == sorted(set(sequences)), explain
 
     changes = [e.state_change for e in events if e.HasField("state_change")]
-    flow_states = [tname(c.state.type) for c in changes if c.run_kind == pb.RUN_KIND_FLOW and c.run_id == run_id]
+    flow_states = [
+        tname(c.state.type) for c in changes if c.run_kind == pb.RUN_KIND_FLOW and c.run_id == run_id
+    ]
     assert flow_states[-1] == "COMPLETED", explain
     assert "RUNNING" in flow_states, explain
 
@@ -44,22 +45,32 @@ def test_watch_streams_states_tasks_subflow_logs_and_progress(cluster, orch, ex)
 
     tasks = {c.run_id: c for c in changes if c.run_kind == pb.RUN_KIND_TASK}
     chatty = [c for c in tasks.values() if c.run_name.startswith("chatty")]
-    assert {c.flow_run_id for c in chatty} == {run_id, subflow}, explain  # one in the parent, one in the subflow
+    assert {c.flow_run_id for c in chatty} == {run_id, subflow}, (
+        explain
+    )  # one in the parent, one in the subflow
     for task_id in tasks:
         seen = [c.state.type for c in changes if c.run_id == task_id]
         assert seen[-1] == COMPLETED, explain
     parent_chatty = next(c.run_id for c in chatty if c.flow_run_id == run_id)
-    lifecycle = [c.state.type for c in changes if c.run_id == parent_chatty and c.state.type in (PENDING, RUNNING, COMPLETED)]
+    lifecycle = [
+        c.state.type
+        for c in changes
+        if c.run_id == parent_chatty and c.state.type in (PENDING, RUNNING, COMPLETED)
+    ]
     assert lifecycle == [PENDING, RUNNING, COMPLETED], explain
 
     logs = [e.log for e in events if e.HasField("log")]
-    assert any(log.message == "chatty task got 5" and log.task_run_id == parent_chatty for log in logs), explain
+    assert any(log.message == "chatty task got 5" and log.task_run_id == parent_chatty for log in logs), (
+        explain
+    )
 
     # Progress: task runs seen so far, and how many of them are final; never more done than seen.
     assert all(0 <= e.task_runs_done <= e.task_runs_total for e in events), explain
     assert any(e.task_runs_done < e.task_runs_total for e in events), explain
     last = events[-1]
-    assert last.task_runs_total == last.task_runs_done == 2, explain  # the two chatty runs (not the subflow's tracker)
+    assert last.task_runs_total == last.task_runs_done == 2, (
+        explain
+    )  # the two chatty runs (not the subflow's tracker)
 
 
 def test_watch_of_a_finished_run_returns_its_history_and_ends(cluster, orch, ex):
@@ -71,11 +82,17 @@ def test_watch_of_a_finished_run_returns_its_history_and_ends(cluster, orch, ex)
     explain = "\n".join(str(e).replace("\n", " ") for e in events)
     assert events and all(e.snapshot for e in events), explain
     assert events[-1].terminal and not any(e.terminal for e in events[:-1]), explain
-    flow_states = [tname(e.state_change.state.type) for e in events
-                   if e.HasField("state_change") and e.state_change.run_kind == pb.RUN_KIND_FLOW]
+    flow_states = [
+        tname(e.state_change.state.type)
+        for e in events
+        if e.HasField("state_change") and e.state_change.run_kind == pb.RUN_KIND_FLOW
+    ]
     assert flow_states == ["SCHEDULED", "PENDING", "RUNNING", "COMPLETED"], explain
-    task_states = [e.state_change for e in events
-                   if e.HasField("state_change") and e.state_change.run_kind == pb.RUN_KIND_TASK]
+    task_states = [
+        e.state_change
+        for e in events
+        if e.HasField("state_change") and e.state_change.run_kind == pb.RUN_KIND_TASK
+    ]
     assert [t.run_name for t in task_states] == ["double-0"], explain
     assert task_states[0].state.type in FINAL
     assert (events[-1].task_runs_total, events[-1].task_runs_done) == (1, 1), explain

@@ -11,11 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from executor._port import (
-    ACCEPT, FlowRunCreated, FlowRunSpec, OrchestrationResult, RunKind, TaskRunCreated, TaskRunSpec,
+    ACCEPT,
+    FlowRunCreated,
+    FlowRunSpec,
+    OrchestrationResult,
+    RunKind,
+    TaskRunCreated,
+    TaskRunSpec,
 )
 from executor.exceptions import ObjectNotFound
 from executor.objects import ConcurrencyLimit, FlowRun, LogEntry, TaskRun
@@ -80,7 +87,7 @@ class FakePort:
             details.task_run_id = proposal.run_id
         details.transition_id = proposal.transition_id
         state.id = str(uuid.uuid4())
-        state.timestamp = dt.datetime.now(dt.timezone.utc)
+        state.timestamp = dt.datetime.now(dt.UTC)
         run = self._store(proposal.kind, proposal.run_id, state)
         return OrchestrationResult(ACCEPT, state, run_count=run.run_count)
 
@@ -95,30 +102,54 @@ class FakePort:
     # -- creating runs and proposing states ---------------------------------------------------
     async def create_task_run(self, spec: TaskRunSpec) -> TaskRunCreated:
         self.calls.append(Call("create_task_run", {"spec": spec}))
-        run = TaskRun(id=str(uuid.uuid4()), name=spec.name, flow_run_id=spec.flow_run_id,
-                      task_key=spec.task_key, dynamic_key=spec.dynamic_key, tags=list(spec.tags))
+        run = TaskRun(
+            id=str(uuid.uuid4()),
+            name=spec.name,
+            flow_run_id=spec.flow_run_id,
+            task_key=spec.task_key,
+            dynamic_key=spec.dynamic_key,
+            tags=list(spec.tags),
+        )
         self.task_runs[run.id] = run
         self._decide(Proposal(RunKind.TASK, run.id, spec.state or State(StateType.PENDING), force=True))
         if spec.next_state is None:
             return TaskRunCreated(run.id, True, run.state)
-        answer = self._decide(Proposal(RunKind.TASK, run.id, spec.next_state, transition_id=spec.transition_id))
+        answer = self._decide(
+            Proposal(RunKind.TASK, run.id, spec.next_state, transition_id=spec.transition_id)
+        )
         return TaskRunCreated(run.id, True, None, answer)
 
     async def create_flow_run(self, spec: FlowRunSpec) -> FlowRunCreated:
         self.calls.append(Call("create_flow_run", {"spec": spec}))
-        run = FlowRun(id=str(uuid.uuid4()), name=spec.name, flow_name=spec.flow_name,
-                      parameters=json.loads(spec.parameters_json), tags=list(spec.tags),
-                      parent_task_run_id=spec.parent_task_run_id)
+        run = FlowRun(
+            id=str(uuid.uuid4()),
+            name=spec.name,
+            flow_name=spec.flow_name,
+            parameters=json.loads(spec.parameters_json),
+            tags=list(spec.tags),
+            parent_task_run_id=spec.parent_task_run_id,
+        )
         self.flow_runs[run.id] = run
         self._decide(Proposal(RunKind.FLOW, run.id, spec.state or State(StateType.PENDING), force=True))
         answer = None
         if spec.next_state is not None:
-            answer = self._decide(Proposal(RunKind.FLOW, run.id, spec.next_state, transition_id=spec.transition_id))
+            answer = self._decide(
+                Proposal(RunKind.FLOW, run.id, spec.next_state, transition_id=spec.transition_id)
+            )
         return FlowRunCreated(run, True, answer)
 
-    async def propose_state(self, kind: RunKind, run_id: str, state: State, *, force: bool = False,
-                            transition_id: str | None = None) -> OrchestrationResult:
-        self.calls.append(Call("propose_state", {"kind": kind, "run_id": run_id, "state": state, "force": force}))
+    async def propose_state(
+        self,
+        kind: RunKind,
+        run_id: str,
+        state: State,
+        *,
+        force: bool = False,
+        transition_id: str | None = None,
+    ) -> OrchestrationResult:
+        self.calls.append(
+            Call("propose_state", {"kind": kind, "run_id": run_id, "state": state, "force": force})
+        )
         return self._decide(Proposal(kind, run_id, state, force, transition_id))
 
     # -- reading runs -------------------------------------------------------------------------
@@ -130,8 +161,11 @@ class FakePort:
 
     async def read_flow_runs(self, *, parent_task_run_id: str | None = None, **filters: Any) -> list[FlowRun]:
         self.calls.append(Call("read_flow_runs", {"parent_task_run_id": parent_task_run_id, **filters}))
-        return [r for r in self.flow_runs.values()
-                if parent_task_run_id is None or r.parent_task_run_id == parent_task_run_id]
+        return [
+            r
+            for r in self.flow_runs.values()
+            if parent_task_run_id is None or r.parent_task_run_id == parent_task_run_id
+        ]
 
     async def read_task_run(self, task_run_id: str) -> TaskRun:
         self.calls.append(Call("read_task_run", {"task_run_id": task_run_id}))
@@ -155,7 +189,9 @@ class FakePort:
     async def update_flow_run(self, flow_run_id: str, **changes: Any) -> None:
         self.calls.append(Call("update_flow_run", {"flow_run_id": flow_run_id, **changes}))
 
-    async def set_flow_run_state(self, flow_run_id: str, state: State, force: bool = False) -> OrchestrationResult:
+    async def set_flow_run_state(
+        self, flow_run_id: str, state: State, force: bool = False
+    ) -> OrchestrationResult:
         self.calls.append(Call("set_flow_run_state", {"flow_run_id": flow_run_id, "state": state}))
         return self._decide(Proposal(RunKind.FLOW, flow_run_id, state.copy(), force))
 
@@ -168,13 +204,21 @@ class FakePort:
         self.calls.append(Call("write_logs", {"entries": list(entries)}))
         self.logs.extend(entries)
 
-    async def read_logs(self, flow_run_id: str | None = None, task_run_id: str | None = None) -> list[LogEntry]:
+    async def read_logs(
+        self, flow_run_id: str | None = None, task_run_id: str | None = None
+    ) -> list[LogEntry]:
         self.calls.append(Call("read_logs", {"flow_run_id": flow_run_id, "task_run_id": task_run_id}))
-        return [e for e in self.logs if (flow_run_id is None or e.flow_run_id == flow_run_id)
-                and (task_run_id is None or e.task_run_id == task_run_id)]
+        return [
+            e
+            for e in self.logs
+            if (flow_run_id is None or e.flow_run_id == flow_run_id)
+            and (task_run_id is None or e.task_run_id == task_run_id)
+        ]
 
     async def create_concurrency_limit(self, tag: str, concurrency_limit: int) -> str:
-        self.calls.append(Call("create_concurrency_limit", {"tag": tag, "concurrency_limit": concurrency_limit}))
+        self.calls.append(
+            Call("create_concurrency_limit", {"tag": tag, "concurrency_limit": concurrency_limit})
+        )
         limit = self.limits.setdefault(tag, ConcurrencyLimit(str(uuid.uuid4()), tag, concurrency_limit))
         limit.concurrency_limit = concurrency_limit
         return limit.id
@@ -196,4 +240,3 @@ class FakePort:
     async def close(self) -> None:
         self.calls.append(Call("close"))
         self.closed = True
-

@@ -32,11 +32,17 @@ def test_a_flow_with_a_task_proposes_each_state_in_one_round_trip(fake):
     assert adding() == 3
     # The creations carry the first proposal: Pending and Running travel together.
     assert [m for m in fake.methods() if m != "write_logs"] == [
-        "create_flow_run", "create_task_run", "propose_state", "propose_state",
+        "create_flow_run",
+        "create_task_run",
+        "propose_state",
+        "propose_state",
     ]
     assert fake.names() == [
-        (FLOW, "Pending"), (FLOW, "Running"),
-        (TASK, "Pending"), (TASK, "Running"), (TASK, "Completed"),
+        (FLOW, "Pending"),
+        (FLOW, "Running"),
+        (TASK, "Pending"),
+        (TASK, "Running"),
+        (TASK, "Completed"),
         (FLOW, "Completed"),
     ]
     task_run = next(iter(fake.task_runs.values()))

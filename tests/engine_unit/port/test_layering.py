@@ -47,7 +47,9 @@ def test_only_the_wire_layer_imports_grpc_or_protobuf():
 
 def test_the_scan_sees_the_wire_layer_imports():
     """The scan itself finds such imports where they are allowed (it is not vacuous)."""
-    found = [name for name in _imported(ast.parse((ROOT / "_wire" / "port.py").read_text())) if _forbidden(name)]
+    found = [
+        name for name in _imported(ast.parse((ROOT / "_wire" / "port.py").read_text())) if _forbidden(name)
+    ]
     assert "grpc" in found and "cadenza.v1.orchestrator_pb2" in found
 
 
@@ -55,5 +57,9 @@ def test_the_grpc_port_and_the_fake_implement_every_operation_of_the_port():
     operations = {name for name, _ in inspect.getmembers(OrchestratorPort, inspect.iscoroutinefunction)}
     assert "propose_state" in operations and "create_task_run" in operations
     for implementation in (GrpcPort, FakePort):
-        missing = {name for name in operations if not inspect.iscoroutinefunction(getattr(implementation, name, None))}
+        missing = {
+            name
+            for name in operations
+            if not inspect.iscoroutinefunction(getattr(implementation, name, None))
+        }
         assert missing == set(), implementation
