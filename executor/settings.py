@@ -21,6 +21,7 @@ from cadenza.settings import (
     UserPath,
     load,
 )
+from cadenza.settings import SettingsError as SettingsError  # re-exported: what a bad value raises
 
 Threads = Annotated[int, Field(ge=0), Accepts("a whole number >= 0 (0 picks one from the CPU count)")]
 
