@@ -43,6 +43,7 @@ class OrchestratorSettings(ServingSettings):
     orchestrator_db: UserPath | None = None  # unset: cadenza.db under CADENZA_HOME
     db_synchronous: Synchronous = "NORMAL"
     late_runs_after_seconds: Seconds = 5.0
+    lease_takeover_grace_seconds: Seconds = 2.0
     slot_wait_seconds: PositiveSeconds = _POLICY.slot_wait_seconds
     slot_wait_max_seconds: PositiveSeconds = _POLICY.slot_wait_max_seconds
 
@@ -68,6 +69,8 @@ class ServerConfig:
     pause_check_interval_seconds: float = 0.5
     # A Scheduled run this far past due is marked "Late" (Prefect's MarkLateRuns).
     late_runs_after_seconds: float = 5.0
+    # How long after a lease lapsed its run is taken away (its process stops itself first).
+    lease_takeover_grace_seconds: float = 2.0
     policy: PolicySettings = field(default_factory=PolicySettings)
 
     @classmethod
@@ -80,6 +83,7 @@ class ServerConfig:
             db_synchronous=env.db_synchronous,
             api_token=env.api_token,
             late_runs_after_seconds=env.late_runs_after_seconds,
+            lease_takeover_grace_seconds=env.lease_takeover_grace_seconds,
             policy=PolicySettings(
                 slot_wait_seconds=env.slot_wait_seconds, slot_wait_max_seconds=env.slot_wait_max_seconds
             ),

@@ -18,5 +18,10 @@ class NotFound(ServiceError):
     """The request names something that does not exist."""
 
 
+class FailedPrecondition(ServiceError):
+    """The request is well formed but the system is not in a state to do it (and retrying the
+    same request will not help)."""
+
+
 class Unavailable(ServiceError):
     """The request could not be served now; the same request may succeed when retried."""

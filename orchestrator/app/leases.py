@@ -33,12 +33,21 @@ def _check_lease(lease_seconds: float) -> timedelta:
 
 class Leases:
     def __init__(
-        self, registry: Registry, proposals: Proposals, committer: Committer, late_after_seconds: float = 5.0
+        self,
+        registry: Registry,
+        proposals: Proposals,
+        committer: Committer,
+        late_after_seconds: float = 5.0,
+        takeover_grace_seconds: float = 2.0,
     ) -> None:
         self.registry = registry
         self.proposals = proposals
         self.committer = committer
         self.late_after = timedelta(seconds=late_after_seconds)
+        # A claimant's process stops by itself once it cannot confirm its lease (executor/
+        # engine.py's lease watch); the run is taken away only this long after the lease
+        # lapsed, so that nothing of the old claim can still act when its slots are freed.
+        self.takeover_grace = timedelta(seconds=takeover_grace_seconds)
         # Set whenever a flow run becomes SCHEDULED, to wake workers long-polling for runs.
         self.runs_scheduled = asyncio.Event()
 
@@ -68,6 +77,7 @@ class Leases:
             if answer.decision.changed and state is not None and state.type is StateType.PENDING:
                 run.worker_id = worker_id
                 run.lease_expiration = now_utc() + lease
+                run.lease_epoch += 1  # a new claim: proposals of any earlier one are fenced out
                 change.batch.put_flow_run(run)
                 claimed.append(run)
         return claimed, change
@@ -121,12 +131,14 @@ class Leases:
         return cancel, lost
 
     async def crash_lapsed_leases(self) -> int:
-        now = now_utc()
-        await self._release_lapsed_retries(now)
+        taken_after = now_utc() - self.takeover_grace
+        await self._release_lapsed_retries(taken_after)
         lapsed = [
             (run, state)
             for run, state in self.registry.live_flow_runs()
-            if run.lease_expiration is not None and run.lease_expiration < now and state.type in _HELD_TYPES
+            if run.lease_expiration is not None
+            and run.lease_expiration < taken_after
+            and state.type in _HELD_TYPES
         ]
         for run, state in lapsed:
             worker = run.worker_id or "unknown"
@@ -143,7 +155,9 @@ class Leases:
             log.warning(
                 "lease of flow run %s lapsed (worker %s): marking %s", run.id, worker, final.type.value
             )
-            # Its task runs and subflows end the same way (see descendants.py).
+            # Its task runs and subflows end the same way (see descendants.py). The epoch moves
+            # on first, in the same commit: the old claim's process is fenced out from now.
+            run.lease_epoch += 1
             await self.proposals.propose("flow", run.id, Proposal(final, force=True))
         return len(lapsed)
 
@@ -158,6 +172,7 @@ class Leases:
                     "lease of flow run %s lapsed while awaiting a retry: any worker may retry it", run.id
                 )
                 run.lease_expiration, run.worker_id = None, ""
+                run.lease_epoch += 1
                 change.batch.put_flow_run(run)
         if change:
             await self.committer.commit(change)

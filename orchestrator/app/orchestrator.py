@@ -21,7 +21,11 @@ from .watch import WatchHub
 
 class Orchestrator:
     def __init__(
-        self, store: Store, settings: PolicySettings | None = None, late_runs_after_seconds: float = 5.0
+        self,
+        store: Store,
+        settings: PolicySettings | None = None,
+        late_runs_after_seconds: float = 5.0,
+        lease_takeover_grace_seconds: float = 2.0,
     ) -> None:
         self.store = store
         self.registry = Registry(store)
@@ -37,7 +41,13 @@ class Orchestrator:
         self.pauses = Pauses(self.registry, self.proposals, self.committer)
         self.limits = Limits(self.registry, self.committer)
         self.logs = Logs(store, self.registry, self.committer)
-        self.leases = Leases(self.registry, self.proposals, self.committer, late_runs_after_seconds)
+        self.leases = Leases(
+            self.registry,
+            self.proposals,
+            self.committer,
+            late_runs_after_seconds,
+            lease_takeover_grace_seconds,
+        )
         self.deployments = Deployments(store, self.runs, self.committer)
         self.descendants = Descendants(store, self.registry, self.proposals)
         self.committer.on_flow_state(self.leases.on_flow_state)

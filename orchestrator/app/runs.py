@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 
+from ..core.fencing import fenced_out
 from ..core.models import FlowRun, FlowRunPolicy, Proposal, State, StateType, TaskRun
 from ..store.base import FlowRunFilter, Page, Store
 from ..store.errors import PageTokenError
 from .commits import Change, Committer
 from .documents import parse_json
-from .errors import InvalidArgument
+from .errors import FailedPrecondition, InvalidArgument
 from .idempotency import Answer
 from .proposals import Proposals
 from .registry import Registry
@@ -99,8 +100,14 @@ class Runs:
             run = find(*key)
         return run
 
+    def _check_claim(self, flow_run: FlowRun, lease_epoch: int) -> None:
+        """A process whose claim on `flow_run` was taken away creates nothing more under it."""
+        reason = fenced_out(flow_run, Proposal(State(StateType.PENDING), lease_epoch=lease_epoch), None)
+        if reason:
+            raise FailedPrecondition(reason)
+
     async def create_flow_run(
-        self, run: FlowRun, initial: State | None, next_state: State | None = None
+        self, run: FlowRun, initial: State | None, next_state: State | None = None, lease_epoch: int = 0
     ) -> tuple[FlowRun, bool, Answer | None]:
         """Create the run in `initial` (Pending if None) unless its idempotency key names an
         existing one, then propose `next_state` if given; one commit for both."""
@@ -111,7 +118,9 @@ class Runs:
         if existing is None:
             check_parameters_json(run.parameters_json)
             if run.parent_task_run_id:
-                self.read_task_run(run.parent_task_run_id)
+                tracker = self.read_task_run(run.parent_task_run_id)
+                if lease_epoch:
+                    self._check_claim(self.read_flow_run(tracker.flow_run_id), lease_epoch)
             if not run.name:
                 run.name = f"{run.flow_name}-{run.id[:8]}"
             self.registry.remember_flow_run(run)
@@ -123,17 +132,21 @@ class Runs:
             run = existing
         answer = None
         if next_state is not None:
-            answer = self.proposals.decide_into("flow", run, Proposal(next_state), change)
+            answer = self.proposals.decide_into(
+                "flow", run, Proposal(next_state, lease_epoch=lease_epoch), change
+            )
         if change:
             await self.committer.commit(change)
         return run, existing is None, answer
 
     async def create_task_run(
-        self, run: TaskRun, initial: State | None, next_state: State | None
+        self, run: TaskRun, initial: State | None, next_state: State | None, lease_epoch: int = 0
     ) -> tuple[TaskRun, bool, Answer | None]:
         """Create the task run (or find it by idempotency key, or by flow run, task key and
         dynamic key), then propose `next_state` if given; one commit for both."""
-        self.read_flow_run(run.flow_run_id)
+        flow_run = self.read_flow_run(run.flow_run_id)
+        if lease_epoch:
+            self._check_claim(flow_run, lease_epoch)
         existing: TaskRun | None = None
         if run.idempotency_key:
             existing = await self._settled(self.registry.find_task_run_by_key, run.idempotency_key)
@@ -154,7 +167,9 @@ class Runs:
             run = existing
         answer = None
         if next_state is not None:
-            answer = self.proposals.decide_into("task", run, Proposal(next_state), change)
+            answer = self.proposals.decide_into(
+                "task", run, Proposal(next_state, lease_epoch=lease_epoch), change
+            )
         if change:
             await self.committer.commit(change)
         return run, created, answer

@@ -131,6 +131,9 @@ class FlowRun:
     worker_id: str = ""
     lease_expiration: datetime | None = None
     run_input_json: str = ""
+    # The fencing token of the current claim: grows with every claim and when a lapsed lease
+    # is taken away; proposals carrying an older one are refused.
+    lease_epoch: int = 0
     # True when read back from the store rather than created by this process (not stored).
     loaded_from_store: bool = field(default=False, compare=False)
 
@@ -231,6 +234,8 @@ class Proposal:
     state: State
     force: bool = False
     expected_state_id: str = ""
+    # The claim the proposing process works under (0: none); see FlowRun.lease_epoch.
+    lease_epoch: int = 0
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
     needs = needs_for("task", run, proposal)          # which inputs to gather
     decision, effects = decide("task", run, proposal, inputs, settings)
 
-In order: the stale-proposal check, the lifecycle machine (skipped under force), the
+In order: the fence (a process whose claim was taken away changes nothing), the stale-proposal check, the lifecycle machine (skipped under force), the
 policy's rules in priority order, the global bookkeeping, then the rules' after/cleanup hooks
 in reverse order. A decision that changes the run is applied to `run` in place; a nullified
 one (WAIT, ABORT, REJECT keeping the current state) leaves the run and every limit as found.
@@ -19,7 +19,8 @@ from transitions import Machine
 
 from . import machines
 from .bookkeeping import record_flow_transition, record_task_transition
-from .inputs import DecisionInputs, Effects, PolicySettings
+from .fencing import fenced_out
+from .inputs import NEEDS_FLOW_RUN, DecisionInputs, Effects, PolicySettings
 from .models import Decision, FlowRun, Proposal, State, StateType, Status, TaskRun
 from .rules import (
     BypassCancellingScheduledFlowRuns,
@@ -167,12 +168,18 @@ def _policy(kind: RunKind, from_type: StateType | None, proposal: Proposal) -> P
     return None
 
 
+_FENCE_NEEDS = frozenset({NEEDS_FLOW_RUN})
+
+
 def needs_for(run_kind: str, run: FlowRun | TaskRun, proposal: Proposal) -> frozenset[str]:
     """The inputs (`inputs.NEEDS_*`) the rules deciding this proposal will read."""
     kind = KINDS[run_kind]
     from_type = run.state.type if run.state is not None else None
     policy = _policy(kind, from_type, proposal)
-    return policy.needs(from_type, proposal.state.type) if policy is not None else frozenset()
+    needs = policy.needs(from_type, proposal.state.type) if policy is not None else frozenset()
+    if proposal.lease_epoch and run_kind == "task":
+        needs = needs | _FENCE_NEEDS  # the fence is the flow run's claim
+    return needs
 
 
 def decide(
@@ -184,6 +191,9 @@ def decide(
 ) -> tuple[Decision, Effects]:
     kind = KINDS[run_kind]
     current = run.state
+    fenced = fenced_out(run, proposal, inputs.flow_run)
+    if fenced:
+        return Decision(Status.ABORT, current, fenced, nullified=True), Effects()
     expected = proposal.expected_state_id
     if expected and expected != (current.id if current is not None else ""):
         actual = current.id if current is not None else "none (the run has no state)"

@@ -223,6 +223,7 @@ def flow_run_to_pb(run: FlowRun) -> pb.FlowRun:
         worker_id=run.worker_id,
         lease_expiration=ts(run.lease_expiration),
         run_input_json=run.run_input_json,
+        lease_epoch=run.lease_epoch,
     )
 
 

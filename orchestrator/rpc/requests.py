@@ -37,7 +37,10 @@ def proposal(msg: pb.ProposeStateRequest) -> tuple[str, str, Proposal]:
     if not msg.HasField("state"):
         raise InvalidArgument("state is required")
     state = convert.state_from_pb(msg.state)
-    return kind, run_id, Proposal(state, force=msg.force, expected_state_id=msg.expected_state_id)
+    proposal = Proposal(
+        state, force=msg.force, expected_state_id=msg.expected_state_id, lease_epoch=msg.lease_epoch
+    )
+    return kind, run_id, proposal
 
 
 def optional_state(msg, field: str) -> State | None:

@@ -22,7 +22,9 @@ class RunsRpc:
 
     async def create_flow_run(self, request: pb.CreateFlowRunRequest) -> pb.CreateFlowRunResponse:
         run, initial, nxt = requests.new_flow_run(request)
-        run, created, answer = await self.orchestrator.runs.create_flow_run(run, initial, nxt)
+        run, created, answer = await self.orchestrator.runs.create_flow_run(
+            run, initial, nxt, request.lease_epoch
+        )
         return pb.CreateFlowRunResponse(
             flow_run=convert.flow_run_to_pb(run),
             created=created,
@@ -54,7 +56,9 @@ class RunsRpc:
 
     async def create_task_run(self, request: pb.CreateTaskRunRequest) -> pb.CreateTaskRunResponse:
         run, initial, nxt = requests.new_task_run(request)
-        run, created, answer = await self.orchestrator.runs.create_task_run(run, initial, nxt)
+        run, created, answer = await self.orchestrator.runs.create_task_run(
+            run, initial, nxt, request.lease_epoch
+        )
         return pb.CreateTaskRunResponse(
             task_run=convert.task_run_to_pb(run),
             created=created,

@@ -71,7 +71,9 @@ async def start_server(config: ServerConfig) -> RunningServer:
     except BaseException:
         lock.release()
         raise
-    orchestrator = Orchestrator(store, config.policy, config.late_runs_after_seconds)
+    orchestrator = Orchestrator(
+        store, config.policy, config.late_runs_after_seconds, config.lease_takeover_grace_seconds
+    )
     servicer = OrchestratorServicer(orchestrator)
     try:
         server, port, health_servicer = await start_grpc_server(

@@ -8,13 +8,14 @@ import logging
 
 import grpc
 
-from ..app.errors import InvalidArgument, NotFound, ServiceError, Unavailable
+from ..app.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
 
 log = logging.getLogger("cadenza.orchestrator.rpc")
 
 _CODES: dict[type[ServiceError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 

@@ -137,6 +137,7 @@ def flow_run_to_doc(run: FlowRun) -> str:
         "worker_id": run.worker_id,
         "lease_expiration": _t(run.lease_expiration),
         "run_input_json": run.run_input_json,
+        "lease_epoch": run.lease_epoch,
         **_times(run),
     }
     return _dumps(doc)
@@ -160,6 +161,7 @@ def flow_run_from_doc(text: str) -> FlowRun:
         worker_id=doc.get("worker_id", ""),
         lease_expiration=_pt(doc.get("lease_expiration")),
         run_input_json=doc.get("run_input_json", ""),
+        lease_epoch=doc.get("lease_epoch", 0),
     )
     _load_times(run, doc)
     return run
