@@ -29,7 +29,7 @@ FAILED      X A A A A X A X X
 CRASHED     X A A A A X A X X
 CANCELLED   X s s s s X A X X
 CANCELLING  s s s s s s A s s
-PAUSED      A s A A A A A s s
+PAUSED      A s A A A A A R s
 """
 
 TASK_ANSWERS = """

@@ -82,7 +82,7 @@ def test_resuming_through_scheduled_does_not_count_a_new_attempt(ctx):
     assert run.run_count == 1 and run.empirical_policy.resuming is False
 
 
-@pytest.mark.parametrize("target", [ST.PENDING, ST.PAUSED, ST.CANCELLING])
+@pytest.mark.parametrize("target", [ST.PENDING, ST.PAUSED])
 def test_a_paused_flow_cannot_leave_for(ctx, target):
     run = flow_in(ctx, ST.PAUSED)
     decision, _ = propose(ctx, run, target)

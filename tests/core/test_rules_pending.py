@@ -45,11 +45,12 @@ def test_cancelling_a_suspended_flow_cancels_it_at_once(ctx):
     assert decision.status is Status.REJECT and run.state.type is ST.CANCELLED
 
 
-def test_cancelling_a_blocking_pause_is_not_bypassed(ctx):
-    # Its process is alive; the resume rule then keeps the run paused.
+def test_cancelling_a_blocking_pause_cancels_it_at_once(ctx):
+    # Its process runs nothing while it waits, and stops when it sees the run final.
     run = flow_in(ctx, ST.PAUSED)
     decision, _ = propose(ctx, run, ST.CANCELLING)
-    assert decision.nullified and run.state.type is ST.PAUSED
+    assert decision.status is Status.REJECT and not decision.nullified
+    assert run.state.type is ST.CANCELLED
 
 
 @pytest.mark.parametrize("current", [ST.PENDING, ST.RUNNING])

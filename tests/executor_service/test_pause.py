@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from cadenza.v1 import executor_pb2 as epb
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._harness import (
+    CANCELLED,
     COMPLETED,
     FAILED,
     PAUSED,
@@ -23,6 +26,19 @@ from ._harness import (
     wait_for,
     wait_state,
 )
+
+
+def _engine_processes(run_id: str) -> list[str]:
+    """Live `python -m executor.engine <run_id>` processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"executor.engine" in cmdline and run_id.encode() in cmdline:
+            found.append(entry.name)
+    return found
 
 
 def resume(ex, run_id, run_input=None):
@@ -85,3 +101,14 @@ def test_a_pause_never_resumed_fails_the_run(cluster, orch, ex, tmp_path):
 
 def ex_history(orch, run_id):
     return orch.ReadStates(pb.ReadStatesRequest(run_kind=pb.RUN_KIND_FLOW, run_id=run_id)).states
+
+
+def test_a_paused_run_is_cancelled_and_its_waiting_process_stops(cluster, orch, ex):
+    run_id = submit(ex, entrypoint=module_entrypoint("pause_here"), params={"timeout": 20})
+    wait_state(cluster, orch, run_id, PAUSED)
+    answer = ex.CancelFlowRun(epb.CancelFlowRunRequest(flow_run_id=run_id))
+    assert answer.state.type == CANCELLED, answer  # at once: nothing was running
+    assert read(orch, run_id).state.type == CANCELLED
+    # The paused process sees its run final at its next look and leaves; the run stays Cancelled.
+    wait_for(lambda: not _engine_processes(run_id), 10, "the paused process to exit", cluster)
+    assert read(orch, run_id).state.type == CANCELLED

@@ -19,18 +19,16 @@ class PreventPendingTransitions(Rule):
 
 
 class BypassCancellingScheduledFlowRuns(Rule):
-    """A run with no live process has nothing to tear down: cancel it at once.
+    """A run with no work under way has nothing to tear down: cancel it at once.
 
-    Cadenza has no infrastructure pid yet, so "no live process" means: still SCHEDULED
-    (including a "Resuming" run), or PAUSED with reschedule (its process has exited).
+    That is a run still SCHEDULED (including a "Resuming" run) or PAUSED: a rescheduling pause
+    has no process any more, and the process of a blocking pause runs nothing while it waits;
+    it sees the final state at its next look and stops.
     """
 
     FROM = frozenset({StateType.SCHEDULED, StateType.PAUSED})
     TO = frozenset({StateType.CANCELLING})
 
     def before(self, t: Transition) -> None:
-        initial = t.current
-        if initial.type is StateType.PAUSED and not initial.details.pause_reschedule:
-            return  # a blocking pause still has its process, which must tear down
         cancelled = t.new_state(StateType.CANCELLED, message=t.proposed.message)
         t.reject(cancelled, "The run has no running infrastructure; it is cancelled directly.")
