@@ -9,15 +9,15 @@ import inspect
 import logging
 from typing import Any
 
+from executor import _logship, settings
 from executor import _runtime as rtm
-from executor import settings
 from executor._engine.answers import FLOW, crashed_state, is_crash, propose
 from executor._params import to_call_args
 from executor._resolve import resolve_parameters, resolve_wait_for
 from executor.context import FlowRunContext, enter_flow_context
 from executor.exceptions import Abort, FlowPauseTimeout, PausedRun, UpstreamTaskError
 from executor.futures import PrefectFuture
-from executor.loggers import flush_logs_async, print_mode, run_logger
+from executor.loggers import print_mode, run_logger
 from executor.objects import FlowRun, OrchestrationResult
 from executor.results import ResultFactory
 from executor.states import _UNSET, State, StateType, return_value_to_state
@@ -185,7 +185,7 @@ async def _orchestrate(
                 final.result_ref = factory.create_ref(final._data)
             # The run's log lines reach the orchestrator before its final state does, so a
             # watcher that stops at the final state has seen them all.
-            await flush_logs_async()
+            await _logship.flush(port)
             state, run_count = await propose(port, FLOW, flow_run.id, final)
             if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
                 state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING))
