@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import functools
 import inspect
 import logging
 from typing import Any
@@ -278,7 +279,7 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
     call.future._set_task_run_id(task_run_id)
 
     if upstream_error is not None:
-        if created.created:
+        if created.created and created.state is not None:  # created just now, NotReady as asked
             return created.state, None
         state, _ = await propose(port, TASK, task_run_id, not_ready, force=True)
         return state, None
@@ -302,12 +303,12 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
             task_run.run_count = run_count
             task_run.state = state
             outcome = await _execute(call, resolved, ctx)
-            if outcome.exc is not None:
-                exc = outcome.exc
-                if not is_crash(exc):  # an engine error while running user code
-                    raise exc
-                crashed, _ = await propose(port, TASK, task_run_id, crashed_state(exc), force=True)
-                return crashed, exc
+            raised = outcome.exc
+            if raised is not None:
+                if not is_crash(raised):  # an engine error while running user code
+                    raise raised
+                crashed, _ = await propose(port, TASK, task_run_id, crashed_state(raised), force=True)
+                return crashed, raised
             final = outcome.value
             if final.type is StateType.COMPLETED and cache_key:
                 final.state_details.cache_key = cache_key
@@ -354,7 +355,7 @@ async def _run_hooks(call: TaskCall, task_run: Any, state: State) -> None:
     for hook in hooks:
         if inspect.iscoroutinefunction(hook):
             out = await rtm.run_on_loop(
-                call.loop or rt.user_loop(), lambda h=hook: h(call.task, task_run, state)
+                call.loop or rt.user_loop(), functools.partial(hook, call.task, task_run, state)
             )
         else:
             out = await rtm.run_in_thread(rt, hook, call.task, task_run, state)
