@@ -8,11 +8,14 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 P = ParamSpec("P")
 R = TypeVar("R", covariant=True)
-Opts = TypeVar("Opts")
+Opts = TypeVar("Opts", bound="DataclassInstance")  # FlowOptions, TaskOptions
 
 
 @functools.cache
@@ -36,7 +39,7 @@ def make_options(options_type: Callable[..., Opts], given: dict[str, Any], calle
 def replace_options(options: Opts, changes: dict[str, Any], caller: str) -> Opts:
     """A copy with `changes` applied, checked like fresh options."""
     _check_names(type(options), changes, caller)
-    return dataclasses.replace(options, **changes)  # type: ignore[type-var]
+    return dataclasses.replace(options, **changes)
 
 
 def as_attributes(options: Any) -> dict[str, Any]:
@@ -57,6 +60,12 @@ def constructor_signature(options_type: type) -> inspect.Signature:
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     fixed = [inspect.Parameter("self", kind), inspect.Parameter("fn", kind, annotation="Callable")]
     return inspect.Signature(fixed + keyword_parameters(options_type))
+
+
+def set_signature(fn: Callable[..., Any], signature: inspect.Signature) -> None:
+    """The signature that inspect, help() and IDEs show for `fn`."""
+    # A function takes any attribute; mypy's type for functions knows only the standard ones.
+    fn.__signature__ = signature  # type: ignore[attr-defined]
 
 
 class OptionsDecorator(Protocol, Generic[P, R]):
@@ -91,5 +100,5 @@ def options_decorator(
     first = inspect.Parameter(
         "__fn", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation="Callable | None"
     )
-    decorator.__signature__ = inspect.Signature([first] + keyword_parameters(cast(type, options_type)))  # type: ignore[attr-defined]
+    set_signature(decorator, inspect.Signature([first] + keyword_parameters(cast(type, options_type))))
     return cast(OptionsDecorator[P, R], decorator)

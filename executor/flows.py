@@ -14,6 +14,7 @@ from executor._options import (
     make_options,
     options_decorator,
     replace_options,
+    set_signature,
 )
 from executor._params import Validator, bind, check_names, check_reserved
 from executor.task_runners import BaseTaskRunner, as_task_runner
@@ -132,7 +133,7 @@ class Flow(_FlowAttributes):
         return f"Flow(name={self.name!r})"
 
 
-Flow.__init__.__signature__ = constructor_signature(FlowOptions)  # type: ignore[attr-defined]
+set_signature(Flow.__init__, constructor_signature(FlowOptions))
 
 flow = options_decorator(
     FlowOptions,

@@ -19,6 +19,7 @@ from executor.context import FlowRunContext, MissingContextError, TaskRunContext
 from executor.objects import LogEntry
 
 _installed = False
+_CONSOLE = "cadenza-console"  # the name of the console handler on the "cadenza" logger
 
 
 class OrchestratorHandler(logging.Handler):
@@ -45,7 +46,7 @@ class OrchestratorHandler(logging.Handler):
 
 class RunLoggerAdapter(logging.LoggerAdapter):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        kwargs["extra"] = {**self.extra, **(kwargs.get("extra") or {})}
+        kwargs["extra"] = {**(self.extra or {}), **(kwargs.get("extra") or {})}
         return msg, kwargs
 
 
@@ -60,9 +61,9 @@ def install_handlers() -> None:
     handler = OrchestratorHandler()
     logging.getLogger("cadenza.flow_runs").addHandler(handler)
     logging.getLogger("cadenza.task_runs").addHandler(handler)
-    if not any(getattr(h, "_cadenza_console", False) for h in root.handlers):
+    if not any(h.name == _CONSOLE for h in root.handlers):
         console = logging.StreamHandler(sys.stderr)
-        console._cadenza_console = True  # type: ignore[attr-defined]
+        console.name = _CONSOLE
         console.setFormatter(
             logging.Formatter(
                 "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S"

@@ -18,9 +18,10 @@ from executor._options import (
     make_options,
     options_decorator,
     replace_options,
+    set_signature,
 )
 from executor._params import bind, check_reserved
-from executor.annotations import BaseAnnotation, allow_failure, quote, unmapped
+from executor.annotations import allow_failure, quote, unmapped
 from executor.exceptions import MappingLengthMismatch, MappingMissingIterable, UpstreamTaskError
 from executor.futures import PrefectFuture
 from executor.states import State
@@ -251,7 +252,7 @@ class Task(_TaskAttributes):
         if var_kw and var_kw in given:
             given.update(given.pop(var_kw))
         upstream: list[str] = []
-        iterables: dict[str, tuple[list, BaseAnnotation | None]] = {}
+        iterables: dict[str, tuple[list, quote | allow_failure | None]] = {}
         static: dict[str, Any] = {}
         for name, value in given.items():
             if isinstance(value, unmapped):
@@ -342,7 +343,7 @@ def _resolve_top_level(value: Any, upstream: list[str], allow: bool) -> Any:
     )
 
 
-Task.__init__.__signature__ = constructor_signature(TaskOptions)  # type: ignore[attr-defined]
+set_signature(Task.__init__, constructor_signature(TaskOptions))
 
 task = options_decorator(
     TaskOptions,
