@@ -13,6 +13,7 @@ from typing import Any
 
 from executor import _runtime as rtm
 from executor._engine.answers import TASK, crashed_state, is_crash, propose
+from executor._options import run_name
 from executor._params import to_call_args
 from executor._port import TaskRunSpec
 from executor._resolve import (
@@ -103,14 +104,7 @@ def _run_name(task: Any, parameters: dict, dynamic_key: int) -> str:
     template = task.task_run_name
     if template is None:
         return f"{task.name}-{dynamic_key}"
-    if callable(template):
-        name = template()
-        if not isinstance(name, str):
-            raise TypeError(
-                f"Callable {template!r} for 'task_run_name' returned type {type(name).__name__} but a string is required."
-            )
-        return name
-    return template.format(**parameters)
+    return run_name(template, parameters, "task_run_name")
 
 
 def _finish_value(call: TaskCall, ctx: TaskRunContext, state: State) -> State:
