@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 
 class FlowLoadError(Exception):
@@ -21,11 +22,13 @@ def split_entrypoint(entrypoint: str) -> tuple[str, str]:
     return target, name
 
 
-def _module_from_path(path: Path):
+def _module_from_path(path: Path) -> ModuleType:
     if not path.is_file():
         raise FlowLoadError(f"flow file {str(path)!r} does not exist")
     name = f"cadenza_flow_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise FlowLoadError(f"flow file {str(path)!r} is not a Python module")
     module = importlib.util.module_from_spec(spec)
     # The flow's own folder comes first, so its sibling imports work as with `python file.py`.
     sys.path.insert(0, str(path.resolve().parent))

@@ -1,6 +1,8 @@
 """What FlowOptions and TaskOptions share. Each options dataclass is the one list of its
 keyword names, defaults and checks; the decorator (`@task`, `@task(...)`, `task(fn, ...)`), the
-class constructor and `with_options` are derived from it here, so a new option is one field."""
+class constructor and `with_options` are derived from it here, so a new option is one field.
+`Configured` is what Flow and Task build alike from a function and its options; `run_name`
+renders flow_run_name and task_run_name."""
 
 from __future__ import annotations
 
@@ -8,11 +10,16 @@ import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, Protocol, Self, TypeVar, cast, overload
+
+from executor._params import bind, check_reserved
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 P = ParamSpec("P")
 R = TypeVar("R", covariant=True)
-Opts = TypeVar("Opts")
+Opts = TypeVar("Opts", bound="DataclassInstance")  # FlowOptions, TaskOptions
 
 
 @functools.cache
@@ -36,12 +43,59 @@ def make_options(options_type: Callable[..., Opts], given: dict[str, Any], calle
 def replace_options(options: Opts, changes: dict[str, Any], caller: str) -> Opts:
     """A copy with `changes` applied, checked like fresh options."""
     _check_names(type(options), changes, caller)
-    return dataclasses.replace(options, **changes)  # type: ignore[type-var]
+    return dataclasses.replace(options, **changes)
 
 
 def as_attributes(options: Any) -> dict[str, Any]:
     """{name: value} of every option, to set on the object they configure."""
     return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+
+
+class Configured(Generic[Opts]):
+    """What Flow and Task share: a function and its options, each option also an attribute. Built
+    by the class (`Flow(fn, ...)`), by the decorator (`_from_options`) or by `with_options`; a
+    subclass's `_configure` adds what is its own to what this one sets."""
+
+    kind: ClassVar[str]  # "flow" or "task", as messages name the function
+    options: Opts
+    fn: Callable[..., Any]
+    signature: inspect.Signature
+    isasync: bool
+
+    @classmethod
+    def _from_options(cls, fn: Callable[..., Any], options: Opts) -> Self:
+        obj = cls.__new__(cls)
+        obj._configure(fn, options)
+        return obj
+
+    def _configure(self, fn: Callable[..., Any], options: Opts) -> None:
+        if not callable(fn):
+            raise TypeError("'fn' must be callable")
+        self.__dict__.update(as_attributes(options))
+        self.options = options
+        self.fn = fn
+        self.signature = check_reserved(fn, self.kind)
+        self.isasync = inspect.iscoroutinefunction(fn)
+
+    def with_options(self, **changes: Any) -> Self:
+        """A copy with the given options changed and the others kept."""
+        return self._from_options(self.fn, replace_options(self.options, changes, "with_options()"))
+
+    def _bind(self, args: tuple, kwargs: dict) -> dict[str, Any]:
+        return bind(self.signature, self.fn, args, kwargs)
+
+
+def run_name(template: str | Callable[[], str], parameters: dict[str, Any], option: str) -> str:
+    """A run's name from its `option` (flow_run_name, task_run_name): the template formatted with
+    the run's parameters, or what the callable returns, which must be a string."""
+    if callable(template):
+        name = template()
+        if not isinstance(name, str):
+            raise TypeError(
+                f"Callable {template!r} for {option!r} returned type {type(name).__name__} but a string is required."
+            )
+        return name
+    return template.format(**parameters)
 
 
 def keyword_parameters(options_type: type) -> list[inspect.Parameter]:
@@ -57,6 +111,12 @@ def constructor_signature(options_type: type) -> inspect.Signature:
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     fixed = [inspect.Parameter("self", kind), inspect.Parameter("fn", kind, annotation="Callable")]
     return inspect.Signature(fixed + keyword_parameters(options_type))
+
+
+def set_signature(fn: Callable[..., Any], signature: inspect.Signature) -> None:
+    """The signature that inspect, help() and IDEs show for `fn`."""
+    # A function takes any attribute; mypy's type for functions knows only the standard ones.
+    fn.__signature__ = signature  # type: ignore[attr-defined]
 
 
 class OptionsDecorator(Protocol, Generic[P, R]):
@@ -91,5 +151,5 @@ def options_decorator(
     first = inspect.Parameter(
         "__fn", inspect.Parameter.POSITIONAL_ONLY, default=None, annotation="Callable | None"
     )
-    decorator.__signature__ = inspect.Signature([first] + keyword_parameters(cast(type, options_type)))  # type: ignore[attr-defined]
+    set_signature(decorator, inspect.Signature([first] + keyword_parameters(cast(type, options_type))))
     return cast(OptionsDecorator[P, R], decorator)

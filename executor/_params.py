@@ -117,7 +117,7 @@ class Validator:
             fields[name] = (annotation, default)
             self.names.append(name)
         config = pydantic.ConfigDict(arbitrary_types_allowed=True)
-        self.model = pydantic.create_model(  # type: ignore[call-overload]
+        self.model = pydantic.create_model(
             f"{getattr(fn, '__name__', 'fn')}_parameters", __config__=config, **fields
         )
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from executor import embedded, settings
+from executor import _logship, embedded, settings
 from executor._port import OrchestratorPort
 
 T = TypeVar("T")
@@ -68,6 +68,10 @@ class Runtime:
                 self._user_loop = loop
             return self._user_loop
 
+    def flush_logs(self) -> None:
+        """Send the run log records still waiting through this runtime's port."""
+        self.run(_logship.flush(self.port), timeout=10)
+
     def close(self) -> None:
         try:
             self.run(self.port.close(), timeout=5)
@@ -98,15 +102,21 @@ def get_runtime() -> Runtime:
     if rt is not None:
         return rt
     with _runtime_lock:
-        if _runtime is None:
-            _install(connect(embedded.orchestrator_address()))
-        return _runtime
+        rt = _runtime
+        if rt is None:
+            rt = connect(embedded.orchestrator_address())
+            _install(rt)
+        return rt
 
 
 def _install(rt: Runtime | None) -> None:
     global _runtime, _atexit_registered
     _runtime = rt
-    if rt is not None and not _atexit_registered:
+    if rt is None:
+        _logship.detach()
+        return
+    _logship.attach(rt.loop, rt.port)  # run log records go out through this runtime
+    if not _atexit_registered:
         _atexit_registered = True
         atexit.register(shutdown)
 
@@ -122,14 +132,12 @@ def install_runtime(rt: Runtime | None) -> Runtime | None:
 
 def shutdown() -> None:
     """Flush logs, close the port and stop the embedded orchestrator (idempotent)."""
-    global _runtime
     with _runtime_lock:
-        rt, _runtime = _runtime, None
+        rt = _runtime
+        _install(None)
     if rt is not None:
-        from executor.loggers import flush_logs
-
         try:
-            flush_logs(rt)
+            rt.flush_logs()
         except Exception:  # logs must never block the exit
             log.debug("Flushing run logs at exit failed", exc_info=True)
         rt.close()

@@ -20,7 +20,7 @@ class BaseAnnotation(Generic[T]):
         return type(self)(value)
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.value == other.value  # type: ignore[attr-defined]
+        return type(self) is type(other) and self.value == other.value
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.value!r})"

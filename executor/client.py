@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from executor import _logship
 from executor._port import OrchestratorPort, RunKind
 from executor.objects import ConcurrencyLimit, FlowRun, LogEntry, OrchestrationResult, TaskRun
 from executor.states import State, StateType
@@ -90,9 +91,7 @@ class AsyncClient:
     async def read_logs(
         self, flow_run_id: str | None = None, task_run_id: str | None = None
     ) -> list[LogEntry]:
-        from executor.loggers import flush_logs_async
-
-        await flush_logs_async()  # so a run's own logs are readable right after it ends
+        await _logship.flush(self._port)  # so a run's own logs are readable right after it ends
         return await self._port.read_logs(
             str(flow_run_id) if flow_run_id else None, str(task_run_id) if task_run_id else None
         )

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from executor import settings
 from executor._options import (
-    as_attributes,
+    Configured,
     constructor_signature,
     make_options,
     options_decorator,
-    replace_options,
+    run_name,
+    set_signature,
 )
-from executor._params import Validator, bind, check_names, check_reserved
+from executor._params import Validator, check_names
 from executor.task_runners import BaseTaskRunner, as_task_runner
 from executor.tasks import _source_hash
 
@@ -60,31 +61,22 @@ else:
     _FlowAttributes = object
 
 
-class Flow(_FlowAttributes):
+class Flow(Configured[FlowOptions], _FlowAttributes):
     """A function run as orchestrated flow runs. Each option is also an attribute (`f.name`,
     `f.retries`, `f.task_runner`, `f.timeout_seconds`, ...)."""
+
+    kind = "flow"
 
     def __init__(self, fn: Callable, **options: Any) -> None:
         self._configure(fn, make_options(FlowOptions, options, "Flow()"))
 
-    @classmethod
-    def _from_options(cls, fn: Callable, options: FlowOptions) -> Flow:
-        flow = cls.__new__(cls)
-        flow._configure(fn, options)
-        return flow
-
     def _configure(self, fn: Callable, options: FlowOptions) -> None:
-        if not callable(fn):
-            raise TypeError("'fn' must be callable")
-        self.__dict__.update(as_attributes(options))
-        self.options = options
-        self.fn = fn
-        self.signature = check_reserved(fn, "flow")
-        self.isasync = inspect.iscoroutinefunction(fn)
+        super()._configure(fn, options)
+        source = _source_hash(fn)
         self.name = options.name or fn.__name__.replace("_", "-")
-        self.version = options.version or _source_hash(fn)
+        self.version = options.version or source
         self.description = options.description or inspect.getdoc(fn)
-        self.task_key = f"{getattr(fn, '__qualname__', self.name)}-{_source_hash(fn)}"
+        self.task_key = f"{getattr(fn, '__qualname__', self.name)}-{source}"
         self._validator: Validator | None = None
 
     def _retries(self) -> int:
@@ -95,9 +87,6 @@ class Flow(_FlowAttributes):
             return float(self.retry_delay_seconds)
         return settings.flow_default_retry_delay()
 
-    def _bind(self, args: tuple, kwargs: dict) -> dict[str, Any]:
-        return bind(self.signature, self.fn, args, kwargs)
-
     def validate(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Coerced parameters, or ParameterTypeError / SignatureMismatchError."""
         check_names(self.signature, parameters)
@@ -107,21 +96,7 @@ class Flow(_FlowAttributes):
 
     def _run_name(self, parameters: dict[str, Any]) -> str | None:
         template = self.flow_run_name
-        if template is None:
-            return None
-        if callable(template):
-            name = template()
-            if not isinstance(name, str):
-                raise TypeError(
-                    f"Callable {template!r} for 'flow_run_name' returned type {type(name).__name__} "
-                    "but a string is required."
-                )
-            return name
-        return template.format(**parameters)
-
-    def with_options(self, **changes: Any) -> Flow:
-        """A copy of this flow with the given options changed and the others kept."""
-        return Flow._from_options(self.fn, replace_options(self.options, changes, "with_options()"))
+        return None if template is None else run_name(template, parameters, "flow_run_name")
 
     def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
         from executor._engine.calls import enter_flow_call
@@ -132,7 +107,7 @@ class Flow(_FlowAttributes):
         return f"Flow(name={self.name!r})"
 
 
-Flow.__init__.__signature__ = constructor_signature(FlowOptions)  # type: ignore[attr-defined]
+set_signature(Flow.__init__, constructor_signature(FlowOptions))
 
 flow = options_decorator(
     FlowOptions,

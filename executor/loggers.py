@@ -10,25 +10,20 @@ import contextvars
 import datetime as _dt
 import logging
 import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 from executor import settings
+from executor._logship import ship
 from executor.context import FlowRunContext, MissingContextError, TaskRunContext
 from executor.objects import LogEntry
 
-_BATCH = 200
-_INTERVAL = 0.5
-
-_lock = threading.Lock()
-_buffer: list = []
-_scheduled = False
 _installed = False
+_CONSOLE = "cadenza-console"  # the name of the console handler on the "cadenza" logger
 
 
 class OrchestratorHandler(logging.Handler):
-    """Buffers records that belong to a run; the engine loop sends them in batches."""
+    """Hands the records that belong to a run to the log shipper (executor._logship)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         flow_run_id = getattr(record, "flow_run_id", None)
@@ -46,50 +41,12 @@ class OrchestratorHandler(logging.Handler):
         except Exception:  # a message that cannot be formatted: logging's own error report
             self.handleError(record)
             return
-        global _scheduled
-        with _lock:
-            _buffer.append(entry)
-            start = not _scheduled
-            _scheduled = True
-        if start:
-            _schedule_flush(0.0 if len(_buffer) >= _BATCH else _INTERVAL)
-
-
-def _schedule_flush(delay: float) -> None:
-    from executor._runtime import _runtime
-
-    rt = _runtime
-    if rt is None:
-        return
-    rt.loop.call_soon_threadsafe(
-        lambda: rt.loop.call_later(delay, lambda: rt.loop.create_task(flush_logs_async()))
-    )
-
-
-async def flush_logs_async() -> None:
-    global _scheduled
-    from executor._runtime import _runtime
-
-    with _lock:
-        batch = _buffer[:]
-        _buffer.clear()
-        _scheduled = False
-    if not batch or _runtime is None:
-        return
-    try:
-        for i in range(0, len(batch), 1000):
-            await _runtime.port.write_logs(batch[i : i + 1000])
-    except Exception as exc:  # logs must never break a run
-        sys.stderr.write(f"cadenza: could not send {len(batch)} log records: {exc}\n")
-
-
-def flush_logs(rt: Any) -> None:
-    rt.run(flush_logs_async(), timeout=10)
+        ship(entry)
 
 
 class RunLoggerAdapter(logging.LoggerAdapter):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        kwargs["extra"] = {**self.extra, **(kwargs.get("extra") or {})}
+        kwargs["extra"] = {**(self.extra or {}), **(kwargs.get("extra") or {})}
         return msg, kwargs
 
 
@@ -104,9 +61,9 @@ def install_handlers() -> None:
     handler = OrchestratorHandler()
     logging.getLogger("cadenza.flow_runs").addHandler(handler)
     logging.getLogger("cadenza.task_runs").addHandler(handler)
-    if not any(getattr(h, "_cadenza_console", False) for h in root.handlers):
+    if not any(h.name == _CONSOLE for h in root.handlers):
         console = logging.StreamHandler(sys.stderr)
-        console._cadenza_console = True  # type: ignore[attr-defined]
+        console.name = _CONSOLE
         console.setFormatter(
             logging.Formatter(
                 "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S"

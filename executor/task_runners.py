@@ -29,6 +29,7 @@ import abc
 import asyncio
 import collections
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from executor._engine.task_run import run_task
@@ -127,13 +128,18 @@ class ConcurrentTaskRunner(BaseTaskRunner):
     """Submissions return at once; the runs go on side by side on the engine loop (sync
     functions on the shared thread pool, async ones on the flow's loop)."""
 
+    _loop: asyncio.AbstractEventLoop  # the engine loop, from start() on
+
     def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._admit_soon: Any = None  # the engine loop's call_soon_threadsafe, bound once
+        # From start() on: `_admit(call)` on the engine loop, callable from any thread.
+        self._admit_soon: Callable[[TaskCall], object] | None = None
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._admit_soon = functools.partial(self._loop.call_soon_threadsafe, self._admit)
+        loop = self._loop = asyncio.get_running_loop()
+        # call_soon_threadsafe is generic over its callback's arguments, and mypy cannot infer
+        # them through a partial: the one signature used here, named.
+        call_soon: Callable[[Callable[[TaskCall], None], TaskCall], object] = loop.call_soon_threadsafe
+        self._admit_soon = functools.partial(call_soon, self._admit)
 
     def submit(self, call: TaskCall) -> PrefectFuture:
         admit_soon = self._admit_soon
@@ -147,7 +153,7 @@ class ConcurrentTaskRunner(BaseTaskRunner):
         if len(_running) >= MAX_IN_FLIGHT:
             _queued.append((self, call))
             return
-        task = self._loop.create_task(run_task(call))  # type: ignore[union-attr]
+        task = self._loop.create_task(run_task(call))
         _running[task] = self
         task.add_done_callback(_run_ended)
 

@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from executor import settings
 from executor._options import (
-    as_attributes,
+    Configured,
     constructor_signature,
     make_options,
     options_decorator,
-    replace_options,
+    set_signature,
 )
-from executor._params import bind, check_reserved
-from executor.annotations import BaseAnnotation, allow_failure, quote, unmapped
+from executor.annotations import allow_failure, quote, unmapped
 from executor.exceptions import MappingLengthMismatch, MappingMissingIterable, UpstreamTaskError
 from executor.futures import PrefectFuture
 from executor.states import State
@@ -119,27 +118,17 @@ else:
     _TaskAttributes = object
 
 
-class Task(_TaskAttributes):
+class Task(Configured[TaskOptions], _TaskAttributes):
     """A function run as orchestrated task runs: call it, `.submit()` or `.map()` it in a flow.
     Each option is also an attribute (`t.name`, `t.retries`, `t.tags`, ...)."""
+
+    kind = "task"
 
     def __init__(self, fn: Callable, **options: Any) -> None:
         self._configure(fn, make_options(TaskOptions, options, "Task()"))
 
-    @classmethod
-    def _from_options(cls, fn: Callable, options: TaskOptions) -> Task:
-        task = cls.__new__(cls)
-        task._configure(fn, options)
-        return task
-
     def _configure(self, fn: Callable, options: TaskOptions) -> None:
-        if not callable(fn):
-            raise TypeError("'fn' must be callable")
-        self.__dict__.update(as_attributes(options))
-        self.options = options
-        self.fn = fn
-        self.signature = check_reserved(fn, "task")
-        self.isasync = inspect.iscoroutinefunction(fn)
+        super()._configure(fn, options)
         self.name = options.name or fn.__name__
         self.description = options.description or inspect.getdoc(fn)
         self.task_key = f"{getattr(fn, '__qualname__', self.name)}-{_source_hash(fn)}"
@@ -166,9 +155,6 @@ class Task(_TaskAttributes):
             return self.persist_result
         return self.cache_key_fn is not None or bool(flow_ctx is not None and flow_ctx.persist_children)
 
-    def _bind(self, args: tuple, kwargs: dict) -> dict[str, Any]:
-        return bind(self.signature, self.fn, args, kwargs)
-
     def _result_factory(self, flow_factory: Any) -> Any:
         """The flow's result store, unless this task names its own storage or serializer."""
         if self.result_storage is None and self.result_serializer is None:
@@ -186,10 +172,6 @@ class Task(_TaskAttributes):
         return own
 
     # -- user API -------------------------------------------------------------------------------
-    def with_options(self, **changes: Any) -> Task:
-        """A copy of this task with the given options changed and the others kept."""
-        return Task._from_options(self.fn, replace_options(self.options, changes, "with_options()"))
-
     def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
         from executor._engine.calls import enter_task_call
 
@@ -251,7 +233,7 @@ class Task(_TaskAttributes):
         if var_kw and var_kw in given:
             given.update(given.pop(var_kw))
         upstream: list[str] = []
-        iterables: dict[str, tuple[list, BaseAnnotation | None]] = {}
+        iterables: dict[str, tuple[list, quote | allow_failure | None]] = {}
         static: dict[str, Any] = {}
         for name, value in given.items():
             if isinstance(value, unmapped):
@@ -342,7 +324,7 @@ def _resolve_top_level(value: Any, upstream: list[str], allow: bool) -> Any:
     )
 
 
-Task.__init__.__signature__ = constructor_signature(TaskOptions)  # type: ignore[attr-defined]
+set_signature(Task.__init__, constructor_signature(TaskOptions))
 
 task = options_decorator(
     TaskOptions,

@@ -6,5 +6,5 @@ engines      the engines under test and the environment each workload process ge
 baseline     the code at a git ref, in a worktree under .bench/, importable next to ours
 workload_run one workload run on one engine (with its own orchestrator service); the floor
 summary      medians over the repetitions
-tables       the tables; targets: issue 5's checks; report: a results document as text
+tables       the tables; targets: the performance targets checked; report: a results document as text
 """

@@ -48,7 +48,9 @@ async def propose(
         if status == ACCEPT:  # the port stamped `state` itself, or the next state of a creation
             return (state if answer.state is None else answer.state), answer.run_count
         if status == REJECT:
-            return answer.state, answer.run_count
+            rejected = answer.state
+            assert rejected is not None, "a REJECT carries the state to take instead"
+            return rejected, answer.run_count
         if status == WAIT:
             await asyncio.sleep(wait_delay(answer.delay_seconds, attempt))
             attempt += 1

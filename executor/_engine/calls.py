@@ -9,6 +9,8 @@ import concurrent.futures
 import logging
 import signal
 import threading
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 from executor import _runtime as rtm
@@ -96,7 +98,7 @@ class _sigterm_raises:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.previous = None
+        self.previous: Callable[[int, FrameType | None], Any] | int | None = None
 
     def __enter__(self) -> None:
         if self.enabled:

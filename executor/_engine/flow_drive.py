@@ -5,19 +5,20 @@ state, propose it, and run again on AwaitingRetry; then the completion hooks."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from typing import Any
 
+from executor import _logship, settings
 from executor import _runtime as rtm
-from executor import settings
 from executor._engine.answers import FLOW, crashed_state, is_crash, propose
 from executor._params import to_call_args
 from executor._resolve import resolve_parameters, resolve_wait_for
 from executor.context import FlowRunContext, enter_flow_context
 from executor.exceptions import Abort, FlowPauseTimeout, PausedRun, UpstreamTaskError
 from executor.futures import PrefectFuture
-from executor.loggers import flush_logs_async, print_mode, run_logger
+from executor.loggers import print_mode, run_logger
 from executor.objects import FlowRun, OrchestrationResult
 from executor.results import ResultFactory
 from executor.states import _UNSET, State, StateType, return_value_to_state
@@ -40,7 +41,8 @@ async def _call_async_body(flow: Any, params: dict, ctx: FlowRunContext) -> Any:
             return await flow.fn(*args, **kwargs)
 
 
-async def _run_body(call: Any, ctx: FlowRunContext, params: dict) -> tuple[rtm.Outcome | None, bool]:
+async def _run_body(call: Any, ctx: FlowRunContext, params: dict) -> rtm.Outcome | None:
+    """The body's Outcome, or None when it ran past the flow's timeout."""
     flow = call.flow
     if call.where == "loop":
         aw = rtm.run_on_loop(call.loop, lambda: _call_async_body(flow, params, ctx))
@@ -49,12 +51,12 @@ async def _run_body(call: Any, ctx: FlowRunContext, params: dict) -> tuple[rtm.O
     else:
         aw = call.portal.call(_call_sync_body, flow, params, ctx)
     if not flow.timeout_seconds:
-        return await aw, False
+        return await aw
     try:
-        return await asyncio.wait_for(aw, flow.timeout_seconds), False
+        return await asyncio.wait_for(aw, flow.timeout_seconds)
     except TimeoutError:
         ctx.timed_out.set()  # a sync body stops at its next task call
-        return None, True
+        return None
 
 
 async def _futures_to_states(value: Any) -> Any:
@@ -139,40 +141,44 @@ async def _orchestrate(
                 user_loop=call.loop if call.where == "loop" else None,
                 tags=call.tags,
             )
-            outcome, timed_out = await _run_body(call, ctx, parameters)
+            outcome = await _run_body(call, ctx, parameters)
             children = await _children_states(ctx)
             interrupt = _child_interrupt(children)
-            if interrupt is not None and not timed_out and (outcome.exc is None or not is_crash(outcome.exc)):
+            if (
+                interrupt is not None
+                and outcome is not None
+                and (outcome.exc is None or not is_crash(outcome.exc))
+            ):
                 outcome = rtm.Outcome(exc=interrupt)  # an interrupt in a submitted task ends the flow too
-            if timed_out:
-                exc = TimeoutError(f"Flow run exceeded timeout of {flow.timeout_seconds} seconds")
-                final = State(StateType.FAILED, name="TimedOut", message=str(exc), data=exc)
+            if outcome is None:  # the body ran past the flow's timeout
+                timeout = TimeoutError(f"Flow run exceeded timeout of {flow.timeout_seconds} seconds")
+                final = State(StateType.FAILED, name="TimedOut", message=str(timeout), data=timeout)
             elif outcome.exc is not None:
-                exc = outcome.exc
-                if isinstance(exc, Abort):
+                raised = outcome.exc
+                if isinstance(raised, Abort):
                     stored = await port.read_flow_run(flow_run.id)
-                    return rtm.Outcome(stored.state, exc)
-                if isinstance(exc, FlowPauseTimeout):
+                    return rtm.Outcome(stored.state, raised)
+                if isinstance(raised, FlowPauseTimeout):
                     # The orchestrator's expiry loop may have failed the run already: adopt that.
                     stored = await port.read_flow_run(flow_run.id)
                     if stored.state is not None and stored.state.is_final():
                         state = stored.state
                         break
-                if isinstance(exc, PausedRun):
+                if isinstance(raised, PausedRun):
                     stored = await port.read_flow_run(flow_run.id)
                     if stored.state is not None and stored.state.is_paused():
                         state = stored.state
                         break
-                    final = _pause_from(exc)
-                elif is_crash(exc):
-                    state, _ = await propose(port, FLOW, flow_run.id, crashed_state(exc))
-                    reraise = exc
+                    final = _pause_from(raised)
+                elif is_crash(raised):
+                    state, _ = await propose(port, FLOW, flow_run.id, crashed_state(raised))
+                    reraise = raised
                     break
                 else:
                     final = State(
                         StateType.FAILED,
-                        message=f"Flow run encountered an exception. {type(exc).__name__}: {exc}",
-                        data=exc,
+                        message=f"Flow run encountered an exception. {type(raised).__name__}: {raised}",
+                        data=raised,
                     )
             else:
                 value = outcome.value
@@ -185,7 +191,7 @@ async def _orchestrate(
                 final.result_ref = factory.create_ref(final._data)
             # The run's log lines reach the orchestrator before its final state does, so a
             # watcher that stops at the final state has seen them all.
-            await flush_logs_async()
+            await _logship.flush(port)
             state, run_count = await propose(port, FLOW, flow_run.id, final)
             if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
                 state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING))
@@ -228,7 +234,9 @@ async def _finish(flow: Any, flow_run: Any, state: State, call: Any) -> None:
     rt = rtm.get_runtime()
     for hook in hooks or ():
         if inspect.iscoroutinefunction(hook):
-            out = await rtm.run_on_loop(call.loop or rt.user_loop(), lambda h=hook: h(flow, flow_run, state))
+            out = await rtm.run_on_loop(
+                call.loop or rt.user_loop(), functools.partial(hook, flow, flow_run, state)
+            )
         else:
             out = await rtm.run_in_thread(rt, hook, flow, flow_run, state)
         if out.exc is not None:

@@ -132,6 +132,7 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
     if validation_error is not None:
         if parent is None:
             state = flow_run.state
+            assert state is not None, "a run is created in a state"
             state._data = validation_error
         else:
             failed = _validation_failed(validation_error)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import functools
 import inspect
 import logging
 from typing import Any
 
 from executor import _runtime as rtm
 from executor._engine.answers import TASK, crashed_state, is_crash, propose
+from executor._options import run_name
 from executor._params import to_call_args
 from executor._port import TaskRunSpec
 from executor._resolve import (
@@ -102,14 +104,7 @@ def _run_name(task: Any, parameters: dict, dynamic_key: int) -> str:
     template = task.task_run_name
     if template is None:
         return f"{task.name}-{dynamic_key}"
-    if callable(template):
-        name = template()
-        if not isinstance(name, str):
-            raise TypeError(
-                f"Callable {template!r} for 'task_run_name' returned type {type(name).__name__} but a string is required."
-            )
-        return name
-    return template.format(**parameters)
+    return run_name(template, parameters, "task_run_name")
 
 
 def _finish_value(call: TaskCall, ctx: TaskRunContext, state: State) -> State:
@@ -278,7 +273,7 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
     call.future._set_task_run_id(task_run_id)
 
     if upstream_error is not None:
-        if created.created:
+        if created.created and created.state is not None:  # created just now, NotReady as asked
             return created.state, None
         state, _ = await propose(port, TASK, task_run_id, not_ready, force=True)
         return state, None
@@ -302,12 +297,12 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
             task_run.run_count = run_count
             task_run.state = state
             outcome = await _execute(call, resolved, ctx)
-            if outcome.exc is not None:
-                exc = outcome.exc
-                if not is_crash(exc):  # an engine error while running user code
-                    raise exc
-                crashed, _ = await propose(port, TASK, task_run_id, crashed_state(exc), force=True)
-                return crashed, exc
+            raised = outcome.exc
+            if raised is not None:
+                if not is_crash(raised):  # an engine error while running user code
+                    raise raised
+                crashed, _ = await propose(port, TASK, task_run_id, crashed_state(raised), force=True)
+                return crashed, raised
             final = outcome.value
             if final.type is StateType.COMPLETED and cache_key:
                 final.state_details.cache_key = cache_key
@@ -354,7 +349,7 @@ async def _run_hooks(call: TaskCall, task_run: Any, state: State) -> None:
     for hook in hooks:
         if inspect.iscoroutinefunction(hook):
             out = await rtm.run_on_loop(
-                call.loop or rt.user_loop(), lambda h=hook: h(call.task, task_run, state)
+                call.loop or rt.user_loop(), functools.partial(hook, call.task, task_run, state)
             )
         else:
             out = await rtm.run_in_thread(rt, hook, call.task, task_run, state)

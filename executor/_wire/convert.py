@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from cadenza.v1 import orchestrator_pb2 as opb
@@ -23,7 +24,7 @@ from executor.results import ResultRef
 from executor.states import State, StateDetails, StateType
 
 _UTC = _dt.UTC
-_TYPE_TO_PB = {t: getattr(spb, f"STATE_TYPE_{t.value}") for t in StateType}
+_TYPE_TO_PB = {t: spb.StateType.Value(f"STATE_TYPE_{t.value}") for t in StateType}
 _PB_TO_TYPE = {v: k for k, v in _TYPE_TO_PB.items()}
 _KIND_TO_PB = {
     "": spb.RESULT_KIND_UNSPECIFIED,
@@ -49,8 +50,9 @@ def dt_to_pb(value: _dt.datetime, target: Any) -> None:
     target.nanos = int(round((seconds - whole) * 1e9)) % 1_000_000_000
 
 
-def state_type_to_pb(t: StateType) -> int:
-    return _TYPE_TO_PB[t]
+def state_types_to_pb(types: Iterable[StateType | str] | None) -> list[spb.StateType.ValueType]:
+    """A list filter's state types (none: every type)."""
+    return [_TYPE_TO_PB[StateType(t)] for t in types or ()]
 
 
 def state_to_pb(state: State, transition_id: str | None = None) -> spb.State:

@@ -23,10 +23,6 @@ _TIMEOUT = 30.0
 _PAGE_SIZE = 1000
 
 
-def _state_types(types: Iterable[StateType | str] | None) -> list[int]:
-    return [cv.state_type_to_pb(StateType(t)) for t in types or ()]
-
-
 class GrpcPort:
     def __init__(self, address: str) -> None:
         """Construct on the engine loop: the channel belongs to the loop it is opened on."""
@@ -93,7 +89,7 @@ class GrpcPort:
             parent_task_run_id=parent_task_run_id or "",
             flow_name=flow_name or "",
             tags=list(tags or ()),
-            state_types=_state_types(state_types),
+            state_types=cv.state_types_to_pb(state_types),
             deployment_id=deployment_id or "",
             page_size=_PAGE_SIZE,
         )
@@ -120,7 +116,7 @@ class GrpcPort:
         req = opb.ListTaskRunsRequest(
             flow_run_id=flow_run_id or "",
             tags=list(tags or ()),
-            state_types=_state_types(state_types),
+            state_types=cv.state_types_to_pb(state_types),
             page_size=_PAGE_SIZE,
         )
         out: list[TaskRun] = []

@@ -39,7 +39,7 @@ class ProposalStream:
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future, opb.ProposeStatesRequest]] = {}
         self._outbox: list[opb.ProposeStatesRequest] = []
-        self._wakeup: asyncio.Event | None = None
+        self._wakeup = asyncio.Event()  # set when the outbox has something to write
         self._runner: asyncio.Task | None = None
         self._closed = False
         self._max_backoff = max_backoff
@@ -57,7 +57,6 @@ class ProposalStream:
         self._pending[rid] = (fut, req)
         self._outbox.append(req)
         if self._runner is None:
-            self._wakeup = asyncio.Event()
             self._runner = asyncio.get_running_loop().create_task(self._run())
         self._wakeup.set()
         try:
@@ -92,9 +91,8 @@ class ProposalStream:
             call.cancel()
             for finished in done:
                 exc = None if finished.cancelled() else finished.exception()
-                code = getattr(exc, "code", None)
-                if callable(code) and code() not in _RETRYABLE:
-                    self._fail_all(exc)
+                if isinstance(exc, grpc.aio.AioRpcError) and exc.code() not in _RETRYABLE:
+                    self._fail_all(OrchestratorError(exc.code().name, exc.details() or str(exc)))
                 log.debug("ProposeStates stream dropped (%r); reconnecting", exc)
             if self._closed:
                 return
@@ -108,7 +106,6 @@ class ProposalStream:
 
     async def _write(self, call: Any) -> None:
         wakeup = self._wakeup
-        assert wakeup is not None
         pending = self._pending
         while True:
             if not self._outbox:
@@ -137,10 +134,7 @@ class ProposalStream:
                 if entry is not None and not entry[0].done():
                     entry[0].set_result(answer)
 
-    def _fail_all(self, exc: BaseException) -> None:
-        err = (
-            OrchestratorError(exc.code().name, exc.details() or str(exc)) if hasattr(exc, "details") else exc
-        )
+    def _fail_all(self, err: BaseException) -> None:
         for fut, _ in list(self._pending.values()):
             if not fut.done():
                 fut.set_exception(err)

@@ -16,6 +16,13 @@ from .settings import settings
 _LISTENING = re.compile(r"listening on (\S+:\d+)")
 
 
+def _listening_address(process: subprocess.Popen[str]) -> str | None:
+    """The address a service started with stdout=PIPE names in its first line, if it does."""
+    assert process.stdout is not None, "started with stdout=PIPE"
+    match = _LISTENING.search(process.stdout.readline())
+    return match.group(1) if match else None
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
@@ -58,12 +65,11 @@ class OrchestratorProcess:
         if db:
             cmd += ["--db", db]
         self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        line = self.process.stdout.readline()
-        match = _LISTENING.search(line)
-        if not match:
+        address = _listening_address(self.process)
+        if address is None:
             self.process.kill()
             raise CommandError(f"the orchestrator did not start (exit code {self.process.wait()})")
-        self.address = match.group(1)
+        self.address = address
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -122,12 +128,12 @@ def demo(args) -> int:
         text=True,
     )
     try:
-        match = _LISTENING.search(executor.stdout.readline())
-        if not match:
+        address = _listening_address(executor)
+        if address is None:
             raise CommandError("the executor did not start")
         os.environ["CADENZA_ORCHESTRATOR"] = orch.address
-        os.environ["CADENZA_EXECUTOR"] = match.group(1)
-        print(f"orchestrator on {orch.address}, executor on {match.group(1)} (service logs: {log_path})")
+        os.environ["CADENZA_EXECUTOR"] = address
+        print(f"orchestrator on {orch.address}, executor on {address} (service logs: {log_path})")
         flow = load_flow(entrypoint)
         _rpc.orchestrator().CreateDeployment(
             pb.CreateDeploymentRequest(

@@ -1,1 +1,3 @@
-"""Behaviour suite: reference section 3 (scenarios 1-117, groups A-N) against the public API."""
+"""Behaviour suite: what flows and tasks do, through the public API against a real orchestrator
+service: calls, futures, upstream failures, map, final states, subflows, retries, run names,
+timeouts, caching, parameters, pauses, crashes and hooks, orchestration rules, results, logs."""

@@ -1,4 +1,6 @@
-"""Deployed runs for the behaviour scenarios that need them (74, 87, 93, 100, 110, 114).
+"""Deployed runs for the behaviour tests that need them (flow retries copied into the run,
+parameters coerced, pauses that reschedule, SIGTERM to the run's process, manual retries,
+scheduled times).
 
 `deployments` starts a real executor service on the session's orchestrator (module scope);
 `Deployments.run(source, flow, parameters)` writes `source` to a file, deploys its flow by that

@@ -36,7 +36,8 @@ def orchestrator(tmp_path_factory):
     home = tmp_path_factory.mktemp("cadenza-home")
     env = dict(os.environ)
     # Short slot WAITs: tasks waiting on a tag concurrency limit retry every 10 ms, so the
-    # limit tests stay fast and a waiting run goes through 100+ WAIT answers (scenario 104).
+    # limit tests stay fast and a waiting run goes through 100+ WAIT answers (enough to show
+    # that many waits in a row do not recurse).
     env.update(CADENZA_SLOT_WAIT_SECONDS="0.01", CADENZA_SLOT_WAIT_MAX_SECONDS="0.01")
     env.pop("CADENZA_ORCHESTRATOR", None)
     proc = subprocess.Popen(

@@ -1,4 +1,6 @@
-"""I. Caching (scenarios 79-85). Every test uses its own cache keys: the db is session-wide."""
+"""Caching: cache keys and what the key function is given, expiration, refresh, and cached
+results within and across flow runs, including the task_input_hash key. Every test uses its own
+cache keys: the db is session-wide."""
 
 from __future__ import annotations
 

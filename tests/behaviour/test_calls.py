@@ -1,4 +1,6 @@
-"""A. Calling flows and tasks; return types (scenarios 1-14)."""
+"""Calling flows and tasks: sync and async, return_state, parameters coerced and passed back,
+where a task or flow may be called, and what a call gives back (values, states, generators as
+lists, hand-built failed states, results linked to the task that produced them)."""
 
 from __future__ import annotations
 
@@ -345,7 +347,7 @@ def test_13_string_result_linked_across_tasks(client):
 # 14 ------------------------------------------------------------------------------------------
 @pytest.mark.skip(
     reason="Prefect's object registry that blocks code execution while a script loads has "
-    "no public equivalent in Cadenza's API (issue 3)"
+    "no public equivalent in Cadenza's API"
 )
 def test_14_flow_call_while_registry_blocks_execution_returns_none():
     pass

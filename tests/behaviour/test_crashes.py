@@ -1,4 +1,6 @@
-"""L. Crashes, cancellation, hooks (scenarios 97-102)."""
+"""Crashes, cancellation and hooks: interrupts and SIGTERM crash the run, an engine error crashes
+its task run (the flow fails), an Abort or a timeout is no crash; completion, failure and crash
+hooks; cancelling a run and its children."""
 
 from __future__ import annotations
 

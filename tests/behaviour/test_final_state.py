@@ -1,4 +1,6 @@
-"""E. The flow's final state (scenarios 43-53)."""
+"""The flow's final state, from what its body raises or returns: values, states and futures, or
+None and the states of its tasks and subflows; Cancelled wins over Failed; failures reach the
+top through nested subflows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""B. submit(), futures, wait_for (scenarios 15-22)."""
+"""submit() and futures: a future or a state per submission, sync futures of async tasks,
+wait() and result() with timeouts, failed submitted and called tasks, and wait_for, which
+orders runs and is recorded among their inputs."""
 
 from __future__ import annotations
 

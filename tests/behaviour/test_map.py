@@ -1,4 +1,7 @@
-"""D. map (scenarios 35-42)."""
+"""map: a future (or state) per item; what is iterated (lists, tuples, generators, futures and
+states of lists) and what is passed whole (non-iterables, strings, unmapped); quote and
+allow_failure per item; the errors for nothing iterable and unequal lengths; defaults and
+keyword iterables; order under each task runner; upstream futures recorded."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""M. Orchestration: tag concurrency limits, exercised with real tasks through WAIT
-(scenarios 104-106)."""
+"""Orchestration: tag concurrency limits, exercised with real tasks through WAIT: many waits
+without recursion, one tagged task at a time, untagged tasks unlimited, a limit of zero aborts,
+and a slot given back on timeout and while awaiting retry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""M. Orchestration: scheduled runs wait for their time (scenarios 103, 114).
+"""Orchestration: scheduled runs wait for their time.
 
 Scheduled WAITs come from Scheduled states that a run hands back as its final state (the
 orchestrator accepts the non-final state, the engine proposes Running again and must honour the

@@ -1,5 +1,6 @@
-"""M. Orchestration: which transitions the rules allow, driven with the client's
-set_flow_run_state (scenarios 107-113)."""
+"""Orchestration: which transitions the rules allow, driven with the client's
+set_flow_run_state: out of terminal states, back to Pending, tasks of a flow that is not
+running, manual retries, retries of a failed task under a retrying flow, and pausing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""J. Parameter validation (scenarios 86-88)."""
+"""Parameter validation: invalid or unknown parameters fail the run without running its body
+(or raise in the caller), defaults, validate_parameters=False, the parameters of deployed
+runs, and parameter names the decorators refuse."""
 
 from __future__ import annotations
 

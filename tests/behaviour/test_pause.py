@@ -1,4 +1,7 @@
-"""K. Pause and resume (scenarios 89-96). Timeouts and poll intervals scaled to tenths of seconds."""
+"""Pause and resume: where a run may pause, pauses that time out, when the pause is checked,
+resuming (with input), pauses that reschedule a deployed run, pausing from outside the process
+or by a task's Paused state, and resuming a run that is not paused. Timeouts and poll intervals
+scaled to tenths of seconds."""
 
 from __future__ import annotations
 

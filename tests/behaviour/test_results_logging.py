@@ -1,4 +1,5 @@
-"""N. Results and logging (scenarios 115-117)."""
+"""Results and logging: unpersisted, persisted and literal results and what the API can read of
+them; which results persist by default; log_prints, and run logger messages read back per run."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""G. Retries of flows and subflows, and of tasks inside them (scenarios 68-72, 74). Delays are
-scaled down from seconds to tenths of seconds."""
+"""Retries of flows and subflows, and of tasks inside them: the body runs again after its delay,
+completed tasks and subflows are kept, failed ones run again, and the retries of parents and
+children combine. Delays are scaled down from seconds to tenths of seconds."""
 
 from __future__ import annotations
 

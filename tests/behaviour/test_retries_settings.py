@@ -1,5 +1,5 @@
-"""G. Default retries from settings (scenario 66). Delays are scaled down from seconds to
-tenths of seconds."""
+"""Default retries of tasks and flows from settings, and explicit retries winning over them.
+Delays are scaled down from seconds to tenths of seconds."""
 
 from __future__ import annotations
 

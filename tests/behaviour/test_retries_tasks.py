@@ -1,5 +1,7 @@
-"""G. Retries of tasks (scenarios 62-65, 67, 74a). Delays are scaled down from seconds to
-tenths of seconds."""
+"""Retries of tasks: how many attempts, the delays between them (one, a list, jitter,
+exponential backoff), the run count and state name inside each attempt, on_failure hooks after
+the last attempt only, and retry_condition_fn. Delays are scaled down from seconds to tenths of
+seconds."""
 
 from __future__ import annotations
 

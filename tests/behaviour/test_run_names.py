@@ -1,4 +1,5 @@
-"""G. Flow and task run names under retries (scenario 73)."""
+"""Flow and task run names: templates (with defaults) and callables, evaluated once per run and
+required to return a string."""
 
 from __future__ import annotations
 

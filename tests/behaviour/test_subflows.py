@@ -1,4 +1,6 @@
-"""F. Subflows (scenarios 54-61)."""
+"""Subflows: sync and async parents and children, gathered and recursive subflows, a child's
+error or failed state in its parent, parameter validation, the tracking task run that links a
+subflow to its parent, dynamic keys, and tags."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""H. Timeouts (scenarios 75-78). Sleeps are scaled down; "promptly" is measured."""
+"""Timeouts of flows, subflows and tasks: Failed "TimedOut", promptly; a TimeoutError of the
+user's own is a plain failure; a timed-out body stops at its next task call or await; a
+timed-out task blocks its downstream. Sleeps are scaled down; "promptly" is measured."""
 
 from __future__ import annotations
 

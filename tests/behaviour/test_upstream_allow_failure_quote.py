@@ -1,4 +1,5 @@
-"""C. allow_failure and quote (scenarios 28-33)."""
+"""allow_failure and quote: allow_failure hands a failed upstream's exception to the task (around
+a list, in map, as data to a subflow); quote passes a value untouched, its upstreams unchecked."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""C. Upstream failure: a task or subflow whose upstream did not complete is NotReady
-(scenarios 23-27, 34)."""
+"""Upstream failure: a task or subflow whose upstream did not complete is NotReady (futures and
+states anywhere in its parameters, or in wait_for; chains of failures), and a subflow waiting on
+a task that waits on it fails instead of deadlocking."""
 
 from __future__ import annotations
 

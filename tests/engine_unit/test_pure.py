@@ -52,7 +52,7 @@ def test_result_of_unfinished_and_paused_states():
         Paused().result()
 
 
-def test_failed_state_exceptions_follow_reference_1_4():
+def test_result_of_a_failed_state_raises_its_exception_or_a_failed_run_error():
     err = ValueError("boom")
     assert Failed(data=err).result(raise_on_failure=False) is err
     with pytest.raises(ValueError):

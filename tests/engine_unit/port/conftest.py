@@ -8,7 +8,6 @@ import pytest
 
 from executor import _runtime as rtm
 from executor import embedded
-from executor.loggers import flush_logs
 
 from .fake_port import FakePort
 
@@ -31,11 +30,11 @@ def fake(monkeypatch, tmp_path):
     runtime = rtm.Runtime(lambda: port)
     previous = rtm.install_runtime(None)
     if previous is not None:
-        flush_logs(previous)  # the previous runtime's run logs go to its own orchestrator
+        previous.flush_logs()  # the previous runtime's run logs go to its own orchestrator
     rtm.install_runtime(runtime)
     try:
         yield port
     finally:
-        flush_logs(runtime)
+        runtime.flush_logs()
         rtm.install_runtime(previous)
         runtime.close()
