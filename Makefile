@@ -32,7 +32,8 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: install
+# Lint first: a tree that does not pass ruff and mypy does not pass its tests either.
+test: install lint
 	$(PY) -m pytest
 
 run-orchestrator: install
