@@ -106,6 +106,10 @@ class FlowRunCreated:
 
 
 class OrchestratorPort(Protocol):
+    # The lease epoch of the claim this process works under (0: none). Every creation and
+    # proposal carries it; once the claim is taken away, they are refused.
+    lease_epoch: int
+
     # -- creating runs and proposing states (the hot path) ------------------------------------
     async def create_task_run(self, spec: TaskRunSpec) -> TaskRunCreated:
         """Create (or find) a task run; on ACCEPT of `spec.next_state`, that very object has

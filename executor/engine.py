@@ -8,6 +8,7 @@ proposed as Failed, not forced), and drives the run to its end like any flow cal
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -15,9 +16,11 @@ from executor import _runtime as rtm
 from executor._engine.answers import FLOW, propose
 from executor._engine.flow_drive import drive_flow_run
 from executor._engine.flow_start import FlowCall
+from executor._engine.lease_watch import LeaseWatch
 from executor._load import FlowLoadError, load_flow
 from executor.context import current_tags
 from executor.exceptions import ParameterTypeError, SignatureMismatchError
+from executor.objects import FlowRun
 from executor.states import State, StateType
 
 log = logging.getLogger("cadenza.engine")
@@ -29,6 +32,22 @@ async def run_flow_run(flow_run_id: str) -> State:
     rt = rtm.get_runtime()
     port = rt.port
     stored = await port.read_flow_run(flow_run_id)
+    if not stored.lease_epoch:
+        return await _run_stored(flow_run_id, stored)
+    # A worker's claim: everything this process proposes carries its epoch, and the process
+    # stops by itself once the claim is gone.
+    port.lease_epoch = stored.lease_epoch
+    watch = LeaseWatch(port, flow_run_id, stored.lease_epoch, stored.lease_expiration)
+    watching = asyncio.get_running_loop().create_task(watch.run())
+    try:
+        return await _run_stored(flow_run_id, stored)
+    finally:
+        watching.cancel()
+
+
+async def _run_stored(flow_run_id: str, stored: FlowRun) -> State:
+    rt = rtm.get_runtime()
+    port = rt.port
     try:
         flow = load_flow(stored.entrypoint or "")
     except FlowLoadError as exc:

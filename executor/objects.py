@@ -47,6 +47,8 @@ class FlowRun(_HasState):
     idempotency_key: str | None = None
     estimated_run_time: float = 0.0
     entrypoint: str | None = None  # where a worker loads the flow from (deployed runs)
+    lease_epoch: int = 0  # the current claim's fencing token (0: never claimed)
+    lease_expiration: _dt.datetime | None = None  # when the current claim lapses unless renewed
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from executor._engine import lease_watch
 from executor._port import ABORT, ACCEPT, REJECT, WAIT, OrchestrationResult, OrchestratorPort, RunKind
 from executor.exceptions import Abort, TerminationSignal
 from executor.states import State, StateType, new_transition_id
@@ -57,6 +58,9 @@ async def propose(
             answer = None
             continue
         if status == ABORT:
+            watch = lease_watch.active()
+            if watch is not None:
+                await watch.verify()  # an ABORT because the claim was taken away ends the process
             raise Abort(answer.reason or "The orchestrator aborted the transition")
         raise RuntimeError(f"Unknown proposal status {status!r}")
 

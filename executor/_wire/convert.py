@@ -180,6 +180,8 @@ def flow_run_from_pb(m: opb.FlowRun) -> FlowRun:
         idempotency_key=m.idempotency_key or None,
         estimated_run_time=m.estimated_run_time_seconds,
         entrypoint=m.entrypoint or None,
+        lease_epoch=m.lease_epoch,
+        lease_expiration=dt_from_pb(m.lease_expiration),
     )
 
 

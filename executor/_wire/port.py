@@ -31,6 +31,7 @@ class GrpcPort:
         self._channel = open_channel(address)
         self._stub = ogrpc.OrchestratorStub(self._channel)
         self.stream = ProposalStream(lambda: self._stub.ProposeStates(metadata=self._metadata))
+        self.lease_epoch = 0
 
     async def _call(self, method: str, request: Any) -> Any:
         try:
@@ -42,7 +43,10 @@ class GrpcPort:
 
     # -- creating runs and proposing states ---------------------------------------------------
     async def create_task_run(self, spec: TaskRunSpec) -> TaskRunCreated:
-        resp = await self.stream.request(create_task_run=cv.create_task_run_request(spec))
+        req = cv.create_task_run_request(spec)
+        if self.lease_epoch:
+            req.lease_epoch = self.lease_epoch
+        resp = await self.stream.request(create_task_run=req)
         run = resp.task_run
         if spec.next_state is None:
             return TaskRunCreated(run.id, resp.created, cv.state_from_pb(run.state))
@@ -50,7 +54,10 @@ class GrpcPort:
         return TaskRunCreated(run.id, resp.created, None, answer)
 
     async def create_flow_run(self, spec: FlowRunSpec) -> FlowRunCreated:
-        resp = await self.stream.request(create_flow_run=cv.create_flow_run_request(spec))
+        req = cv.create_flow_run_request(spec)
+        if self.lease_epoch:
+            req.lease_epoch = self.lease_epoch
+        resp = await self.stream.request(create_flow_run=req)
         answer = None
         if spec.next_state is not None and resp.HasField("next_state_result"):
             answer = cv.answer_to_proposal(resp.next_state_result, spec.next_state)
@@ -66,6 +73,8 @@ class GrpcPort:
         transition_id: str | None = None,
     ) -> OrchestrationResult:
         req = cv.propose_state_request(kind, run_id, state, force, transition_id)
+        if self.lease_epoch:
+            req.lease_epoch = self.lease_epoch
         return cv.answer_to_proposal(await self.stream.request(propose=req), state)
 
     # -- reading runs -------------------------------------------------------------------------

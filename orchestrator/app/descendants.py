@@ -45,6 +45,8 @@ class Descendants:
         message = ENDS_DESCENDANTS[final_type]
         for kind, runs in (("flow", flows), ("task", tasks)):
             for run in runs:
+                if isinstance(run, FlowRun) and run.lease_epoch:
+                    run.lease_epoch += 1  # a subflow under the ended claim: fenced out with it
                 # Only over the state seen here: a run that moved on meanwhile is left alone.
                 seen = run.state.id if run.state is not None else ""
                 ended = Proposal(State(final_type, message=message), force=True, expected_state_id=seen)

@@ -121,6 +121,7 @@ class Runs:
                 tracker = self.read_task_run(run.parent_task_run_id)
                 if lease_epoch:
                     self._check_claim(self.read_flow_run(tracker.flow_run_id), lease_epoch)
+                    run.lease_epoch = lease_epoch  # a subflow is under its parent's claim
             if not run.name:
                 run.name = f"{run.flow_name}-{run.id[:8]}"
             self.registry.remember_flow_run(run)

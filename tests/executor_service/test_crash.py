@@ -61,12 +61,15 @@ def test_sigkill_of_the_executor_crashes_the_run_once_its_lease_lapses(tmp_path)
 
         own.executors[0].process.send_signal(signal.SIGKILL)
         own.executors[0].process.wait(timeout=5)
-        run = wait_final(own, orch, run_id, timeout=5)  # lease 1 s, checked every 0.5 s
+        # The orphaned child sees its lease lapse unrenewed and stops itself; only then (a
+        # grace after the lapse) is the run taken away, so nothing of it acts any more.
+        wait_for(lambda: not pid_alive(child), 5, "the orphan to stop by itself", own)
+        assert read(orch, run_id).state.type == RUNNING
+        run = wait_final(own, orch, run_id, timeout=8)  # lease 2 s, grace 2 s, checked every 0.5 s
         assert run.state.type == CRASHED, own.logs()
         assert "stopped sending heartbeats" in run.state.message, run.state.message
         for task in task_runs(orch, run_id):
             assert task.state.type == CRASHED, (task.name, task.state)
-        assert pid_alive(child)  # the orphan still runs; it can no longer change anything
     finally:
         own.stop()  # also kills the orphaned child (same process group)
 

@@ -117,3 +117,25 @@ def test_an_orphan_changes_nothing_after_its_run_was_taken_away(stub):
     assert [s.id for s in history(stub, TASK, task.id)] == task_history
     assert len(stub.ListTaskRuns(pb.ListTaskRunsRequest(flow_run_id=run.id)).task_runs) == 1
     assert read_flow(stub, run.id).lease_epoch == epoch + 1
+
+
+def test_a_subflow_is_under_its_parents_claim(stub):
+    run = _claimed_run(stub)
+    epoch = run.lease_epoch
+    _propose(stub, FLOW, run.id, state(RUNNING), epoch)
+    tracker = stub.CreateTaskRun(
+        pb.CreateTaskRunRequest(
+            flow_run_id=run.id, task_key="sub", next_state=state(RUNNING), lease_epoch=epoch
+        )
+    ).task_run
+    child = stub.CreateFlowRun(
+        pb.CreateFlowRunRequest(
+            flow_name="child", parent_task_run_id=tracker.id, next_state=state(RUNNING), lease_epoch=epoch
+        )
+    )
+    assert child.next_state_result.status == pb.PROPOSAL_STATUS_ACCEPT
+    assert child.flow_run.lease_epoch == epoch
+    assert wait_until(lambda: read_flow(stub, child.flow_run.id).state.type == CRASHED, timeout=5)
+    answer = _propose(stub, FLOW, child.flow_run.id, state(COMPLETED), epoch)
+    assert answer.status == pb.PROPOSAL_STATUS_ABORT and "taken away" in answer.reason
+    assert read_flow(stub, child.flow_run.id).state.type == CRASHED

@@ -48,6 +48,7 @@ class Call:
 
 class FakePort:
     def __init__(self) -> None:
+        self.lease_epoch = 0
         self.rules: list[Rule] = []
         self.calls: list[Call] = []
         self.proposed: list[Proposal] = []
