@@ -2,8 +2,9 @@
 
 gRPC turns a request that fails to decode into UNKNOWN (unary) or silently ends the stream.
 Registering a servicer through `register_checked` wraps each method's deserializer so that a
-body that is not the method's request message reaches the method as a marker, and is refused
-there with INVALID_ARGUMENT and a message naming the message type.
+body that is not the method's request message reaches the method as a marker (`Undecodable`),
+and is refused with INVALID_ARGUMENT and a message naming the message type: by the wrapper for
+methods taking one request, by the method itself for methods taking a stream of them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import grpc
 from google.protobuf.message import DecodeError
 
 
-class _Undecodable:
+class Undecodable:
+    """What a method receives in place of a request body that did not decode."""
+
     __slots__ = ("message",)
 
     def __init__(self, message: str) -> None:
@@ -27,57 +30,38 @@ def _deserializer(inner: Callable[[bytes], Any], method: str) -> Callable[[bytes
         try:
             return inner(data)
         except DecodeError as exc:
-            return _Undecodable(f"the request body is not a valid {method} request message: {exc}")
+            return Undecodable(f"the request body is not a valid {method} request message: {exc}")
 
     return deserialize
 
 
-async def _refuse(context: grpc.aio.ServicerContext, request: _Undecodable) -> None:
+async def refuse(context: grpc.aio.ServicerContext, request: Undecodable) -> None:
     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-
-
-def _checked_requests(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-    async def checked() -> AsyncIterator[Any]:
-        async for request in requests:
-            if isinstance(request, _Undecodable):
-                await _refuse(context, request)
-            yield request
-
-    return checked()
 
 
 def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
     if handler.request_deserializer is None:
         return handler
+    # Methods that take a stream of requests get the marker in their stream and refuse it
+    # themselves (`refuse`): wrapping every message of a hot stream in another async
+    # generator costs more than one isinstance check where the messages are read anyway.
     inner_unary_unary, inner_unary_stream = handler.unary_unary, handler.unary_stream
-    inner_stream_unary, inner_stream_stream = handler.stream_unary, handler.stream_stream
 
     async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        if isinstance(request, _Undecodable):
-            await _refuse(context, request)
+        if isinstance(request, Undecodable):
+            await refuse(context, request)
         return await inner_unary_unary(request, context)
 
     async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        if isinstance(request, _Undecodable):
-            await _refuse(context, request)
+        if isinstance(request, Undecodable):
+            await refuse(context, request)
         async for response in inner_unary_stream(request, context):
-            yield response
-
-    async def stream_unary(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
-        return await inner_stream_unary(_checked_requests(requests, context), context)
-
-    async def stream_stream(
-        requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[Any]:
-        async for response in inner_stream_stream(_checked_requests(requests, context), context):
             yield response
 
     return handler._replace(
         request_deserializer=_deserializer(handler.request_deserializer, method),
         unary_unary=unary_unary if inner_unary_unary else None,
         unary_stream=unary_stream if inner_unary_stream else None,
-        stream_unary=stream_unary if inner_stream_unary else None,
-        stream_stream=stream_stream if inner_stream_stream else None,
     )
 
 

@@ -198,6 +198,33 @@ def _environment_key() -> tuple:
     return tuple(item for item in _RAW_ENVIRON.items() if item[0][:8].upper() == _RAW_PREFIX)
 
 
+class _EnvironmentWatch:
+    """Tells cheaply whether the `CADENZA_*` variables may have changed since the last full scan:
+    the number of variables, and the values of the `CADENZA_*` ones then present. A variable
+    set, changed or removed changes one of these; only then is the environment scanned again."""
+
+    __slots__ = ("size", "names", "values", "key")
+
+    def __init__(self) -> None:
+        self.size = -1
+        self.names: tuple = ()
+        self.values: tuple = ()
+        self.key: tuple = ()
+
+    def current_key(self) -> tuple:
+        environ = _RAW_ENVIRON
+        if len(environ) == self.size and tuple(map(environ.get, self.names)) == self.values:
+            return self.key
+        self.key = _environment_key()
+        self.size = len(environ)
+        self.names = tuple(name for name, _ in self.key)
+        self.values = tuple(value for _, value in self.key)
+        return self.key
+
+
+_watch = _EnvironmentWatch()
+
+
 S = TypeVar("S", bound=BaseSettings)
 _loaded: dict[type, tuple[tuple, BaseSettings]] = {}
 
@@ -205,7 +232,7 @@ _loaded: dict[type, tuple[tuple, BaseSettings]] = {}
 def load(cls: type[S]) -> S:
     """`cls` from the environment as it is now: validated as a whole, read again only after a
     `CADENZA_*` variable changed (tests change them between runs)."""
-    key = _environment_key()
+    key = _watch.current_key()
     cached = _loaded.get(cls)
     if cached is not None and cached[0] == key:
         return cached[1]  # type: ignore[return-value]

@@ -171,14 +171,20 @@ def _policy(kind: RunKind, from_type: StateType | None, proposal: Proposal) -> P
 _FENCE_NEEDS = frozenset({NEEDS_FLOW_RUN})
 
 
+_needs_by_edge: dict[tuple, frozenset[str]] = {}
+
+
 def needs_for(run_kind: str, run: FlowRun | TaskRun, proposal: Proposal) -> frozenset[str]:
     """The inputs (`inputs.NEEDS_*`) the rules deciding this proposal will read."""
-    kind = KINDS[run_kind]
     from_type = run.state.type if run.state is not None else None
-    policy = _policy(kind, from_type, proposal)
-    needs = policy.needs(from_type, proposal.state.type) if policy is not None else frozenset()
-    if proposal.lease_epoch and run_kind == "task":
-        needs = needs | _FENCE_NEEDS  # the fence is the flow run's claim
+    edge = (run_kind, from_type, proposal.state.type, proposal.force, bool(proposal.lease_epoch))
+    needs = _needs_by_edge.get(edge)
+    if needs is None:  # the same for every proposal on this edge: worked out once
+        policy = _policy(KINDS[run_kind], from_type, proposal)
+        needs = policy.needs(from_type, proposal.state.type) if policy is not None else frozenset()
+        if proposal.lease_epoch and run_kind == "task":
+            needs = needs | _FENCE_NEEDS  # the fence is the flow run's claim
+        _needs_by_edge[edge] = needs
     return needs
 
 

@@ -13,11 +13,15 @@ from .models import ConcurrencyLimit, FlowRun, State, StateType, Status, TaskRun
 class Transition:
     __slots__ = (
         "run",
+        "flow",
+        "task",
         "inputs",
         "settings",
         "now",
         "initial",
-        "_proposed",
+        "current",
+        "proposed",
+        "nullified",
         "status",
         "reason",
         "delay",
@@ -29,56 +33,44 @@ class Transition:
         self, run: FlowRun | TaskRun, proposed: State, inputs: DecisionInputs, settings: PolicySettings
     ) -> None:
         self.run = run
+        # Typed views of the run for rules that concern one kind only (set once: every
+        # rule reads them, and this is the hot path of every proposal).
+        self.flow = cast(FlowRun, run)
+        self.task = cast(TaskRun, run)
         self.inputs = inputs
         self.settings = settings
         self.now = inputs.now
         self.initial: State | None = run.state
-        # The state that will be written; None once the transition is nullified.
-        self._proposed: State | None = proposed
+        # The same, for rules whose FROM excludes None (they only see runs that have a state).
+        self.current = cast(State, run.state)
+        # The state that will be written. Once `nullified`, it is only the run's state (or the
+        # proposal) and means nothing: hooks only run while the transition stands.
+        self.proposed: State = proposed
+        self.nullified = False
         self.status = Status.ACCEPT
         self.reason = ""
         self.delay = 0.0
         self.effects = Effects()
         self.memo: dict[str, Any] = {}  # what a rule must remember for its cleanup
 
-    @property
-    def nullified(self) -> bool:
-        return self._proposed is None
-
-    # Hooks only run while the transition stands, and a rule concerning edges FROM a state
-    # type only sees runs in one: these typed views spare each rule the None checks.
-    @property
-    def proposed(self) -> State:
-        return cast(State, self._proposed)
-
-    @property
-    def current(self) -> State:
-        """The run's state before this transition (for rules whose FROM excludes None)."""
-        return cast(State, self.initial)
-
-    @property
-    def flow(self) -> FlowRun:
-        return cast(FlowRun, self.run)
-
-    @property
-    def task(self) -> TaskRun:
-        return cast(TaskRun, self.run)
-
     # -- answers -----------------------------------------------------------------------------
     def reject(self, state: State | None, reason: str) -> None:
         """Hand back `state` instead of the proposal; None means "stay where you are"."""
-        self._proposed = state
+        if state is None:
+            self.nullified = True
+        else:
+            self.proposed = state
         self.status = Status.REJECT
         self.reason = reason
 
     def wait(self, delay_seconds: float, reason: str) -> None:
-        self._proposed = None
+        self.nullified = True
         self.status = Status.WAIT
         self.delay = max(0.0, float(delay_seconds))
         self.reason = reason
 
     def abort(self, reason: str) -> None:
-        self._proposed = None
+        self.nullified = True
         self.status = Status.ABORT
         self.reason = reason
 
@@ -89,7 +81,7 @@ class Transition:
 
     def stop(self) -> None:
         """Nullify without an answer of its own: the error being raised is the answer."""
-        self._proposed = None
+        self.nullified = True
 
     def parent_flow_run(self) -> FlowRun | None:
         """The flow run a task run belongs to (None if it has none or it is unknown)."""

@@ -8,6 +8,7 @@ import logging
 
 import grpc
 
+from cadenza.decoding import Undecodable, refuse
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ..app.errors import InvalidArgument, ServiceError
@@ -61,6 +62,9 @@ class StreamRpc(RunsRpc):
             nonlocal packing
             try:
                 async for msg in request_iterator:
+                    if isinstance(msg, Undecodable):
+                        out.put_nowait(msg)  # the stream ends, refused
+                        return
                     if msg.WhichOneof("request") is not None or not msg.more:
                         start(msg)
                     if msg.more:
@@ -78,6 +82,8 @@ class StreamRpc(RunsRpc):
                 resp = await out.get()
                 if resp is None:
                     break
+                if isinstance(resp, Undecodable):
+                    await refuse(context, resp)
                 if out.empty() or not packing:
                     yield resp
                     continue

@@ -156,8 +156,12 @@ class SQLiteStore:
         if not self._begin(conn, pending):
             return
         try:
+            alone = len(pending) == 1  # a lone batch fails alone anyway: no savepoint needed
             for i, (batch, _) in enumerate(pending):
                 if not batch:
+                    continue
+                if alone:
+                    apply_batch(conn, batch)
                     continue
                 conn.execute("SAVEPOINT batch")
                 try:
