@@ -143,7 +143,7 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
     @handled
     async def ResumeFlowRun(self, request, context):
         if request.run_input_json:
-            parse_parameters(request.run_input_json)
+            parse_parameters(request.run_input_json, "run_input_json")
         resp = await self._call("ResumeFlowRun", request)
         result = resp.result
         if result.status == pb.PROPOSAL_STATUS_ABORT:

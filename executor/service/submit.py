@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 
 import grpc
+
+from cadenza.documents import DocumentError, parse_json
 
 
 class Refused(Exception):
@@ -15,16 +16,16 @@ class Refused(Exception):
         self.message = message
 
 
-def parse_parameters(text: str) -> dict:
+def parse_parameters(text: str, field: str = "parameters_json") -> dict:
     """Parameters are data: parsed as JSON, never evaluated."""
     try:
-        value = json.loads(text or "{}")
-    except ValueError as exc:
-        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, f"parameters_json is not valid JSON: {exc}") from None
+        value = parse_json(text or "{}", field)
+    except DocumentError as exc:
+        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
     if not isinstance(value, dict):
         raise Refused(
             grpc.StatusCode.INVALID_ARGUMENT,
-            "parameters_json must be a JSON object of parameter names to values",
+            f"{field} must be a JSON object of parameter names to values",
         )
     return value
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 
+from cadenza.documents import DocumentError, parse_json
+
 from ..core.fencing import fenced_out
 from ..core.models import FlowRun, FlowRunPolicy, Proposal, State, StateType, TaskRun
 from ..store.base import FlowRunFilter, Page, Store
 from ..store.errors import PageTokenError
 from .commits import Change, Committer
-from .documents import parse_json
 from .errors import FailedPrecondition, InvalidArgument
 from .idempotency import Answer
 from .proposals import Proposals
@@ -19,7 +20,10 @@ from .watch import WatchHub, WatchItem, follow
 
 def check_parameters_json(text: str, field: str = "parameters_json") -> None:
     """Parameters travel as a JSON object of name -> value."""
-    parse_json(text or "{}", field, require_object=True)
+    try:
+        parse_json(text or "{}", field, require_object=True)
+    except DocumentError as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def paged(fn: Callable[..., Page], *args) -> Page:

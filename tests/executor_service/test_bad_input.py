@@ -70,6 +70,11 @@ REFUSED_SUBMITS = [
         ["JSON object"],
     ),
     (
+        dict(entrypoint=module_entrypoint("quick"), parameters_json='{"x": ' + "[" * 5000 + "]" * 5000 + "}"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        ["parameters_json", "deep"],
+    ),
+    (
         dict(deployment_name="anything", entrypoint=module_entrypoint("quick")),
         grpc.StatusCode.INVALID_ARGUMENT,
         ["exactly one", "deployment_name", "entrypoint"],
@@ -187,6 +192,10 @@ def test_cancel_of_a_finished_run_and_resume_of_a_run_not_paused(cluster, orch, 
 
     error = rpc_error(ex.ResumeFlowRun, pb.ResumeFlowRunRequest(flow_run_id=run_id, run_input_json="{oops"))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "not valid JSON" in error.details()
+    assert "run_input_json" in error.details()  # the field that was sent
+    nested = "[" * 5000 + "]" * 5000
+    error = rpc_error(ex.ResumeFlowRun, pb.ResumeFlowRunRequest(flow_run_id=run_id, run_input_json=nested))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "run_input_json" in error.details()
 
     # Neither changed the run.
     details = ex.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=run_id))

@@ -1,11 +1,15 @@
-"""JSON documents users hand in (parameters, run input): parsed once, with clear refusals."""
+"""JSON documents users hand in (parameters, run input), parsed the same way by both services:
+once, with a refusal that names the field (each service turns it into its INVALID_ARGUMENT)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from .errors import InvalidArgument
+
+class DocumentError(ValueError):
+    """The document is not what the field takes; the message names the field."""
+
 
 # Deeper than this is no real parameter set, and would exhaust the stack of whoever reads it.
 MAX_DEPTH = 64
@@ -33,11 +37,11 @@ def parse_json(text: str, field: str, *, require_object: bool = False) -> Any:
     try:
         value = json.loads(text)
     except RecursionError:
-        raise InvalidArgument(f"{field} nests lists or objects more than {MAX_DEPTH} deep") from None
+        raise DocumentError(f"{field} nests lists or objects more than {MAX_DEPTH} deep") from None
     except ValueError as exc:
-        raise InvalidArgument(f"{field} is not valid JSON: {exc}") from None
+        raise DocumentError(f"{field} is not valid JSON: {exc}") from None
     if _depth(value) > MAX_DEPTH:
-        raise InvalidArgument(f"{field} nests lists or objects more than {MAX_DEPTH} deep")
+        raise DocumentError(f"{field} nests lists or objects more than {MAX_DEPTH} deep")
     if require_object and not isinstance(value, dict):
-        raise InvalidArgument(f"{field} must be a JSON object")
+        raise DocumentError(f"{field} must be a JSON object")
     return value
