@@ -130,18 +130,11 @@ class Runs:
                 run.name = f"{run.flow_name}-{run.id[:8]}"
             self.registry.remember_flow_run(run)
             self.registry.fully_indexed.add(run.id)
-            self.proposals.apply(
-                "flow", run, Proposal(initial or State(StateType.PENDING), force=True), change
-            )
         else:
             run = existing
-        answer = None
-        if next_state is not None:
-            answer = self.proposals.decide_into(
-                "flow", run, Proposal(next_state, lease_epoch=lease_epoch), change
-            )
-        if change:
-            await self.committer.commit(change)
+        answer = await self._begin(
+            "flow", run, initial if existing is None else None, next_state, lease_epoch, change
+        )
         return run, existing is None, answer
 
     async def create_task_run(
@@ -165,19 +158,34 @@ class Runs:
             if not run.name:
                 run.name = f"{run.task_key}-{run.dynamic_key}"
             self.registry.remember_task_run(run)
-            self.proposals.apply(
-                "task", run, Proposal(initial or State(StateType.PENDING), force=True), change
-            )
         else:
             run = existing
+        answer = await self._begin("task", run, initial if created else None, next_state, lease_epoch, change)
+        return run, created, answer
+
+    async def _begin(
+        self,
+        run_kind: str,
+        run: FlowRun | TaskRun,
+        initial: State | None,
+        next_state: State | None,
+        lease_epoch: int,
+        change: Change,
+    ) -> Answer | None:
+        """A new run takes its initial state (forced; Pending if None); then `next_state` is
+        proposed; both are committed together."""
+        if run.state is None:
+            self.proposals.apply(
+                run_kind, run, Proposal(initial or State(StateType.PENDING), force=True), change
+            )
         answer = None
         if next_state is not None:
             answer = self.proposals.decide_into(
-                "task", run, Proposal(next_state, lease_epoch=lease_epoch), change
+                run_kind, run, Proposal(next_state, lease_epoch=lease_epoch), change
             )
         if change:
             await self.committer.commit(change)
-        return run, created, answer
+        return answer
 
     async def update_flow_run(
         self, flow_run_id: str, flow_version: str, policy: FlowRunPolicy | None
