@@ -57,6 +57,8 @@ _TARGET = re.compile(r"^(?:(?:unix|unix-abstract|dns|ipv4|ipv6):\S+|\S+:\d{1,5})
 
 
 def _target(value: str) -> str:
+    if "://" in value:  # a URL: gRPC takes host:port
+        raise ValueError("a URL, not host:port")
     if not _TARGET.match(value):
         raise ValueError("not host:port")
     return value

@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             commands.deploy(args)
             return 0
         if args.command == "run":
-            commands.run(args)
-            return 0
+            return commands.run(args)
         if args.command == "flow-run":
             return commands.exit_code(commands.flow_run(args))
         if args.command == "concurrency-limit":

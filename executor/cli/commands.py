@@ -51,7 +51,7 @@ def deploy(args) -> None:
 
 
 # -- run ----------------------------------------------------------------------------------
-def run(args) -> None:
+def run(args) -> int:
     from cadenza.v1 import executor_pb2 as epb
 
     resp = _rpc.executor().SubmitFlowRun(
@@ -59,7 +59,8 @@ def run(args) -> None:
     )
     print(f"Submitted flow run {resp.flow_run_id}")
     if args.watch:
-        watch_run(resp.flow_run_id)
+        return watch_run(resp.flow_run_id)  # non-zero unless the run completed
+    return 0
 
 
 def watch_run(flow_run_id: str) -> int:
@@ -112,6 +113,11 @@ def flow_run(args) -> int | None:
         print(f"Flow run {args.id} is now {state_label(resp.state)}")
         return None
     if args.action == "resume":
+        if args.input:
+            try:
+                json.loads(args.input)
+            except ValueError as exc:
+                raise CommandError(f"--input is not valid JSON: {exc}") from None
         _rpc.executor().ResumeFlowRun(
             pb.ResumeFlowRunRequest(flow_run_id=args.id, run_input_json=args.input or "")
         )

@@ -152,3 +152,8 @@ def hold_slot_and_sleep(pid_file: str, seconds: float) -> None:
 def slot_holder(pid_file: str, seconds: float = 60) -> None:
     """Like pid_then_sleep, in a task that holds a slot of the SLOT_TAG concurrency limit."""
     hold_slot_and_sleep(pid_file, seconds)
+
+
+@flow
+def always_fails() -> None:
+    raise ValueError("this flow always fails")
