@@ -50,22 +50,17 @@ def enter_flow_call(flow: Any, args: tuple, kwargs: dict, return_state: bool, wa
     dynamic_key = parent.next_dynamic_key(flow.task_key) if parent is not None else 0
     rt = rtm.get_runtime()
 
+    def on_loop(loop: asyncio.AbstractEventLoop) -> FlowCall:
+        return FlowCall(
+            flow, parameters, wait_for, parent, tags, name, "loop", loop=loop, dynamic_key=dynamic_key
+        )
+
     if flow.isasync and (parent is None or parent.flow.isasync):
-        return _async_flow_call(rt, flow, parameters, wait_for, parent, tags, name, dynamic_key, return_state)
+        return _async_flow_call(rt, on_loop, return_state)
 
     portal = None
     if flow.isasync:  # an async subflow under a sync parent: the caller gets the value
-        call = FlowCall(
-            flow,
-            parameters,
-            wait_for,
-            parent,
-            tags,
-            name,
-            "loop",
-            loop=rt.user_loop(),
-            dynamic_key=dynamic_key,
-        )
+        call = on_loop(rt.user_loop())
     elif flow.timeout_seconds:
         call = FlowCall(flow, parameters, wait_for, parent, tags, name, "thread", dynamic_key=dynamic_key)
     else:
@@ -117,27 +112,9 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 async def _async_flow_call(
-    rt: rtm.Runtime,
-    flow: Any,
-    parameters: dict,
-    wait_for: Any,
-    parent: Any,
-    tags: frozenset,
-    name: str | None,
-    dynamic_key: int,
-    return_state: bool,
+    rt: rtm.Runtime, on_loop: Callable[[asyncio.AbstractEventLoop], FlowCall], return_state: bool
 ) -> Any:
-    call = FlowCall(
-        flow,
-        parameters,
-        wait_for,
-        parent,
-        tags,
-        name,
-        "loop",
-        loop=asyncio.get_running_loop(),
-        dynamic_key=dynamic_key,
-    )
+    call = on_loop(asyncio.get_running_loop())  # the caller's own loop runs the body
     return _deliver(await rt.run_async(run_flow(call)), return_state)
 
 

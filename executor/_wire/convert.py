@@ -152,25 +152,33 @@ def state_from_pb(msg: spb.State) -> State:
     )
 
 
+def _run_fields(m: opb.FlowRun | opb.TaskRun) -> dict[str, Any]:
+    """What flow runs and task runs both carry: identity, tags, state, counts and times."""
+    return {
+        "id": m.id,
+        "name": m.name,
+        "tags": list(m.tags),
+        "state": state_from_pb(m.state) if m.HasField("state") else None,
+        "run_count": m.run_count,
+        "start_time": dt_from_pb(m.start_time),
+        "end_time": dt_from_pb(m.end_time),
+        "total_run_time": m.total_run_time_seconds,
+        "expected_start_time": dt_from_pb(m.expected_start_time),
+        "created": dt_from_pb(m.created),
+        "estimated_run_time": m.estimated_run_time_seconds,
+    }
+
+
 def flow_run_from_pb(m: opb.FlowRun) -> FlowRun:
     pol = m.empirical_policy
     return FlowRun(
-        id=m.id,
-        name=m.name,
+        **_run_fields(m),
         flow_name=m.flow_name,
         flow_version=m.flow_version or None,
         parameters=json.loads(m.parameters_json) if m.parameters_json else {},
-        tags=list(m.tags),
         parent_task_run_id=m.parent_task_run_id or None,
         deployment_id=m.deployment_id or None,
-        state=state_from_pb(m.state) if m.HasField("state") else None,
-        run_count=m.run_count,
-        start_time=dt_from_pb(m.start_time),
-        end_time=dt_from_pb(m.end_time),
-        total_run_time=m.total_run_time_seconds,
-        expected_start_time=dt_from_pb(m.expected_start_time),
         next_scheduled_start_time=dt_from_pb(m.next_scheduled_start_time),
-        created=dt_from_pb(m.created),
         empirical_policy={
             "retries": pol.retries,
             "retry_delay": pol.retry_delay_seconds,
@@ -178,7 +186,6 @@ def flow_run_from_pb(m: opb.FlowRun) -> FlowRun:
             "resuming": pol.resuming,
         },
         idempotency_key=m.idempotency_key or None,
-        estimated_run_time=m.estimated_run_time_seconds,
         entrypoint=m.entrypoint or None,
         lease_epoch=m.lease_epoch,
         lease_expiration=dt_from_pb(m.lease_expiration),
@@ -188,28 +195,18 @@ def flow_run_from_pb(m: opb.FlowRun) -> FlowRun:
 def task_run_from_pb(m: opb.TaskRun) -> TaskRun:
     pol = m.empirical_policy
     return TaskRun(
-        id=m.id,
-        name=m.name,
+        **_run_fields(m),
         flow_run_id=m.flow_run_id or None,
         task_key=m.task_key,
         dynamic_key=m.dynamic_key,
         task_version=m.task_version or None,
-        tags=list(m.tags),
         task_inputs={k: [TaskInput(i.input_type, i.id) for i in v.inputs] for k, v in m.task_inputs.items()},
         empirical_policy={
             "retries": pol.retries,
             "retry_delay": list(pol.retry_delay_seconds),
             "retry_jitter_factor": pol.retry_jitter_factor if pol.HasField("retry_jitter_factor") else None,
         },
-        state=state_from_pb(m.state) if m.HasField("state") else None,
-        run_count=m.run_count,
         flow_run_run_count=m.flow_run_run_count,
-        start_time=dt_from_pb(m.start_time),
-        end_time=dt_from_pb(m.end_time),
-        total_run_time=m.total_run_time_seconds,
-        expected_start_time=dt_from_pb(m.expected_start_time),
-        created=dt_from_pb(m.created),
-        estimated_run_time=m.estimated_run_time_seconds,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -192,25 +193,33 @@ def _estimated_run_time(run: FlowRun | TaskRun) -> float:
     return total
 
 
+def _run_fields(run: FlowRun | TaskRun) -> dict[str, Any]:
+    """What flow runs and task runs both carry: identity, tags, state, counts and times."""
+    return {
+        "id": run.id,
+        "name": run.name,
+        "tags": run.tags,
+        "state": state_to_pb(run.state) if run.state else None,
+        "run_count": run.run_count,
+        "start_time": ts(run.start_time),
+        "end_time": ts(run.end_time),
+        "total_run_time_seconds": run.total_run_time,
+        "expected_start_time": ts(run.expected_start_time),
+        "created": ts(run.created),
+        "estimated_run_time_seconds": _estimated_run_time(run),
+    }
+
+
 def flow_run_to_pb(run: FlowRun) -> pb.FlowRun:
     p = run.empirical_policy
     return pb.FlowRun(
-        id=run.id,
-        name=run.name,
+        **_run_fields(run),
         flow_name=run.flow_name,
         flow_version=run.flow_version,
         parameters_json=run.parameters_json,
-        tags=run.tags,
         parent_task_run_id=run.parent_task_run_id,
         deployment_id=run.deployment_id,
-        state=state_to_pb(run.state) if run.state else None,
-        run_count=run.run_count,
-        start_time=ts(run.start_time),
-        end_time=ts(run.end_time),
-        total_run_time_seconds=run.total_run_time,
-        expected_start_time=ts(run.expected_start_time),
         next_scheduled_start_time=ts(run.next_scheduled_start_time),
-        created=ts(run.created),
         empirical_policy=pb.FlowRunPolicy(
             retries=p.retries,
             retry_delay_seconds=p.retry_delay_seconds,
@@ -218,7 +227,6 @@ def flow_run_to_pb(run: FlowRun) -> pb.FlowRun:
             resuming=p.resuming,
         ),
         idempotency_key=run.idempotency_key,
-        estimated_run_time_seconds=_estimated_run_time(run),
         entrypoint=run.entrypoint,
         worker_id=run.worker_id,
         lease_expiration=ts(run.lease_expiration),
@@ -230,13 +238,11 @@ def flow_run_to_pb(run: FlowRun) -> pb.FlowRun:
 def task_run_to_pb(run: TaskRun) -> pb.TaskRun:
     p = run.empirical_policy
     return pb.TaskRun(
-        id=run.id,
-        name=run.name,
+        **_run_fields(run),
         flow_run_id=run.flow_run_id,
         task_key=run.task_key,
         dynamic_key=run.dynamic_key,
         task_version=run.task_version,
-        tags=run.tags,
         task_inputs={
             k: pb.TaskInputList(inputs=[pb.TaskInput(input_type=i.input_type, id=i.id) for i in v])
             for k, v in run.task_inputs.items()
@@ -246,15 +252,7 @@ def task_run_to_pb(run: TaskRun) -> pb.TaskRun:
             retry_delay_seconds=p.retry_delay_seconds,
             retry_jitter_factor=p.retry_jitter_factor,
         ),
-        state=state_to_pb(run.state) if run.state else None,
-        run_count=run.run_count,
         flow_run_run_count=run.flow_run_run_count,
-        start_time=ts(run.start_time),
-        end_time=ts(run.end_time),
-        total_run_time_seconds=run.total_run_time,
-        expected_start_time=ts(run.expected_start_time),
-        created=ts(run.created),
-        estimated_run_time_seconds=_estimated_run_time(run),
     )
 
 

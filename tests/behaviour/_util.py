@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -83,3 +84,12 @@ def wait_for_log(client, flow_run_id: str, text: str, timeout: float = 2.0) -> l
 
     wait_until(seen, timeout=timeout, interval=0.05)
     return found
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid still exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -4,7 +4,6 @@ retry budget, the claim's SCHEDULED -> PENDING carrying the scheduled time)."""
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import timedelta
 
@@ -13,7 +12,7 @@ import pytest
 from executor.states import Scheduled, StateType
 
 from ._orchestrating import now
-from ._util import wait_until
+from ._util import pid_alive, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -65,14 +64,6 @@ FAILS_ONCE = """
                 raise ValueError("first time")
         return "second time"
 """
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_110_manual_retry_with_a_deployment_is_accepted_past_retries(client, deployments, tmp_path):

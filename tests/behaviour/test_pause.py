@@ -5,7 +5,6 @@ scaled to tenths of seconds."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from executor.context import get_run_context
 from executor.exceptions import FailedRun, FlowPauseTimeout, NotPausedError, PausedRun
 from executor.states import Paused, StateType
 
-from ._util import flow_run_id, task_runs, uniq, wait_until
+from ._util import flow_run_id, pid_alive, task_runs, uniq, wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -245,14 +244,6 @@ def test_93_reschedule_pause_exits_and_resume_schedules_the_run(client, deployme
     assert run.state.type == StateType.COMPLETED, run.state
     assert len(marker.read_text().split()) == 2  # a second process ran it to the end
     assert len(task_runs(client, fid)) == 3
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 # 94 ------------------------------------------------------------------------------------------
