@@ -87,6 +87,10 @@ class FlowRunSpec:
     state: State | None = None  # None: Pending
     next_state: State | None = None
     transition_id: str | None = None  # of next_state
+    # The process that drives the run holds it (see heartbeat); "" for a subflow, which its
+    # parent's process drives.
+    holder_id: str = ""
+    lease_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -172,6 +176,12 @@ class OrchestratorPort(Protocol):
         """Propose a state from outside the run; the answer's state is a new object."""
 
     async def resume_flow_run(self, flow_run_id: str, run_input: Any = None) -> OrchestrationResult: ...
+
+    async def heartbeat(
+        self, holder_id: str, flow_run_ids: list[str], lease_seconds: float
+    ) -> tuple[list[str], list[str]]:
+        """Renew the lease of runs this process holds; returns (runs asked to cancel, runs this
+        process no longer holds)."""
 
     # -- logs and concurrency limits ----------------------------------------------------------
     async def write_logs(self, entries: list[LogEntry]) -> None: ...

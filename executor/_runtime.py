@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from executor import _logship, embedded, settings
+from executor._engine.holding import RunHolder
 from executor._port import OrchestratorPort
 
 T = TypeVar("T")
@@ -37,6 +38,7 @@ class Runtime:
         self._user_loop: asyncio.AbstractEventLoop | None = None
         self._user_lock = threading.Lock()
         self.port: OrchestratorPort = self.run(_on_loop(open_port))
+        self.holder = RunHolder(self.port, settings.lease_seconds())
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)

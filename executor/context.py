@@ -33,6 +33,7 @@ class FlowRunContext:
         self.children: list[Any] = []  # futures and states of task runs and subflows, in call order
         self.task_run_results: dict[int, Any] = {}  # id(result) -> state (link_state_to_result)
         self.timed_out = threading.Event()
+        self.cancelled = threading.Event()  # the run was cancelled: a sync body stops at its next call
         self.pause_count = 0
         self._lock = threading.Lock()
 

@@ -37,7 +37,9 @@ async def run_flow_run(flow_run_id: str) -> State:
     # A worker's claim: everything this process proposes carries its epoch, and the process
     # stops by itself once the claim is gone.
     port.lease_epoch = stored.lease_epoch
-    watch = LeaseWatch(port, flow_run_id, stored.lease_epoch, stored.lease_expiration)
+    watch = LeaseWatch(
+        port, flow_run_id, stored.lease_epoch, stored.lease_expiration, on_cancel=rt.holder.request_cancel
+    )
     watching = asyncio.get_running_loop().create_task(watch.run())
     try:
         return await _run_stored(flow_run_id, stored)

@@ -17,6 +17,7 @@ from cadenza.settings import (
     Count,
     Flag,
     LogLevel,
+    PositiveSeconds,
     Seconds,
     UserPath,
     load,
@@ -45,6 +46,12 @@ class EngineSettings(ClientSettings):
     results_persist_by_default: Flag = False
     task_threads: Threads = 0
     logging_level: LogLevel = "INFO"
+    # The lease of a run a process holds: renewed by heartbeats several times a lease; the
+    # orchestrator ends the run Crashed when it lapses (the process is gone).
+    lease_seconds: PositiveSeconds = 10.0
+    # How long the engine keeps trying an orchestrator it cannot reach (at the first call, and
+    # again whenever the connection is lost during a run) before it gives up.
+    orchestrator_retry_seconds: PositiveSeconds = 15.0
 
 
 def current() -> EngineSettings:
@@ -104,3 +111,11 @@ def task_threads() -> int:
 def logging_level() -> str:
     """The level of the `cadenza` loggers in a flow's process, upper case (CADENZA_LOGGING_LEVEL)."""
     return current().logging_level
+
+
+def lease_seconds() -> float:
+    return current().lease_seconds
+
+
+def orchestrator_retry_seconds() -> float:
+    return current().orchestrator_retry_seconds

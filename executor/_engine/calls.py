@@ -17,7 +17,7 @@ from executor import _runtime as rtm
 from executor._engine.flow_start import FlowCall, report_crash, run_flow
 from executor._engine.task_run import TaskCall, run_task
 from executor.context import FlowRunContext, TaskRunContext, current_tags
-from executor.exceptions import TerminationSignal
+from executor.exceptions import CancelledRun, TerminationSignal
 from executor.futures import PrefectFuture
 from executor.states import State
 
@@ -44,6 +44,8 @@ def enter_flow_call(flow: Any, args: tuple, kwargs: dict, return_state: bool, wa
         raise ValueError("Only flows run as subflows can wait for dependencies.")
     if parent is not None and parent.timed_out.is_set():
         raise TimeoutError("Flow run timed out")
+    if parent is not None and parent.cancelled.is_set():
+        raise CancelledRun("The flow run was cancelled")
     parameters = flow._bind(args, kwargs)
     name = flow._run_name(parameters)
     tags = current_tags()
@@ -130,6 +132,8 @@ def _task_flow_context() -> FlowRunContext:
         raise RuntimeError("Tasks cannot be run from within tasks. Did you mean to call this task in a flow?")
     if flow_ctx.timed_out.is_set():
         raise TimeoutError("Flow run timed out")
+    if flow_ctx.cancelled.is_set():
+        raise CancelledRun("The flow run was cancelled")
     return flow_ctx
 
 

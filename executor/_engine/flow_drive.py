@@ -16,7 +16,7 @@ from executor._engine.answers import FLOW, crashed_state, is_crash, propose
 from executor._params import to_call_args
 from executor._resolve import resolve_parameters, resolve_wait_for
 from executor.context import FlowRunContext, enter_flow_context
-from executor.exceptions import Abort, FlowPauseTimeout, PausedRun, UpstreamTaskError
+from executor.exceptions import Abort, CancelledRun, FlowPauseTimeout, PausedRun, UpstreamTaskError
 from executor.futures import PrefectFuture
 from executor.loggers import print_mode, run_logger
 from executor.objects import FlowRun, OrchestrationResult
@@ -27,6 +27,8 @@ log = logging.getLogger("cadenza.flow_runs")
 
 
 def _call_sync_body(flow: Any, params: dict, ctx: FlowRunContext) -> Any:
+    if ctx.cancelled.is_set():  # cancelled before the caller's thread got to start it
+        raise CancelledRun("The flow run was cancelled")
     with enter_flow_context(ctx):
         args, kwargs = to_call_args(flow.signature, params)
         with print_mode(ctx.log_prints):
@@ -57,6 +59,45 @@ async def _run_body(call: Any, ctx: FlowRunContext, params: dict) -> rtm.Outcome
     except TimeoutError:
         ctx.timed_out.set()  # a sync body stops at its next task call
         return None
+
+
+# What `_run_body_unless_cancelled` returns when the run was asked to cancel first.
+CANCEL_REQUESTED = rtm.Outcome()
+
+
+async def _run_body_unless_cancelled(
+    call: Any, ctx: FlowRunContext, params: dict, cancel: asyncio.Event | None
+) -> rtm.Outcome | None:
+    """The body's Outcome (None past its timeout), or CANCEL_REQUESTED as soon as the run is
+    asked to cancel. An async body is cancelled on its loop; a sync one cannot be interrupted
+    in its thread: it stops at its next task or subflow call, and what it returns is unused."""
+    if cancel is None:
+        return await _run_body(call, ctx, params)
+    body = asyncio.ensure_future(_run_body(call, ctx, params))
+    asked = asyncio.ensure_future(cancel.wait())
+    try:
+        await asyncio.wait((body, asked), return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        body.cancel()
+        raise
+    finally:
+        asked.cancel()
+    if body.done():
+        return body.result()
+    ctx.cancelled.set()
+    body.cancel()
+    return CANCEL_REQUESTED
+
+
+async def _end_cancelled(port: Any, flow_run_id: str) -> State | None:
+    """Cancelled, when the run was asked to cancel (it is Cancelling); None when it was not."""
+    stored = await port.read_flow_run(flow_run_id)
+    if stored.state is None or stored.state.type is not StateType.CANCELLING:
+        return None
+    await _logship.flush(port)
+    cancelled = State(StateType.CANCELLED, message=stored.state.message or "The flow run was cancelled.")
+    state, _ = await propose(port, FLOW, flow_run_id, cancelled)
+    return state
 
 
 async def _futures_to_states(value: Any) -> Any:
@@ -125,6 +166,8 @@ async def _orchestrate(
         else (parent.log_prints if parent is not None else settings.log_prints())
     )
     reraise: BaseException | None = None
+    # A run this process drives from the top is stopped as soon as it is asked to cancel.
+    cancel = rt.holder.cancel_event(flow_run.id) if parent is None else None
     try:
         state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING), first=first)
         while state.type is StateType.RUNNING:
@@ -141,7 +184,10 @@ async def _orchestrate(
                 user_loop=call.loop if call.where == "loop" else None,
                 tags=call.tags,
             )
-            outcome = await _run_body(call, ctx, parameters)
+            outcome = await _run_body_unless_cancelled(call, ctx, parameters, cancel)
+            if outcome is CANCEL_REQUESTED:
+                state = await _end_cancelled(port, flow_run.id) or state
+                break
             children = await _children_states(ctx)
             interrupt = _child_interrupt(children)
             if (
@@ -156,6 +202,10 @@ async def _orchestrate(
             elif outcome.exc is not None:
                 raised = outcome.exc
                 if isinstance(raised, Abort):
+                    ended = await _end_cancelled(port, flow_run.id)
+                    if ended is not None:  # a task refused because the run is Cancelling
+                        state = ended
+                        break
                     stored = await port.read_flow_run(flow_run.id)
                     return rtm.Outcome(stored.state, raised)
                 if isinstance(raised, FlowPauseTimeout):
@@ -196,9 +246,12 @@ async def _orchestrate(
             if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
                 state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING))
     except Abort as exc:
-        stored = await port.read_flow_run(flow_run.id)
         log.debug("Flow run %s aborted by the orchestrator: %s", flow_run.id, exc)
-        return rtm.Outcome(stored.state)
+        ended = await _end_cancelled(port, flow_run.id)
+        if ended is None:
+            stored = await port.read_flow_run(flow_run.id)
+            return rtm.Outcome(stored.state)
+        state = ended
     flow_run.state = state
     await _finish(flow, flow_run, state, call)
     return rtm.Outcome(state, reraise)

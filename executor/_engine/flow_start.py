@@ -119,6 +119,10 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         retries=flow._retries(),
         retry_delay_seconds=flow._retry_delay(),
     )
+    holder = rt.holder if parent is None else None
+    if holder is not None:
+        # This process holds its own top-level run while it drives it (see holding.py).
+        spec.holder_id, spec.lease_seconds = holder.id, holder.lease_seconds
     if validation_error is not None and parent is None:
         # Top-level: the run is created already Failed; its body never runs.
         spec.state = _validation_failed(validation_error)
@@ -141,6 +145,8 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
                 state._data = validation_error
         return rtm.Outcome(_record_child(parent, state))
 
+    if holder is not None:
+        holder.hold(flow_run.id)
     try:
         outcome = await drive_flow_run(call, flow_run, parameters, first=created.answer)
     except Exception as exc:  # engine failure: report Crashed so the run is never left Running
@@ -151,6 +157,9 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         except Exception:
             log.debug("Could not report the crash of flow run %s", flow_run.id, exc_info=True)
         outcome = rtm.Outcome(state, exc)
+    finally:
+        if holder is not None:
+            holder.release(flow_run.id)
     _record_child(parent, outcome.value)
     return outcome
 

@@ -10,9 +10,11 @@ import asyncio
 import datetime as _dt
 import logging
 import os
+from collections.abc import Callable
 
 from executor._port import OrchestratorPort
 from executor.exceptions import ObjectNotFound, OrchestratorError
+from executor.states import StateType
 
 log = logging.getLogger("cadenza.engine")
 
@@ -29,9 +31,15 @@ def active() -> LeaseWatch | None:
 
 class LeaseWatch:
     def __init__(
-        self, port: OrchestratorPort, flow_run_id: str, epoch: int, expires: _dt.datetime | None
+        self,
+        port: OrchestratorPort,
+        flow_run_id: str,
+        epoch: int,
+        expires: _dt.datetime | None,
+        on_cancel: Callable[[str], None] | None = None,
     ) -> None:
         self.port = port
+        self.on_cancel = on_cancel  # told when the run was asked to cancel
         self.flow_run_id = flow_run_id
         self.epoch = epoch
         self.expires = expires
@@ -60,6 +68,8 @@ class LeaseWatch:
             return
         if run.lease_epoch != self.epoch:
             self.stop(f"its claim was taken away (lease epoch {self.epoch}, now {run.lease_epoch})")
+        if self.on_cancel is not None and run.state is not None and run.state.type is StateType.CANCELLING:
+            self.on_cancel(self.flow_run_id)  # stopped now, not at its next task
         if run.lease_expiration is None:
             return  # the run ended or waits for a retry in place: the claim is over or held
         self.expires = run.lease_expiration

@@ -317,6 +317,8 @@ def create_flow_run_request(spec: FlowRunSpec) -> opb.CreateFlowRunRequest:
         tags=spec.tags,
         parent_task_run_id=spec.parent_task_run_id or "",
         idempotency_key=spec.idempotency_key or "",
+        worker_id=spec.holder_id,
+        lease_seconds=spec.lease_seconds,
     )
     req.empirical_policy.retries = spec.retries
     req.empirical_policy.retry_delay_seconds = spec.retry_delay_seconds

@@ -166,6 +166,15 @@ class GrpcPort:
         )
         return cv.answer_from_pb((await self._call("ResumeFlowRun", req)).result)
 
+    async def heartbeat(
+        self, holder_id: str, flow_run_ids: list[str], lease_seconds: float
+    ) -> tuple[list[str], list[str]]:
+        req = opb.HeartbeatRequest(
+            worker_id=holder_id, flow_run_ids=flow_run_ids, lease_seconds=lease_seconds
+        )
+        resp = await self._call("Heartbeat", req)
+        return list(resp.cancel_requested), list(resp.lost)
+
     # -- logs and concurrency limits ----------------------------------------------------------
     async def write_logs(self, entries: list[LogEntry]) -> None:
         await self._call("WriteLogs", opb.WriteLogsRequest(logs=[cv.log_to_pb(e) for e in entries]))

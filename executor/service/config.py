@@ -18,7 +18,6 @@ from cadenza.settings import (
     Host,
     Port,
     PositiveCount,
-    PositiveSeconds,
     Seconds,
     ServingSettings,
     load,
@@ -31,7 +30,6 @@ class ExecutorServiceSettings(EngineSettings, ServingSettings):
     executor_port: Port = EXECUTOR_PORT
     allowed_entrypoints: CommaList = []
     executor_max_runs: PositiveCount = 4
-    lease_seconds: PositiveSeconds = 10.0
     cancel_grace_seconds: Seconds = 10.0
 
 

@@ -144,13 +144,14 @@ class Leases:
             worker = run.worker_id or "unknown"
             if state.type is StateType.CANCELLING:
                 final = State(
-                    StateType.CANCELLED, message=f"Executor {worker} stopped while the run was cancelling."
+                    StateType.CANCELLED,
+                    message=f"The process holding the run ({worker}) stopped while it was cancelling.",
                 )
             else:
                 final = State(
                     StateType.CRASHED,
-                    message=f"Flow run crashed: its executor ({worker}) stopped sending heartbeats; "
-                    "the process running it was killed or lost.",
+                    message=f"Flow run crashed: the process holding it ({worker}) stopped sending heartbeats; "
+                    "it was killed or lost.",
                 )
             log.warning(
                 "lease of flow run %s lapsed (worker %s): marking %s", run.id, worker, final.type.value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cadenza.v1 import orchestrator_pb2 as pb
 
@@ -64,6 +64,11 @@ def new_flow_run(msg: pb.CreateFlowRunRequest) -> tuple[FlowRun, State | None, S
     )
     if msg.entrypoint:
         check_entrypoint(msg.entrypoint)
+    if msg.worker_id:
+        # The creating process holds the run from the start, as a worker's claim would.
+        lease = checks.seconds(msg.lease_seconds, "lease_seconds", positive=True)
+        run.worker_id = msg.worker_id
+        run.lease_expiration = datetime.now(UTC) + timedelta(seconds=lease)
     initial = convert.state_from_pb(msg.state) if msg.HasField("state") else None
     return run, initial, optional_state(msg, "next_state")
 

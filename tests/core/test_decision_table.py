@@ -1,5 +1,5 @@
 """The answer for every (from, to) pair through the full policy, in a plain setup:
-no deployment, no retries, no tags, no cache keys, results not persisted, and for task runs a
+no deployment, no process holding the run, no retries, no tags, no cache keys, results not persisted, and for task runs a
 RUNNING flow run.
 
 A = ACCEPT   R = REJECT with a replacement state   s = REJECT, stay where you are
@@ -22,8 +22,8 @@ FLOW_ANSWERS = """
             S P R C F X D G Z
 NONE        A A A A A A A A X
 SCHEDULED   A A A A A A A R s
-PENDING     A X A A A A A A s
-RUNNING     A X A A A A A A A
+PENDING     A X A A A A A R s
+RUNNING     A X A A A A A R A
 COMPLETED   X A A A A X A X X
 FAILED      X A A A A X A X X
 CRASHED     X A A A A X A X X

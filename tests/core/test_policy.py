@@ -28,6 +28,7 @@ def test_policies_keep_their_order():
         "HandleFlowTerminalStateTransitions",
         "EnforceCancellingToCancelledTransition",
         "BypassCancellingScheduledFlowRuns",
+        "CancelUnheldFlowRunsAtOnce",
         "PreventPendingTransitions",
         "HandlePausingFlows",
         "HandleResumingPausedFlows",

@@ -1,6 +1,8 @@
-"""PreventPendingTransitions and BypassCancellingScheduledFlowRuns."""
+"""PreventPendingTransitions, BypassCancellingScheduledFlowRuns and CancelUnheldFlowRunsAtOnce."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 
@@ -54,7 +56,24 @@ def test_cancelling_a_blocking_pause_cancels_it_at_once(ctx):
 
 
 @pytest.mark.parametrize("current", [ST.PENDING, ST.RUNNING])
-def test_cancelling_a_started_flow_goes_through_cancelling(ctx, current):
+def test_cancelling_a_held_flow_goes_through_cancelling(ctx, current):
+    # Its holder (a worker's claim, or the script driving it) stops it and reports Cancelled.
+    run = flow_in(ctx, current, worker_id="w1", lease_expiration=ctx.clock + timedelta(seconds=10))
+    assert propose(ctx, run, ST.CANCELLING)[0].status is Status.ACCEPT
+    assert run.state.type is ST.CANCELLING
+
+
+@pytest.mark.parametrize("current", [ST.PENDING, ST.RUNNING])
+def test_cancelling_a_flow_no_process_holds_cancels_it_at_once(ctx, current):
     run = flow_in(ctx, current)
+    decision, _ = propose(ctx, run, state(ST.CANCELLING, message="by user"))
+    assert decision.status is Status.REJECT and not decision.nullified
+    assert run.state.type is ST.CANCELLED and run.state.message == "by user"
+    assert "No process holds the run" in decision.reason
+
+
+def test_cancelling_a_subflow_goes_through_cancelling(ctx):
+    # The parent's process drives it and stops it at its next step.
+    run = flow_in(ctx, ST.RUNNING, parent_task_run_id="t1")
     assert propose(ctx, run, ST.CANCELLING)[0].status is Status.ACCEPT
     assert run.state.type is ST.CANCELLING

@@ -28,6 +28,7 @@ from ._helpers import (
     new_task,
     propose,
     propose_until_decided,
+    read_flow,
     read_task,
     running_flow,
     sname,
@@ -157,7 +158,7 @@ def test_task_of_a_flow_that_is_not_running_may_not_start(stub):
 
 
 def test_cancelling_only_leads_to_cancelled(stub):
-    flow = running_flow(stub)
+    flow = running_flow(stub, worker_id="script-1", lease_seconds=30)  # a process holds it
     cancelling = accepted(stub, FLOW, flow.id, state(CANCELLING))
     crash = propose(stub, FLOW, flow.id, state(CRASHED, message="SIGTERM"))
     assert crash.status == REJECT, sname(crash.status)
@@ -182,3 +183,18 @@ def test_cancelled_flow_run_cancels_its_live_task_runs_and_frees_their_slots(stu
     assert read_task(stub, done.id).state.type == COMPLETED  # final task runs are left alone
     limit = stub.ReadConcurrencyLimit(pb.ReadConcurrencyLimitRequest(tag="db")).concurrency_limit
     assert list(limit.active_slots) == []
+
+
+def test_a_flow_run_created_by_its_holder_carries_the_lease(stub):
+    flow = running_flow(stub, worker_id="script-1", lease_seconds=30)
+    assert flow.worker_id == "script-1" and flow.HasField("lease_expiration")
+    beat = stub.Heartbeat(pb.HeartbeatRequest(worker_id="script-1", flow_run_ids=[flow.id], lease_seconds=30))
+    assert list(beat.lost) == [] and list(beat.cancel_requested) == []
+
+
+def test_cancelling_a_run_no_process_holds_cancels_it_at_once(stub):
+    flow = running_flow(stub)
+    answer = propose(stub, FLOW, flow.id, state(CANCELLING, message="by user"))
+    assert answer.status == REJECT and answer.state.type == CANCELLED, answer
+    assert answer.state.message == "by user"
+    assert read_flow(stub, flow.id).state.type == CANCELLED

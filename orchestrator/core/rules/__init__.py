@@ -9,7 +9,7 @@ from .pausing import (
     HandleResumingPausedFlows,
     PreventRunningTasksFromStoppedFlows,
 )
-from .pending import BypassCancellingScheduledFlowRuns, PreventPendingTransitions
+from .pending import BypassCancellingScheduledFlowRuns, CancelUnheldFlowRunsAtOnce, PreventPendingTransitions
 from .retries import RenameReruns, RetryFailedFlows, RetryFailedTasks, UpdateFlowRunTrackerOnTasks
 from .scheduling import CopyScheduledTime, WaitForScheduledTime
 from .subflows import MirrorSubflowStateOntoTracker
@@ -21,6 +21,7 @@ from .terminal import (
 
 __all__ = [
     "BypassCancellingScheduledFlowRuns",
+    "CancelUnheldFlowRunsAtOnce",
     "CacheInsertion",
     "CacheRetrieval",
     "CopyScheduledTime",

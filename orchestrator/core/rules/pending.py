@@ -1,5 +1,5 @@
-"""Guards around PENDING (a run is never submitted twice) and around cancelling runs that never
-started (they are cancelled at once)."""
+"""Guards around PENDING (a run is never submitted twice) and around cancelling runs that no
+process works on (they are cancelled at once)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,21 @@ class BypassCancellingScheduledFlowRuns(Rule):
     def before(self, t: Transition) -> None:
         cancelled = t.new_state(StateType.CANCELLED, message=t.proposed.message)
         t.reject(cancelled, "The run has no running infrastructure; it is cancelled directly.")
+
+
+class CancelUnheldFlowRunsAtOnce(Rule):
+    """A started run that no process holds (no worker claim, no script holding it, nothing
+    lapsed: nobody ever took a lease) has no one to notice a Cancelling state, so it would
+    stay Cancelling forever: it is cancelled at once. A held run goes through Cancelling, and
+    its holder stops it; if the holder is gone, its lapsed lease ends the run Cancelled. A
+    subflow is driven by its parent's process, which stops it at its next step."""
+
+    FROM = frozenset({StateType.PENDING, StateType.RUNNING})
+    TO = frozenset({StateType.CANCELLING})
+
+    def before(self, t: Transition) -> None:
+        run = t.flow
+        if run.lease_expiration is not None or run.worker_id or run.parent_task_run_id:
+            return
+        cancelled = t.new_state(StateType.CANCELLED, message=t.proposed.message)
+        t.reject(cancelled, "No process holds the run; it is cancelled directly.")

@@ -58,6 +58,7 @@ class FakePort:
         self.logs: list[LogEntry] = []
         self.limits: dict[str, ConcurrencyLimit] = {}
         self.closed = False
+        self.cancel_requested: set[str] = set()  # runs a heartbeat answers "cancel" for
 
     def answer(self, rule: Rule) -> Rule:
         """Add a rule (usable as a decorator)."""
@@ -199,6 +200,12 @@ class FakePort:
     async def resume_flow_run(self, flow_run_id: str, run_input: Any = None) -> OrchestrationResult:
         self.calls.append(Call("resume_flow_run", {"flow_run_id": flow_run_id, "run_input": run_input}))
         return self._decide(Proposal(RunKind.FLOW, flow_run_id, State(StateType.RUNNING)))
+
+    async def heartbeat(
+        self, holder_id: str, flow_run_ids: list[str], lease_seconds: float
+    ) -> tuple[list[str], list[str]]:
+        self.calls.append(Call("heartbeat", {"holder_id": holder_id, "flow_run_ids": list(flow_run_ids)}))
+        return [r for r in flow_run_ids if r in self.cancel_requested], []
 
     # -- logs and concurrency limits ----------------------------------------------------------
     async def write_logs(self, entries: list[LogEntry]) -> None:
