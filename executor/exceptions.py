@@ -111,3 +111,18 @@ class OrchestratorError(CadenzaException):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.details = message
+
+
+class OrchestratorUnreachable(OrchestratorError):
+    """No orchestrator answers at the configured address (after the retry window, where the
+    call could be repeated)."""
+
+    def __init__(self, address: str, why: str, waited: float = 0.0) -> None:
+        tried = f", tried for {waited:.0f}s" if waited >= 1 else ""
+        super().__init__(
+            "UNAVAILABLE",
+            f"cannot reach the orchestrator at {address} ({' '.join(why.split())}{tried}). Start one "
+            "(`cadenza start`) or point CADENZA_ORCHESTRATOR at a running one; "
+            "CADENZA_ORCHESTRATOR_RETRY_SECONDS sets how long to keep trying.",
+        )
+        self.address = address

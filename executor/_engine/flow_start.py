@@ -16,7 +16,12 @@ from executor._params import parameters_json
 from executor._port import FlowRunSpec, OrchestratorPort, TaskRunSpec
 from executor._resolve import collect_inputs, resolve_parameters
 from executor.context import FlowRunContext
-from executor.exceptions import ParameterTypeError, SignatureMismatchError, UpstreamTaskError
+from executor.exceptions import (
+    OrchestratorUnreachable,
+    ParameterTypeError,
+    SignatureMismatchError,
+    UpstreamTaskError,
+)
 from executor.states import State, StateType, new_transition_id
 
 log = logging.getLogger("cadenza.flow_runs")
@@ -149,6 +154,10 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         holder.hold(flow_run.id)
     try:
         outcome = await drive_flow_run(call, flow_run, parameters, first=created.answer)
+    except OrchestratorUnreachable as exc:
+        # Nobody to report to: the run's lease lapses and the orchestrator ends it Crashed.
+        log.error("Flow run %s stopped: %s", flow_run.id, exc)
+        outcome = rtm.Outcome(crashed_state(exc), exc)
     except Exception as exc:  # engine failure: report Crashed so the run is never left Running
         log.debug("Flow engine error", exc_info=True)
         state = crashed_state(exc)

@@ -59,9 +59,11 @@ class LeaseWatch:
 
     async def verify(self) -> None:
         """Look at the claim now; stop the process if it is gone."""
+        # Never wait past the lease for an answer: the claim must be confirmed before it lapses.
+        left = (self.expires - _dt.datetime.now(_UTC)).total_seconds() if self.expires else 5.0
         try:
-            run = await self.port.read_flow_run(self.flow_run_id)
-        except (OrchestratorError, ObjectNotFound, OSError) as exc:
+            run = await asyncio.wait_for(self.port.read_flow_run(self.flow_run_id), max(0.2, min(left, 5.0)))
+        except (OrchestratorError, ObjectNotFound, OSError, TimeoutError) as exc:
             # The orchestrator cannot say: the claim holds until the lease it last saw lapses.
             if self.expires is not None and _dt.datetime.now(_UTC) > self.expires:
                 self.stop(f"its lease lapsed and could not be confirmed ({exc})")

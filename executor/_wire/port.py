@@ -3,6 +3,7 @@ stream (many runs multiplexed, one round trip each); everything else is a unary 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -11,11 +12,12 @@ import grpc
 
 from cadenza.v1 import orchestrator_pb2 as opb
 from cadenza.v1 import orchestrator_pb2_grpc as ogrpc
+from executor import settings
 from executor._port import FlowRunCreated, FlowRunSpec, RunKind, TaskRunCreated, TaskRunSpec
 from executor._wire import convert as cv
 from executor._wire.channel import call_metadata, open_channel
 from executor._wire.stream import ProposalStream
-from executor.exceptions import ObjectNotFound, OrchestratorError
+from executor.exceptions import ObjectNotFound, OrchestratorError, OrchestratorUnreachable
 from executor.objects import ConcurrencyLimit, FlowRun, LogEntry, OrchestrationResult, TaskRun
 from executor.states import State, StateType
 
@@ -23,23 +25,55 @@ _TIMEOUT = 30.0
 _PAGE_SIZE = 1000
 
 
+# Calls that change nothing: repeated while the orchestrator is away (within the retry window).
+_READS = frozenset(
+    {
+        "ReadFlowRun",
+        "ListFlowRuns",
+        "ReadTaskRun",
+        "ListTaskRuns",
+        "ReadStates",
+        "ReadLogs",
+        "ReadConcurrencyLimit",
+        "ListConcurrencyLimits",
+    }
+)
+
+
 class GrpcPort:
     def __init__(self, address: str) -> None:
         """Construct on the engine loop: the channel belongs to the loop it is opened on."""
         self.address = address
+        self.retry_seconds = settings.orchestrator_retry_seconds()
         self._metadata = call_metadata()
         self._channel = open_channel(address)
         self._stub = ogrpc.OrchestratorStub(self._channel)
-        self.stream = ProposalStream(lambda: self._stub.ProposeStates(metadata=self._metadata))
+        self.stream = ProposalStream(
+            lambda: self._stub.ProposeStates(metadata=self._metadata),
+            address=address,
+            give_up_after=self.retry_seconds,
+        )
         self.lease_epoch = 0
 
     async def _call(self, method: str, request: Any) -> Any:
-        try:
-            return await getattr(self._stub, method)(request, metadata=self._metadata, timeout=_TIMEOUT)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                raise ObjectNotFound(exc.details()) from None
-            raise OrchestratorError(exc.code().name, exc.details() or "") from None
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.retry_seconds
+        backoff = 0.05
+        while True:
+            try:
+                return await getattr(self._stub, method)(request, metadata=self._metadata, timeout=_TIMEOUT)
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code()
+                if code == grpc.StatusCode.NOT_FOUND:
+                    raise ObjectNotFound(exc.details()) from None
+                if code != grpc.StatusCode.UNAVAILABLE:
+                    raise OrchestratorError(code.name, exc.details() or "") from None
+                left = give_up_at - loop.time()
+                if method not in _READS or left <= 0:
+                    waited = self.retry_seconds - max(left, 0.0)
+                    raise OrchestratorUnreachable(self.address, exc.details() or "", waited) from None
+            await asyncio.sleep(min(backoff, left))
+            backoff = min(backoff * 2, 2.0)
 
     # -- creating runs and proposing states ---------------------------------------------------
     async def create_task_run(self, spec: TaskRunSpec) -> TaskRunCreated:

@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from cadenza.v1 import orchestrator_pb2 as opb
-from executor.exceptions import OrchestratorError
+from executor.exceptions import OrchestratorError, OrchestratorUnreachable
 
 log = logging.getLogger("cadenza.engine")
 
@@ -34,8 +34,18 @@ _CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 
 
 class ProposalStream:
-    def __init__(self, open_call: Callable[[], Any], max_backoff: float = 2.0) -> None:
+    def __init__(
+        self,
+        open_call: Callable[[], Any],
+        max_backoff: float = 2.0,
+        address: str = "",
+        give_up_after: float = float("inf"),
+    ) -> None:
         self._open_call = open_call  # returns a fresh grpc.aio StreamStreamCall
+        self._address = address
+        # Requests wait this long for an orchestrator that does not answer, then fail: a
+        # script ends with an error instead of hanging, and a run is left to its lease.
+        self._give_up_after = give_up_after
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future, opb.ProposeStatesRequest]] = {}
         self._outbox: list[opb.ProposeStatesRequest] = []
@@ -69,8 +79,15 @@ class ProposalStream:
         return getattr(resp, kind)
 
     async def _run(self) -> None:
+        try:
+            await self._connect_and_serve()
+        finally:
+            self._runner = None  # the next request starts again, with a fresh window
+
+    async def _connect_and_serve(self) -> None:
         backoff = 0.05
         loop = asyncio.get_running_loop()
+        down_since: float | None = None
         while not self._closed:
             call = self._open_call()
             self._call = call
@@ -89,16 +106,27 @@ class ProposalStream:
             writer.cancel()
             reader.cancel()
             call.cancel()
+            why = "the stream closed"
             for finished in done:
                 exc = None if finished.cancelled() else finished.exception()
-                if isinstance(exc, grpc.aio.AioRpcError) and exc.code() not in _RETRYABLE:
-                    self._fail_all(OrchestratorError(exc.code().name, exc.details() or str(exc)))
+                if isinstance(exc, grpc.aio.AioRpcError):
+                    why = exc.details() or exc.code().name
+                    if exc.code() not in _RETRYABLE:
+                        self._fail_all(OrchestratorError(exc.code().name, why))
                 log.debug("ProposeStates stream dropped (%r); reconnecting", exc)
             if self._closed:
                 return
             self.reconnects += 1
-            if self._answered:
+            now = loop.time()
+            if self._answered or down_since is None:
                 backoff = 0.05  # the stream was working: this is a fresh failure
+                down_since = now
+            if now - down_since >= self._give_up_after:
+                log.error(
+                    "No orchestrator answered at %s for %.3gs; giving up", self._address, now - down_since
+                )
+                self._fail_all(OrchestratorUnreachable(self._address, why, now - down_since))
+                return
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff)
             # Everything unanswered goes out again, in the original order.
