@@ -148,10 +148,10 @@ class EntrypointAllowlist:
             if self.contains(real):
                 return None
             return f"its file {real} lies outside every allowed directory"
-        if self.allows_module_name(target):
-            return None
         if not all(part.isidentifier() for part in target.split(".")):
             return f"{target!r} is not a module name"
+        if self.allows_module_name(target):
+            return None
         if not self.directories:
             return "it is under no allowed module prefix"
         spec, origins = find_module_spec(target)
