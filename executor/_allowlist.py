@@ -52,8 +52,8 @@ def normalise_entry(entry: str) -> str:
 
 def find_module_spec(name: str) -> tuple[ModuleSpec | None, list[str]]:
     """Where `import name` would load from, without importing or running anything: the spec of
-    `name` (None when import would not find it) and the origins of the code the import would
-    run (each package on the way, then the module; a namespace package runs none).
+    `name` (None when import would not find it) and where the code behind it comes from (each
+    package on the way, then the module; a namespace package has no code).
 
     `importlib.util.find_spec("a.b")` imports `a` to read its `__path__`; this asks the import
     system's own finders, component by component, with the parent's search locations instead.
