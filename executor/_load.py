@@ -22,6 +22,11 @@ def split_entrypoint(entrypoint: str) -> tuple[str, str]:
     return target, name
 
 
+def is_file_target(target: str) -> bool:
+    """Whether an entrypoint's target (before the colon) names a file rather than a module."""
+    return target.endswith(".py") or "/" in target
+
+
 def _module_from_path(path: Path) -> ModuleType:
     if not path.is_file():
         raise FlowLoadError(f"flow file {str(path)!r} does not exist")
@@ -43,7 +48,7 @@ def load_flow(entrypoint: str):
 
     target, name = split_entrypoint(entrypoint)
     try:
-        if target.endswith(".py") or "/" in target:
+        if is_file_target(target):
             module = _module_from_path(Path(target))
         else:
             module = importlib.import_module(target)
@@ -62,6 +67,6 @@ def load_flow(entrypoint: str):
 def absolute_entrypoint(entrypoint: str) -> str:
     """File entrypoints are stored with an absolute path, so any worker's cwd can load them."""
     target, name = split_entrypoint(entrypoint)
-    if target.endswith(".py") or "/" in target:
+    if is_file_target(target):
         return f"{Path(target).resolve()}:{name}"
     return entrypoint

@@ -1,7 +1,8 @@
 """`python -m executor.engine <flow-run-id>`: run one existing flow run in this process.
 
 This is the worker's child process (Prefect's `enter_flow_run_engine_from_subprocess`): it
-reads the run, loads the flow from the run's entrypoint (a failure to load forces Failed
+reads the run, checks its entrypoint against CADENZA_ALLOWED_ENTRYPOINTS (a refusal forces
+Failed with the reason), loads the flow from the run's entrypoint (a failure to load forces Failed
 "Flow could not be retrieved from deployment."), validates the parameters (a failure is
 proposed as Failed, not forced), and drives the run to its end like any flow call.
 """
@@ -13,6 +14,7 @@ import logging
 import sys
 
 from executor import _runtime as rtm
+from executor._allowlist import EntrypointNotAllowed, allowlist_from_env
 from executor._engine.answers import FLOW, propose
 from executor._engine.flow_drive import drive_flow_run
 from executor._engine.flow_start import FlowCall
@@ -50,6 +52,15 @@ async def run_flow_run(flow_run_id: str) -> State:
 async def _run_stored(flow_run_id: str, stored: FlowRun) -> State:
     rt = rtm.get_runtime()
     port = rt.port
+    try:
+        # Checked here too, whoever started this process (a worker of an older version, say).
+        allowlist_from_env().check(stored.entrypoint or "")
+    except EntrypointNotAllowed as exc:
+        log.error("%s", exc)
+        state, _ = await propose(
+            port, FLOW, flow_run_id, State(StateType.FAILED, message=str(exc)), force=True
+        )
+        return state
     try:
         flow = load_flow(stored.entrypoint or "")
     except FlowLoadError as exc:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .._allowlist import VARIABLE as ALLOWLIST_VARIABLE
 from ._rpc import CommandError
 from .settings import settings
 
@@ -121,11 +122,16 @@ def demo(args) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     service_log = open(log_path, "w")
     orch = OrchestratorProcess(0, stderr=service_log)
+    executor_env = dict(os.environ)
+    # The executor may load the example flows wherever --examples points (by default they lie
+    # in its working directory anyway); an allowlist the user set is left as it is.
+    executor_env.setdefault(ALLOWLIST_VARIABLE, str(examples))
     executor = subprocess.Popen(
         [sys.executable, "-m", "executor", "serve", "--port", "0", "--orchestrator", orch.address],
         stdout=subprocess.PIPE,
         stderr=service_log,
         text=True,
+        env=executor_env,
     )
     try:
         address = _listening_address(executor)

@@ -1,6 +1,7 @@
 """Flows the executor service loads to check a submission before any run is created: a flow
 that cannot be imported, or parameters that do not fit its signature, are refused with a
-status code at once instead of becoming a Failed run."""
+status code at once instead of becoming a Failed run. Loading runs the flow's module, so an
+entrypoint the allowlist refuses is never loaded here (PERMISSION_DENIED)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import threading
 
 import grpc
 
-from .._load import FlowLoadError, load_flow, split_entrypoint
+from .._allowlist import EntrypointAllowlist
+from .._load import FlowLoadError, is_file_target, load_flow, split_entrypoint
 from ..exceptions import ParameterTypeError, SignatureMismatchError
-from .submit import Refused
+from .submit import Refused, check_allowed
 
 LOAD_TIMEOUT_SECONDS = 30.0
 
@@ -20,7 +22,7 @@ LOAD_TIMEOUT_SECONDS = 30.0
 def _stamp(entrypoint: str) -> float:
     """A file entrypoint is reloaded when the file changes (a redeploy of edited code)."""
     target, _ = split_entrypoint(entrypoint)
-    if target.endswith(".py") or "/" in target:
+    if is_file_target(target):
         try:
             return os.stat(target).st_mtime
         except OSError:
@@ -29,7 +31,8 @@ def _stamp(entrypoint: str) -> float:
 
 
 class FlowCatalog:
-    def __init__(self) -> None:
+    def __init__(self, allowlist: EntrypointAllowlist) -> None:
+        self.allowlist = allowlist
         self._flows: dict[str, tuple[float, object]] = {}
         self._lock = threading.Lock()  # imports are not re-entrant across threads
 
@@ -44,6 +47,7 @@ class FlowCatalog:
             return flow
 
     async def check(self, entrypoint: str, parameters: dict) -> None:
+        check_allowed(entrypoint, self.allowlist)
         try:
             flow = await asyncio.wait_for(asyncio.to_thread(self._load, entrypoint), LOAD_TIMEOUT_SECONDS)
         except FlowLoadError as exc:

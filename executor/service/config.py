@@ -14,7 +14,6 @@ from cadenza.settings import (
     EXECUTOR_PORT,
     LOCALHOST,
     ORCHESTRATOR_ADDRESS,
-    CommaList,
     Host,
     Port,
     PositiveCount,
@@ -22,13 +21,13 @@ from cadenza.settings import (
     ServingSettings,
     load,
 )
+from executor._allowlist import DEFAULT_ENTRIES, AllowlistSettings, EntrypointAllowlist
 from executor.settings import EngineSettings
 
 
-class ExecutorServiceSettings(EngineSettings, ServingSettings):
+class ExecutorServiceSettings(EngineSettings, ServingSettings, AllowlistSettings):
     executor_host: Host = LOCALHOST
     executor_port: Port = EXECUTOR_PORT
-    allowed_entrypoints: CommaList = []
     executor_max_runs: PositiveCount = 4
     cancel_grace_seconds: Seconds = 10.0
 
@@ -44,8 +43,11 @@ class ExecutorConfig:
     port: int = EXECUTOR_PORT
     orchestrator: str = ORCHESTRATOR_ADDRESS
     api_token: str = ""
-    # Module prefixes whose `module:function` entrypoints may be submitted directly.
-    allowed_entrypoints: list[str] = field(default_factory=list)
+    # The code this executor may load, whichever way a run reaches it: one object, shared by
+    # the servicer, its flow catalog and the worker (default: the working directory).
+    allowlist: EntrypointAllowlist = field(
+        default_factory=lambda: EntrypointAllowlist.from_entries(DEFAULT_ENTRIES)
+    )
     max_concurrent_runs: int = 4
     lease_seconds: float = 10.0
     cancel_grace_seconds: float = 10.0
@@ -64,7 +66,7 @@ class ExecutorConfig:
             port=env.executor_port,
             orchestrator=env.orchestrator or ORCHESTRATOR_ADDRESS,
             api_token=env.api_token,
-            allowed_entrypoints=list(env.allowed_entrypoints),
+            allowlist=EntrypointAllowlist.from_entries(env.allowed_entrypoints),
             max_concurrent_runs=env.executor_max_runs,
             lease_seconds=env.lease_seconds,
             cancel_grace_seconds=env.cancel_grace_seconds,

@@ -56,7 +56,7 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
     def __init__(self, stub, config: ExecutorConfig) -> None:
         self.stub = stub
         self.config = config
-        self.catalog = FlowCatalog()
+        self.catalog = FlowCatalog(config.allowlist)
 
     def _call(self, method: str, request, timeout: float = 10):
         return getattr(self.stub, method)(request, timeout=timeout, metadata=self.config.metadata())
@@ -72,6 +72,7 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
             dep = (
                 await self._call("ReadDeployment", pb.ReadDeploymentRequest(name=request.deployment_name))
             ).deployment
+            # The catalog refuses an entrypoint outside the allowlist before importing it.
             await self.catalog.check(
                 dep.entrypoint, {**json.loads(dep.parameters_json or "{}"), **parameters}
             )
@@ -85,7 +86,7 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
                 ),
             )
         else:
-            _, function = check_entrypoint(request.entrypoint, self.config.allowed_entrypoints)
+            _, function = check_entrypoint(request.entrypoint, self.config.allowlist)
             await self.catalog.check(request.entrypoint, parameters)
             resp = await self._call(
                 "CreateFlowRun",

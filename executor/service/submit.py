@@ -1,12 +1,13 @@
-"""Checks on what a caller may submit: entrypoints under allowed prefixes, JSON parameters."""
+"""Checks on what a caller may submit: entrypoints the allowlist allows, JSON parameters."""
 
 from __future__ import annotations
-
-import importlib.util
 
 import grpc
 
 from cadenza.documents import DocumentError, parse_json
+
+from .._allowlist import EntrypointAllowlist, EntrypointNotAllowed, find_module_spec
+from .._load import is_file_target
 
 
 class Refused(Exception):
@@ -30,33 +31,34 @@ def parse_parameters(text: str, field: str = "parameters_json") -> dict:
     return value
 
 
-def check_entrypoint(entrypoint: str, allowed_prefixes: list[str]) -> tuple[str, str]:
-    """Return (module, function) of an entrypoint the operator allows, or refuse it."""
+def check_entrypoint(entrypoint: str, allowlist: EntrypointAllowlist) -> tuple[str, str]:
+    """Return (module, function) of an entrypoint the operator allows, or refuse it; nothing
+    is imported either way."""
     module, sep, function = entrypoint.rpartition(":")
     if not sep or not module or not function.isidentifier():
         raise Refused(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"entrypoint {entrypoint!r} must look like 'package.module:flow_function'",
         )
-    if "/" in module or module.endswith(".py") or not all(p.isidentifier() for p in module.split(".")):
+    # Files go through deployments, which store them with an absolute path any worker can
+    # open; a direct submit names a module on the executor's import path.
+    if is_file_target(module) or not all(p.isidentifier() for p in module.split(".")):
         raise Refused(
             grpc.StatusCode.PERMISSION_DENIED,
             f"entrypoint {entrypoint!r} is a file path; only deployments may run files. "
             "Deploy it with `cadenza deploy`, or submit a module entrypoint.",
         )
-    if not any(module == p or module.startswith(p + ".") for p in allowed_prefixes):
-        allowed = ", ".join(allowed_prefixes) or "none"
-        raise Refused(
-            grpc.StatusCode.PERMISSION_DENIED,
-            f"entrypoint {entrypoint!r} is not allowed: this executor runs deployments, and "
-            f"module entrypoints under CADENZA_ALLOWED_ENTRYPOINTS (now: {allowed})",
-        )
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        spec = None
+    check_allowed(entrypoint, allowlist)
+    spec, _ = find_module_spec(module)
     if spec is None:
         raise Refused(
             grpc.StatusCode.NOT_FOUND, f"module {module!r} of entrypoint {entrypoint!r} was not found"
         )
     return module, function
+
+
+def check_allowed(entrypoint: str, allowlist: EntrypointAllowlist) -> None:
+    try:
+        allowlist.check(entrypoint)
+    except EntrypointNotAllowed as exc:
+        raise Refused(grpc.StatusCode.PERMISSION_DENIED, str(exc)) from None

@@ -1,7 +1,8 @@
 """The worker half of the executor: claim due runs, run each in a child process, keep the
 leases alive with heartbeats, and stop runs whose cancellation was requested.
 
-A child is `python -m executor.engine <flow-run-id>`. If it exits while its run is still
+A child is `python -m executor.engine <flow-run-id>`, started only for a run whose entrypoint
+the executor's allowlist allows (any other run is failed at once). If it exits while its run is still
 unfinished, the worker reports Crashed (or Cancelled, when a cancel was under way); if the
 whole executor dies, the orchestrator notices the lapsed lease and does the same.
 """
@@ -20,6 +21,8 @@ import grpc
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import states_pb2 as spb
 
+from .._allowlist import VARIABLE as ALLOWLIST_VARIABLE
+from .._allowlist import EntrypointNotAllowed
 from .config import ExecutorConfig
 
 log = logging.getLogger("cadenza.executor.worker")
@@ -122,8 +125,16 @@ class Worker:
                 await self._start_child(run)
 
     async def _start_child(self, run: pb.FlowRun) -> None:
+        try:
+            self.config.allowlist.check(run.entrypoint)
+        except EntrypointNotAllowed as exc:
+            await self._refuse(run, str(exc))
+            return
         env = dict(os.environ)
         env["CADENZA_ORCHESTRATOR"] = self.config.orchestrator
+        # The child checks the entrypoint again; it must see this allowlist, with relative
+        # directories (and the working-directory default) already resolved.
+        env[ALLOWLIST_VARIABLE] = self.config.allowlist.as_setting()
         if self.config.api_token:
             env["CADENZA_API_TOKEN"] = self.config.api_token
         process = await asyncio.create_subprocess_exec(
@@ -132,6 +143,23 @@ class Worker:
         log.info("flow run %s (%s) started in process %d", run.id, run.entrypoint, process.pid)
         self.children[run.id] = Child(run.id, process)
         self._spawn_task(self._watch_child(run.id))
+
+    async def _refuse(self, run: pb.FlowRun, reason: str) -> None:
+        """A claimed run whose code is not allowed ends Failed without a process to run it."""
+        log.warning("flow run %s not started: %s", run.id, reason)
+        try:
+            await self.stub.SetFlowRunState(
+                pb.SetFlowRunStateRequest(
+                    flow_run_id=run.id,
+                    state=spb.State(type=spb.STATE_TYPE_FAILED, message=reason),
+                    force=True,
+                ),
+                timeout=10,
+                metadata=self.config.metadata(),
+            )
+        except grpc.aio.AioRpcError as exc:
+            # Its lease lapses unrenewed, and the orchestrator ends the run as Crashed.
+            log.error("could not fail flow run %s: %s", run.id, exc.details())
 
     async def _watch_child(self, flow_run_id: str) -> None:
         child = self.children[flow_run_id]

@@ -110,7 +110,11 @@ class Deployments:
 def _deployer(orchestrator, tmp_path_factory) -> Iterator[Deployments]:
     folder = tmp_path_factory.mktemp("deployed")
     # Results go where the tests look for them.
-    env = service_env(CADENZA_HOME=str(orchestrator["home"]), CADENZA_ORCHESTRATOR=orchestrator["address"])
+    env = service_env(
+        CADENZA_HOME=str(orchestrator["home"]),
+        CADENZA_ORCHESTRATOR=orchestrator["address"],
+        CADENZA_ALLOWED_ENTRYPOINTS=str(folder),  # where the deployed flows are written
+    )
     channel = grpc.insecure_channel(orchestrator["address"])
     try:
         yield Deployments(pb_grpc.OrchestratorStub(channel), folder, env)

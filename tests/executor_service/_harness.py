@@ -49,7 +49,8 @@ BASE_ENV = {
     "CADENZA_LEASE_SECONDS": "2",
     "CADENZA_CANCEL_GRACE_SECONDS": "1",
     "CADENZA_EXECUTOR_MAX_RUNS": "8",
-    "CADENZA_ALLOWED_ENTRYPOINTS": "tests.executor_service",
+    # Submits name modules of tests.executor_service; deployments name its files.
+    "CADENZA_ALLOWED_ENTRYPOINTS": f"tests.executor_service,{FLOWS_FILE.parent}",
 }
 
 
