@@ -58,7 +58,11 @@ def _script(tmp_path, address: str, steps: int) -> subprocess.Popen:
         PYTHONPATH=str(REPO),
     )
     return subprocess.Popen(
-        [sys.executable, str(path), str(steps)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, str(path), str(steps)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 
