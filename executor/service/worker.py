@@ -30,10 +30,11 @@ log = logging.getLogger("cadenza.executor.worker")
 _FINAL = {spb.STATE_TYPE_COMPLETED, spb.STATE_TYPE_FAILED, spb.STATE_TYPE_CRASHED, spb.STATE_TYPE_CANCELLED}
 
 
-@dataclass
+@dataclass(eq=False)
 class Child:
     flow_run_id: str
     process: asyncio.subprocess.Process
+    lease_epoch: int = 0  # of the claim this process works under
     cancelling: bool = False
 
 
@@ -141,8 +142,8 @@ class Worker:
             sys.executable, "-m", "executor.engine", run.id, env=env, stdin=asyncio.subprocess.DEVNULL
         )
         log.info("flow run %s (%s) started in process %d", run.id, run.entrypoint, process.pid)
-        self.children[run.id] = Child(run.id, process)
-        self._spawn_task(self._watch_child(run.id))
+        child = self.children[run.id] = Child(run.id, process, run.lease_epoch)
+        self._spawn_task(self._watch_child(child))
 
     async def _refuse(self, run: pb.FlowRun, reason: str) -> None:
         """A claimed run whose code is not allowed ends Failed without a process to run it."""
@@ -161,15 +162,19 @@ class Worker:
             # Its lease lapses unrenewed, and the orchestrator ends the run as Crashed.
             log.error("could not fail flow run %s: %s", run.id, exc.details())
 
-    async def _watch_child(self, flow_run_id: str) -> None:
-        child = self.children[flow_run_id]
+    async def _watch_child(self, child: Child) -> None:
         code = await child.process.wait()
         try:
             await self._settle_after_exit(child, code)
         except grpc.aio.AioRpcError as exc:
-            log.error("could not settle flow run %s after its process exit: %s", flow_run_id, exc.details())
+            log.error(
+                "could not settle flow run %s after its process exit: %s", child.flow_run_id, exc.details()
+            )
         finally:
-            self.children.pop(flow_run_id, None)
+            # The run may have been claimed again meanwhile (a retry, a resume): its new child
+            # is not this one, and stays known (its heartbeats keep its lease).
+            if self.children.get(child.flow_run_id) is child:
+                del self.children[child.flow_run_id]
             self._slot_freed.set()
 
     async def _settle_after_exit(self, child: Child, code: int) -> None:
@@ -177,6 +182,8 @@ class Worker:
         resp = await self.stub.ReadFlowRun(
             pb.ReadFlowRunRequest(flow_run_id=child.flow_run_id), timeout=10, metadata=self.config.metadata()
         )
+        if resp.flow_run.lease_epoch != child.lease_epoch:
+            return  # claimed again since (by this executor or another): no longer this child's run
         state = resp.flow_run.state
         if state.type in _FINAL or (state.type == spb.STATE_TYPE_PAUSED and state.details.pause_reschedule):
             return
