@@ -7,7 +7,7 @@ PROTOS := $(shell find $(PROTO_ROOT)/cadenza -name '*.proto')
 GEN_PKG := cadenza/v1
 STAMP := $(VENV)/.installed
 
-.PHONY: install protos lint test run run-orchestrator demo bench bench-peer clean
+.PHONY: install protos lint test run run-orchestrator demo bench bench-peer fuzz faults clean
 
 install: $(STAMP) protos
 
@@ -62,6 +62,19 @@ bench-scale: install
 
 bench-peer: install $(BENCH_PEERS)
 	$(PY) -m benchmarks.run --peer --scale '' --repeat $(BENCH_REPEAT)
+
+# Robustness (benchmarks/README.md): fuzz sends FUZZ_CALLS random requests (and raw bodies) to
+# every RPC of both services and fails on any INTERNAL or UNKNOWN answer, about a minute;
+# faults SIGKILLs the orchestrator FAULT_KILLS times under load and counts the accepted states
+# lost, then times killed flow-run processes and executors until their runs read Crashed.
+FUZZ_CALLS ?= 200
+FAULT_KILLS ?= 10
+
+fuzz: install
+	$(PY) -m benchmarks.fuzz --calls $(FUZZ_CALLS)
+
+faults: install
+	$(PY) -m benchmarks.faults --kills $(FAULT_KILLS)
 
 # Prefect is installed only when its venv or its pinned version is missing, never into $(VENV).
 .bench/%/.installed: benchmarks/requirements-%.txt
