@@ -33,7 +33,7 @@ from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from cadenza.v1 import states_pb2 as spb
 
 from .harness.catalog import RESULTS, ROOT
-from .robustness.flows import MODULE
+from .robustness.flows import ALLOWED
 from .robustness.fuzzing import Tally, fuzz, render_table
 from .robustness.services import (
     EXECUTOR_SERVICE,
@@ -96,7 +96,7 @@ def run_session(home: Path, calls: int, raw: int | None, seed: int, workers: int
         ex = start_executor(
             home,
             orch.address,
-            CADENZA_ALLOWED_ENTRYPOINTS=MODULE,
+            CADENZA_ALLOWED_ENTRYPOINTS=ALLOWED,
             CADENZA_EXECUTOR_MAX_RUNS="2",  # runs the fuzzer creates are claimed too: few at a time
         )
         with grpc.insecure_channel(orch.address) as channel:

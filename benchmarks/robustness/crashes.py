@@ -30,7 +30,7 @@ from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from cadenza.v1 import states_pb2 as spb
 
-from .flows import MODULE
+from .flows import ALLOWED, MODULE
 from .services import ServiceProcess, start_executor, start_orchestrator
 
 POLL_SECONDS = 0.02
@@ -101,7 +101,7 @@ class _Cluster:
             self.orchestrator.address,
             log_name=f"executor{len(self.executors)}.log",
             CADENZA_LEASE_SECONDS=str(self.lease_seconds),
-            CADENZA_ALLOWED_ENTRYPOINTS=MODULE,
+            CADENZA_ALLOWED_ENTRYPOINTS=ALLOWED,
             CADENZA_CANCEL_GRACE_SECONDS="1",
         )
         self.executors.append(executor)

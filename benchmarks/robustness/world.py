@@ -47,8 +47,13 @@ class _Maker:
             self.ids.add(kind, value)
         return value
 
-    def flow_run(self, *steps: spb.State, name: str = "fuzz") -> str:
-        made = self.orch.CreateFlowRun(pb.CreateFlowRunRequest(flow_name=name), timeout=TIMEOUT).flow_run
+    def flow_run(self, *steps: spb.State, name: str = "fuzz", holder: str = "") -> str:
+        # A holder (a process renewing the run's lease) lets a run stay Cancelling; one that no
+        # process holds is cancelled at once.
+        request = pb.CreateFlowRunRequest(
+            flow_name=name, worker_id=holder, lease_seconds=3600 if holder else 0
+        )
+        made = self.orch.CreateFlowRun(request, timeout=TIMEOUT).flow_run
         self.note("state", made.state.id)
         for st in steps:
             self.propose(FLOW, made.id, st)
@@ -87,7 +92,7 @@ def build_targets(orch_address: str, executor_address: str) -> IdPool:
             running, _state(spb.STATE_TYPE_PAUSED, pause_key="fuzz", pause_timeout=time.time() + 3600)
         )
         make.flow_run(running, completed)
-        make.flow_run(_state(spb.STATE_TYPE_CANCELLING))
+        make.flow_run(_state(spb.STATE_TYPE_CANCELLING), holder="fuzz-holder")
         deployment = orch.CreateDeployment(
             pb.CreateDeploymentRequest(
                 name="fuzz-quick", flow_name="quick", entrypoint=f"{FLOWS_FILE}:quick", parameters_json="{}"

@@ -11,6 +11,8 @@ import threading
 
 import grpc
 
+from cadenza.text import echo
+
 from .._allowlist import EntrypointAllowlist
 from .._load import FlowLoadError, is_file_target, load_flow, split_entrypoint
 from ..exceptions import ParameterTypeError, SignatureMismatchError
@@ -53,12 +55,12 @@ class FlowCatalog:
         except FlowLoadError as exc:
             raise Refused(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"the flow at {entrypoint!r} cannot be loaded: {exc}. Fix it and redeploy.",
+                f"the flow at {echo(entrypoint)} cannot be loaded: {exc}. Fix it and redeploy.",
             ) from None
         except TimeoutError:
             raise Refused(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
-                f"loading the flow at {entrypoint!r} took longer than {LOAD_TIMEOUT_SECONDS:.0f}s",
+                f"loading the flow at {echo(entrypoint)} took longer than {LOAD_TIMEOUT_SECONDS:.0f}s",
             ) from None
         if not getattr(flow, "validate_parameters", True):
             return

@@ -9,6 +9,7 @@ import logging
 
 import grpc
 
+from cadenza.text import fit_details
 from cadenza.v1 import executor_pb2 as epb
 from cadenza.v1 import executor_pb2_grpc as epb_grpc
 from cadenza.v1 import orchestrator_pb2 as pb
@@ -37,12 +38,12 @@ def handled(method):
         try:
             return await method(self, request, context)
         except Refused as exc:
-            await context.abort(exc.code, exc.message)
+            await context.abort(exc.code, fit_details(exc.message))
         except grpc.aio.AioRpcError as exc:
             details = exc.details() or ""
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 details = f"the orchestrator at {self.config.orchestrator} is unavailable: {details}"
-            await context.abort(exc.code(), details)
+            await context.abort(exc.code(), fit_details(details))
         except Exception:
             log.exception("%s failed", method.__name__)
             await context.abort(

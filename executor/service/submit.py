@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from cadenza.documents import DocumentError, parse_json
+from cadenza.text import echo
 
 from .._allowlist import EntrypointAllowlist, EntrypointNotAllowed, find_module_spec
 from .._load import is_file_target
@@ -38,21 +39,21 @@ def check_entrypoint(entrypoint: str, allowlist: EntrypointAllowlist) -> tuple[s
     if not sep or not module or not function.isidentifier():
         raise Refused(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"entrypoint {entrypoint!r} must look like 'package.module:flow_function'",
+            f"entrypoint {echo(entrypoint)} must look like 'package.module:flow_function'",
         )
     # Files go through deployments, which store them with an absolute path any worker can
     # open; a direct submit names a module on the executor's import path.
     if is_file_target(module) or not all(p.isidentifier() for p in module.split(".")):
         raise Refused(
             grpc.StatusCode.PERMISSION_DENIED,
-            f"entrypoint {entrypoint!r} is a file path; only deployments may run files. "
+            f"entrypoint {echo(entrypoint)} is a file path; only deployments may run files. "
             "Deploy it with `cadenza deploy`, or submit a module entrypoint.",
         )
     check_allowed(entrypoint, allowlist)
     spec, _ = find_module_spec(module)
     if spec is None:
         raise Refused(
-            grpc.StatusCode.NOT_FOUND, f"module {module!r} of entrypoint {entrypoint!r} was not found"
+            grpc.StatusCode.NOT_FOUND, f"module {echo(module)} of entrypoint {echo(entrypoint)} was not found"
         )
     return module, function
 

@@ -10,7 +10,7 @@ from croniter import croniter
 from ..core.models import Deployment, FlowRun, FlowRunPolicy, State, StateDetails, StateType, now_utc
 from ..store.base import Store
 from .commits import Change, Committer
-from .errors import InvalidArgument, NotFound
+from .errors import InvalidArgument, NotFound, echo
 from .runs import Runs, check_parameters_json
 
 # How many future runs of a scheduled deployment exist at any time.
@@ -21,7 +21,7 @@ def check_entrypoint(entrypoint: str) -> None:
     target, sep, func = entrypoint.rpartition(":")
     if not sep or not target or not func.isidentifier():
         raise InvalidArgument(
-            f"entrypoint {entrypoint!r} must look like 'path/to/file.py:flow_function' "
+            f"entrypoint {echo(entrypoint)} must look like 'path/to/file.py:flow_function' "
             "or 'package.module:flow_function'"
         )
 
@@ -32,7 +32,7 @@ def check_schedule(interval: float, cron: str) -> None:
     if interval and cron:
         raise InvalidArgument("schedule takes interval_seconds or cron, not both")
     if cron and not croniter.is_valid(cron):
-        raise InvalidArgument(f"schedule.cron {cron!r} is not a valid cron expression")
+        raise InvalidArgument(f"schedule.cron {echo(cron)} is not a valid cron expression")
 
 
 def next_times(dep: Deployment, after: datetime, count: int) -> list[datetime]:
@@ -76,7 +76,7 @@ class Deployments:
             raise InvalidArgument("deployment_id or name is required")
         dep = self.by_id.get(deployment_id) if deployment_id else self._by_name(name)
         if dep is None:
-            raise NotFound(f"deployment {deployment_id or name!r} not found")
+            raise NotFound(f"deployment {echo(deployment_id or name)} not found")
         return dep
 
     def all(self) -> list[Deployment]:

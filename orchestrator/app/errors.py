@@ -3,6 +3,8 @@ its status code (rpc/status.py)."""
 
 from __future__ import annotations
 
+from cadenza.text import echo as echo  # how a refusal quotes what the client sent
+
 
 class ServiceError(Exception):
     def __init__(self, message: str) -> None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ..core.models import ConcurrencyLimit
 from .commits import Change, Committer
-from .errors import InvalidArgument, NotFound
+from .errors import InvalidArgument, NotFound, echo
 from .registry import Registry
 
 
@@ -37,7 +37,7 @@ class Limits:
             raise InvalidArgument("tag is required")
         limit = self.registry.limits.get(tag)
         if limit is None:
-            raise NotFound(f"no concurrency limit for tag {tag!r}")
+            raise NotFound(f"no concurrency limit for tag {echo(tag)}")
         return limit
 
     def all(self) -> list[ConcurrencyLimit]:

@@ -12,22 +12,15 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ..app.errors import InvalidArgument
+from ..app.errors import InvalidArgument, echo
 
 # Any delay, lease or interval longer than ten years is a mistake, and would overflow dates.
 MAX_SECONDS = 10 * 365 * 24 * 3600.0
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 200
-_ECHO = 60
 # What a datetime can hold: 0001-01-01 to 9999-12-31 (protobuf's own range).
 _MIN_EPOCH = -62135596800
 _MAX_EPOCH = 253402300799
-
-
-def echo(value: object) -> str:
-    """The value as a person would type it, cut short when long."""
-    text = repr(value)
-    return text if len(text) <= _ECHO else f"{text[:_ECHO]}... ({len(text)} characters)"
 
 
 def seconds(value: float, field: str, *, positive: bool = False) -> float:

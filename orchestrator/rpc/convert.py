@@ -290,7 +290,7 @@ def task_inputs_from_pb(inputs) -> dict[str, list[TaskInput]]:
         for i in lst.inputs:
             if i.input_type not in ("task_run", "parameter", "constant"):
                 raise InvalidArgument(
-                    f"task_inputs[{name!r}].input_type must be task_run, parameter or constant "
+                    f"task_inputs[{checks.echo(name)}].input_type must be task_run, parameter or constant "
                     f"(got {i.input_type!r})"
                 )
             items.append(TaskInput(i.input_type, i.id))

@@ -8,6 +8,8 @@ import logging
 
 import grpc
 
+from cadenza.text import fit_details
+
 from ..app.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
 
 log = logging.getLogger("cadenza.orchestrator.rpc")
@@ -36,7 +38,7 @@ def unary(method):
         try:
             return await method(self, request, context)
         except ServiceError as exc:
-            await context.abort(status_code(exc), exc.message)
+            await context.abort(status_code(exc), fit_details(exc.message))
         except Exception:
             log.exception("%s failed", method.__name__)
             await context.abort(

@@ -91,13 +91,19 @@ class StreamRpc(RunsRpc):
                 envelope = pb.ProposeStatesResponse()
                 envelope.more.append(resp)
                 finished = False
+                refusal: Undecodable | None = None
                 while not out.empty():
                     extra = out.get_nowait()
                     if extra is None:
                         finished = True
                         break
+                    if isinstance(extra, Undecodable):
+                        refusal = extra  # the answers so far go out first, then the refusal
+                        break
                     envelope.more.append(extra)
                 yield envelope
+                if refusal is not None:
+                    await refuse(context, refusal)
                 if finished:
                     break
         finally:

@@ -13,11 +13,6 @@ from benchmarks.robustness.fuzzing import methods, probes_for, rpc_name
 from benchmarks.robustness.messages import IdPool, RequestMaker
 from cadenza.v1 import executor_pb2, orchestrator_pb2
 
-# A bug outside the fuzzer's reach to fix, reported with its reproducer: ProposeStates packs a
-# body that did not decode into an envelope of answers (orchestrator/rpc/stream.py) and fails
-# with UNKNOWN instead of INVALID_ARGUMENT. It depends on timing, so it shows in some runs only.
-KNOWN = ("Orchestrator/ProposeStates", "Expected a message object, but got <cadenza.decoding.Undecodable")
-
 
 def test_every_method_of_both_services_is_fuzzed():
     declared = {
@@ -57,9 +52,4 @@ def test_a_short_fuzz_gets_no_internal_or_unknown_and_leaves_the_services_up(tmp
     report = render(session)
     assert {rpc_name(m) for m in methods()} <= set(session.tally.codes), report
     assert all(ok for _, ok, _ in session.checks), report
-    others = [o for o in session.tally.offenders if not (o["rpc"] == KNOWN[0] and KNOWN[1] in o["details"])]
-    assert not others, report
-    if session.tally.offenders:
-        pytest.xfail(
-            f"known bug, {len(session.tally.offenders)} answers: {KNOWN[0]} UNKNOWN on an undecodable body"
-        )
+    assert not session.tally.offenders, report

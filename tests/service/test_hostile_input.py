@@ -233,3 +233,40 @@ def test_the_stream_still_answers_after_a_refused_request(stub, world):
         assert not second.HasField("error")
     finally:
         stream.close()
+
+
+def test_an_undecodable_body_behind_packed_answers_is_invalid_argument(channel):
+    # The answers to an envelope of creates are packed together; an undecodable body queued
+    # among them must still be refused as INVALID_ARGUMENT, whatever the timing (it was UNKNOWN
+    # when the refusal was packed as an answer).
+    call = channel.stream_stream(
+        "/cadenza.v1.Orchestrator/ProposeStates", None, pb.ProposeStatesResponse.FromString
+    )
+    create = pb.CreateFlowRunRequest(flow_name="packed")
+    envelope = pb.ProposeStatesRequest(
+        more=[pb.ProposeStatesRequest(request_id=i, create_flow_run=create) for i in range(3)]
+    )
+    codes = []
+    for _ in range(40):
+        with pytest.raises(grpc.RpcError) as info:
+            list(call(iter([envelope.SerializeToString(), b"\xff"]), timeout=5))
+        codes.append(info.value.code())
+    assert set(codes) == {INVALID}, codes
+
+
+def test_a_huge_name_in_a_refusal_is_cut_short(stub):
+    # Echoed whole, a 70 kB name would not fit in the status and the client would see
+    # RESOURCE_EXHAUSTED instead of NOT_FOUND.
+    huge = "x" * 70_000
+    for call, request in (
+        (stub.ReadDeployment, pb.ReadDeploymentRequest(name=huge)),
+        (stub.ReadConcurrencyLimit, pb.ReadConcurrencyLimitRequest(tag=huge)),
+        (stub.CreateFlowRunFromDeployment, pb.CreateFlowRunFromDeploymentRequest(name=huge)),
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            call(request, timeout=5)
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND, info.value.details()
+        assert "characters" in info.value.details()
+    with pytest.raises(grpc.RpcError) as info:
+        stub.CreateFlowRun(pb.CreateFlowRunRequest(flow_name="f", entrypoint=huge), timeout=5)
+    assert info.value.code() == INVALID and len(info.value.details()) < 1000
