@@ -36,9 +36,11 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Accepts:
-    """What a variable accepts, in words, for the one-line error (kept in the field's metadata)."""
+    """What a variable accepts, in words, for the one-line error (kept in the field's metadata).
+    A secret's value is never repeated in that error: it would end up in logs."""
 
     text: str
+    secret: bool = False
 
 
 def upper_case(value: object) -> object:
@@ -158,7 +160,7 @@ def variable(name: str) -> str:
     return f"{PREFIX}{name.upper()}"
 
 
-def _accepts(cls: type[BaseSettings], name: str, fallback: str) -> str:
+def _accepts(cls: type[BaseSettings], name: str) -> Accepts | None:
     field = cls.model_fields.get(name)
     found = list(field.metadata) if field is not None else []
     pending = [field.annotation] if field is not None else []
@@ -168,8 +170,8 @@ def _accepts(cls: type[BaseSettings], name: str, fallback: str) -> str:
         pending += get_args(hint)
     for item in found:
         if isinstance(item, Accepts):
-            return item.text
-    return fallback
+            return item
+    return None
 
 
 def one_line(exc: ValidationError, cls: type[BaseSettings]) -> str:
@@ -182,7 +184,11 @@ def one_line(exc: ValidationError, cls: type[BaseSettings]) -> str:
         name = str(error["loc"][0])
         if any(part.startswith(f"{variable(name)}=") for part in parts):
             continue  # one variable, several failed checks (e.g. of a union): say it once
-        expected = _accepts(cls, name, error["msg"])
+        accepts = _accepts(cls, name)
+        expected = accepts.text if accepts is not None else error["msg"]
+        if accepts is not None and accepts.secret:
+            parts.append(f"{variable(name)} (value not shown) is not valid: expected {expected}")
+            continue
         given = os.environ.get(variable(name), error["input"])  # as typed, before any clean-up
         parts.append(f"{variable(name)}={given!r} is not valid: expected {expected}")
     return "; ".join(parts)

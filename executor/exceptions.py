@@ -83,6 +83,16 @@ class MissingResult(CadenzaException):
     """The result was not persisted and is not in this process's memory."""
 
 
+class ResultIntegrityError(MissingResult):
+    """A persisted result was refused unread: its file is outside the result storage, has no
+    signature, or its signature does not verify. A MissingResult, because callers that cope
+    with a missing result (a cache hit runs the task again) cope with this one the same way."""
+
+
+class ResultSigningKeyError(CadenzaException):
+    """The key results are signed with cannot be read or made (CADENZA_HOME/result-signing.key)."""
+
+
 class FlowPauseTimeout(CadenzaException):
     """A paused flow run was not resumed before its pause timed out."""
 

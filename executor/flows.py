@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from executor._options import (
     set_signature,
 )
 from executor._params import Validator, check_names
+from executor._result_files import add_storage_root
 from executor.task_runners import BaseTaskRunner, as_task_runner
 from executor.tasks import _source_hash
 
@@ -48,6 +50,8 @@ class FlowOptions:
 
     def __post_init__(self) -> None:
         self.task_runner = as_task_runner(self.task_runner)
+        if isinstance(self.result_storage, (str, os.PathLike)):
+            add_storage_root(self.result_storage)  # so results stored there can be read back
         self.timeout_seconds = float(self.timeout_seconds) if self.timeout_seconds else None
         self.on_completion = list(self.on_completion or ())
         self.on_failure = list(self.on_failure or ())

@@ -1,7 +1,9 @@
 """Result store: values behind states, persisted to local files and referenced by the state.
 
 The orchestrator only ever sees a ResultRef (kind, storage key, serializer, JSON rendering);
-values stay in this process's memory unless persistence is on.
+values stay in this process's memory unless persistence is on. Persisted files are signed, and
+a reference is read only from a result storage and only if its signature verifies
+(executor._result_files).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from executor import settings
+from executor._result_files import add_storage_root, read_signed, sign
 from executor.exceptions import MissingResult
 from executor.serializers import PickleSerializer, Serializer, get_serializer, json_rendering
 
@@ -34,16 +37,19 @@ class LocalFileSystem:
 
     def __init__(self, basepath: str | os.PathLike | None = None) -> None:
         self.basepath = Path(basepath) if basepath is not None else None
-        self._made = False
+        if basepath is not None:
+            add_storage_root(basepath)  # its results are readable in this process
+        self._made: Path | None = None
 
     def root(self) -> Path:
         return self.basepath if self.basepath is not None else settings.storage_path()
 
     def write(self, blob: bytes) -> str:
         root = self.root()
-        if not self._made:
+        if root != self._made:  # the default root follows CADENZA_HOME, which tests change
             root.mkdir(parents=True, exist_ok=True)
-            self._made = True
+            add_storage_root(root)  # results written under an earlier default stay readable
+            self._made = root
         path = root / uuid.uuid4().hex
         path.write_bytes(blob)
         return str(path.resolve())
@@ -88,7 +94,9 @@ class ResultFactory:
                 return ResultRef(UNPERSISTED, "", "", None)
             else:
                 raise
-        key = self.storage.write(blob)
+        key = self.storage.write(sign(serializer.type, blob))
+        if not isinstance(self.storage, LocalFileSystem):
+            add_storage_root(os.path.dirname(key))  # a storage of its own: where it writes is its root
         return ResultRef(PERSISTED, key, serializer.type, rendering)
 
 
@@ -100,12 +108,22 @@ def load_result(ref: ResultRef | None) -> Any:
 
         return json.loads(ref.json) if ref.json is not None else None
     if ref.kind == PERSISTED:
-        try:
-            blob = Path(ref.storage_key).read_bytes()
-        except FileNotFoundError:
-            raise MissingResult(f"Result file {ref.storage_key!r} is missing.") from None
-        return get_serializer(ref.serializer or "cloudpickle").loads(blob)
+        # The signed serializer, not the reference's: the reference is not signed.
+        serializer, payload = read_signed(ref.storage_key)
+        return get_serializer(serializer).loads(payload)
     raise MissingResult(
         "State data is missing. Typically, this occurs when result persistence is disabled "
         "and the state has been retrieved from the API."
     )
+
+
+def unreadable_reason(ref: ResultRef | None) -> str | None:
+    """Why a persisted result cannot be loaded (missing, outside the storage, signature), or
+    None when it can; the file is verified, never deserialized."""
+    if ref is None or ref.kind != PERSISTED:
+        return None
+    try:
+        read_signed(ref.storage_key)
+    except MissingResult as exc:
+        return str(exc)
+    return None

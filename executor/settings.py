@@ -4,11 +4,14 @@ with a `SettingsError` naming it, before a run is created."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, SecretBytes
 
 from cadenza.settings import (
     Accepts,
@@ -26,6 +29,35 @@ from cadenza.settings import SettingsError as SettingsError  # re-exported: what
 
 Threads = Annotated[int, Field(ge=0), Accepts("a whole number >= 0 (0 picks one from the CPU count)")]
 
+SIGNING_KEY_MIN_BYTES = 32
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def _key_bytes(value: object) -> object:
+    """Hex when the text is only hex digits, else base64 (standard or URL-safe, padding optional)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        if _HEX.fullmatch(text) and len(text) % 2 == 0:
+            key = bytes.fromhex(text)
+        else:
+            text = text.replace("-", "+").replace("_", "/")
+            key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (ValueError, binascii.Error):
+        raise ValueError("neither hex nor base64") from None
+    if len(key) < SIGNING_KEY_MIN_BYTES:
+        raise ValueError(f"shorter than {SIGNING_KEY_MIN_BYTES} bytes")
+    return key
+
+
+# SecretBytes: the key never shows in a repr or a settings error.
+SigningKey = Annotated[
+    SecretBytes,
+    BeforeValidator(_key_bytes),
+    Accepts(f"{SIGNING_KEY_MIN_BYTES}+ random bytes as hex or base64", secret=True),
+]
+
 
 class ClientSettings(CadenzaSettings):
     """Read by every client of the orchestrator: the engine, the executor service, the CLI."""
@@ -37,6 +69,8 @@ class ClientSettings(CadenzaSettings):
 
 class EngineSettings(ClientSettings):
     local_storage_path: UserPath | None = None  # unset: storage/ under CADENZA_HOME
+    # Unset: a key made on first use in CADENZA_HOME (executor._result_files).
+    result_signing_key: SigningKey | None = None
     task_default_retries: Count = 0
     task_default_retry_delay_seconds: Seconds = 0.0
     flow_default_retries: Count = 0

@@ -8,6 +8,7 @@ import hashlib
 import inspect
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from executor._options import (
     options_decorator,
     set_signature,
 )
+from executor._result_files import add_storage_root
 from executor.annotations import allow_failure, quote, unmapped
 from executor.exceptions import MappingLengthMismatch, MappingMissingIterable, UpstreamTaskError
 from executor.futures import PrefectFuture
@@ -107,6 +109,8 @@ class TaskOptions:
         if self.retry_jitter_factor is not None and self.retry_jitter_factor < 0:
             raise ValueError("`retry_jitter_factor` must be >= 0.")
         self.tags = frozenset(self.tags or ())
+        if isinstance(self.result_storage, (str, os.PathLike)):
+            add_storage_root(self.result_storage)  # so results stored there can be read back
         self.timeout_seconds = float(self.timeout_seconds) if self.timeout_seconds else None
         self.on_completion = list(self.on_completion or ())
         self.on_failure = list(self.on_failure or ())

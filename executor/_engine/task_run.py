@@ -27,6 +27,7 @@ from executor.context import TaskRunContext, reset_task_context, set_task_contex
 from executor.exceptions import Abort, UpstreamTaskError
 from executor.loggers import print_mode
 from executor.objects import TaskRun
+from executor.results import unreadable_reason
 from executor.states import (
     _UNSET,
     State,
@@ -293,6 +294,8 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
     ctx = TaskRunContext(task, task_run, resolved, flow_ctx.result_factory, log_prints, flow_ctx)
     try:
         state, run_count = await propose(port, TASK, task_run_id, running, first=created.answer)
+        if state.type is StateType.COMPLETED:  # handed a result instead of running
+            state, run_count = await _unless_unreadable(task_run_id, state, run_count, cache_key)
         while state.type is StateType.RUNNING:
             task_run.run_count = run_count
             task_run.state = state
@@ -321,6 +324,29 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
     if task.on_completion or task.on_failure:
         await _run_hooks(call, task_run, state)
     return state, None
+
+
+async def _unless_unreadable(
+    task_run_id: str, state: State, run_count: int, cache_key: str | None
+) -> tuple[State, int]:
+    """A Completed state handed back instead of running (a cache hit, or the result an earlier
+    run kept) whose persisted result cannot be read is no result: the task runs again, past the
+    cache, so that its new result becomes the newest entry for the key. Nothing is deserialized
+    here, so a reference someone planted in the cache never reaches the deserializer."""
+    problem = unreadable_reason(state.result_ref)
+    if problem is None:
+        return state, run_count
+    log.warning(
+        "Task run %s: its %s result cannot be used, running it again: %s", task_run_id, state.name, problem
+    )
+    port = rtm.get_runtime().port
+    # Forced: a Completed run that kept its result may not leave it otherwise.
+    pending = State(StateType.PENDING, message=f"Its result cannot be used, running again: {problem}")
+    await propose(port, TASK, task_run_id, pending, force=True)
+    again = State(StateType.RUNNING)
+    again.state_details.cache_key = cache_key
+    again.state_details.refresh_cache = True
+    return await propose(port, TASK, task_run_id, again)
 
 
 def _link(links: dict, state: State) -> None:

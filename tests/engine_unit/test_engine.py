@@ -337,4 +337,6 @@ def test_task_result_storage_and_serializer(tmp_path, client):
     api_state = client.read_task_run(state.state_details.task_run_id).state
     assert api_state.result() == {"rows": 3}
     files = list(tmp_path.iterdir())
-    assert len(files) == 1 and files[0].read_text() == '{"rows": 3}'
+    # The JSON text, behind the signed header every result file carries.
+    assert len(files) == 1 and files[0].read_bytes().endswith(b'{"rows": 3}')
+    assert files[0].read_bytes().startswith(b"\x89CDZ\x01\x04json")
