@@ -6,7 +6,9 @@ A flow run publishes the pid of its process and sleeps in a task run. Two faults
   run Crashed;
 * the executor itself is killed with SIGKILL: nobody renews the run's lease; the orphaned
   flow-run process sees that and stops itself, and the orchestrator takes the run away
-  (Crashed) once the lease has lapsed and its takeover grace has passed.
+  (Crashed) once the lease has lapsed and its takeover grace has passed;
+* a script (`python file.py`, no executor) running the flow is killed with SIGKILL: the
+  script held its own run, so the same lease lapse ends it Crashed.
 
 The time is from the signal to the first read of the run that shows it Crashed (polled every
 POLL_SECONDS), read against the lease the executor asks for (CADENZA_LEASE_SECONDS).
@@ -18,6 +20,8 @@ import json
 import os
 import signal
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,7 @@ from .flows import ALLOWED, MODULE
 from .services import ServiceProcess, start_executor, start_orchestrator
 
 POLL_SECONDS = 0.02
+REPO = Path(__file__).resolve().parents[2]
 CALL_TIMEOUT = 10.0
 START_TIMEOUT = 60.0  # from submitting a run to its process sleeping in its task run
 TAKEOVER_GRACE_SECONDS = 2.0  # the orchestrator's CADENZA_LEASE_TAKEOVER_GRACE_SECONDS, set explicitly
@@ -144,6 +149,33 @@ class _Cluster:
                 return Timing(now - killed_at if crashed else None, name, run.state.message, orphan_stopped)
             time.sleep(POLL_SECONDS)
 
+    def script_run(self, tag: str) -> tuple[subprocess.Popen, str, int]:
+        """A script that runs the sleeping flow itself; (its process, the run's id, its pid)."""
+        pid_file = self.home / f"{tag}.pid"
+        code = f"from {MODULE} import pid_then_sleep\npid_then_sleep({str(pid_file)!r})\n"
+        env = dict(
+            os.environ,
+            CADENZA_ORCHESTRATOR=self.orchestrator.address,
+            CADENZA_HOME=str(self.home),
+            CADENZA_LEASE_SECONDS=str(self.lease_seconds),
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not (pid_file.exists() and pid_file.read_text().strip()):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError(f"the script {tag} did not start its flow run")
+            time.sleep(POLL_SECONDS)
+        running = self.orch.ListFlowRuns(
+            pb.ListFlowRunsRequest(flow_name="pid-then-sleep", state_types=[spb.STATE_TYPE_RUNNING]),
+            timeout=CALL_TIMEOUT,
+        ).flow_runs
+        held = [r.id for r in running if r.worker_id.startswith("engine-")]
+        if len(held) != 1:
+            proc.kill()
+            raise RuntimeError(f"expected one running script run, found {held}")
+        return proc, held[0], proc.pid
+
     def stop(self) -> None:
         self.channel.close()
         for executor in self.executors:
@@ -157,6 +189,7 @@ def measure_crashes(home: Path, repeat: int, lease_seconds: float) -> list[Scena
     limit = 3 * lease_seconds + TAKEOVER_GRACE_SECONDS + 10
     child = Scenario("flow-run process SIGKILLed")
     whole = Scenario("executor SIGKILLed")
+    script = Scenario("script SIGKILLed")
     cluster = _Cluster(home, lease_seconds)
     try:
         survivor = cluster.executor()
@@ -172,6 +205,12 @@ def measure_crashes(home: Path, repeat: int, lease_seconds: float) -> list[Scena
             killed_at = victim.kill()
             whole.timings.append(cluster.until_final(run_id, killed_at, limit, orphan=pid))
             victim.stop()
+        for i in range(repeat):
+            proc, run_id, pid = cluster.script_run(f"script{i}")
+            killed_at = time.monotonic()
+            proc.kill()
+            proc.wait(timeout=10)
+            script.timings.append(cluster.until_final(run_id, killed_at, limit))
     finally:
         cluster.stop()
-    return [child, whole]
+    return [child, whole, script]

@@ -28,7 +28,11 @@ def test_two_sigkills_of_the_orchestrator_lose_no_accepted_state(tmp_path):
 def test_killed_processes_leave_their_runs_crashed_within_three_leases(tmp_path):
     scenarios = measure_crashes(tmp_path, repeat=1, lease_seconds=LEASE_SECONDS)
     shown = render_crashes(scenarios, LEASE_SECONDS)
-    assert [s.what for s in scenarios] == ["flow-run process SIGKILLed", "executor SIGKILLed"]
+    assert [s.what for s in scenarios] == [
+        "flow-run process SIGKILLed",
+        "executor SIGKILLed",
+        "script SIGKILLed",
+    ]
     for scenario in scenarios:
         assert scenario.ok, shown
         assert max(scenario.measured()) <= 3 * LEASE_SECONDS, shown
