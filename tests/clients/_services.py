@@ -13,46 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from benchmarks.harness.processes import tail
+from benchmarks.robustness.services import ServiceFailed, ServiceProcess
+from benchmarks.robustness.services import start_service as _start_service
+
 REPO = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 30.0
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    text = path.read_text(errors="replace") if path.exists() else ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-@dataclass
-class ServiceProcess:
-    name: str
-    process: subprocess.Popen
-    log_path: Path
-    address: str = ""
-
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM, then SIGKILL after `grace`; then kill whatever it left in its process group."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        try:  # children (flow run processes) the service did not reap
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def service_env(**overrides: str) -> dict[str, str]:
@@ -64,31 +35,12 @@ def service_env(**overrides: str) -> dict[str, str]:
 
 
 def start_service(name: str, argv: list[str], env: dict[str, str], log_path: Path) -> ServiceProcess:
-    """Run `python -m <name> serve ...` and wait for it to announce its address."""
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", name, "serve", *argv],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stop() can clean up its children
-        )
-    service = ServiceProcess(name, process, log_path)
-    listening = re.compile(rf"Cadenza {name} listening on (\S+:\d+)")
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        match = listening.search(log_path.read_text(errors="replace"))
-        if match:
-            service.address = match.group(1)
-            return service
-        time.sleep(0.05)
-    service.stop()
-    pytest.fail(
-        f"the {name} did not report 'Cadenza {name} listening on HOST:PORT' within "
-        f"{STARTUP_TIMEOUT:.0f}s (exit code {process.returncode}); its output:\n{tail(log_path)}",
-        pytrace=False,
-    )
+    """Run `python -m <name> serve ...` and wait for it to announce its address (the tools in
+    benchmarks/ start services the same way); a failure to start fails the test with its log."""
+    try:
+        return _start_service(name, argv, env, log_path)
+    except ServiceFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @dataclass

@@ -49,13 +49,18 @@ def _running(epoch: int) -> pb.FlowRun:
     return pb.FlowRun(id="run-1", lease_epoch=epoch, state=spb.State(type=spb.STATE_TYPE_RUNNING))
 
 
+def _worker_with_child(stub: FakeStub, epoch: int) -> tuple[Worker, Child, asyncio.Task]:
+    """A worker whose child for run-1 (under `epoch`) is being watched."""
+    worker = Worker(stub, ExecutorConfig(run_worker=False))
+    child = Child("run-1", FakeProcess(), lease_epoch=epoch)  # type: ignore[arg-type]
+    worker.children["run-1"] = child
+    return worker, child, asyncio.create_task(worker._watch_child(child))
+
+
 def test_an_old_childs_exit_leaves_the_new_claim_alone():
     async def scenario():
         stub = FakeStub(_running(epoch=1))
-        worker = Worker(stub, ExecutorConfig(run_worker=False))
-        old = Child("run-1", FakeProcess(), lease_epoch=1)  # type: ignore[arg-type]
-        worker.children["run-1"] = old
-        watching = asyncio.create_task(worker._watch_child(old))
+        worker, old, watching = _worker_with_child(stub, epoch=1)
         # The run is claimed again (epoch 2) and a new child starts before the old one's exit
         # is settled.
         new = Child("run-1", FakeProcess(), lease_epoch=2)  # type: ignore[arg-type]
@@ -73,10 +78,7 @@ def test_an_old_childs_exit_leaves_the_new_claim_alone():
 def test_a_childs_exit_under_its_own_claim_still_crashes_the_run():
     async def scenario():
         stub = FakeStub(_running(epoch=3))
-        worker = Worker(stub, ExecutorConfig(run_worker=False))
-        child = Child("run-1", FakeProcess(), lease_epoch=3)  # type: ignore[arg-type]
-        worker.children["run-1"] = child
-        watching = asyncio.create_task(worker._watch_child(child))
+        worker, child, watching = _worker_with_child(stub, epoch=3)
         child.process.exit(-9)
         await watching
         return worker, stub
