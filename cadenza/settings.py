@@ -56,11 +56,18 @@ def _readable_file(path: Path) -> Path:
 
 # A gRPC target: host:port, [v6]:port, or a scheme grpc resolves itself (unix:/path, dns:...).
 _TARGET = re.compile(r"^(?:(?:unix|unix-abstract|dns|ipv4|ipv6):\S+|\S+:\d{1,5})$")
+_HOST_PORT = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[^\s,:/\[\]]+):\d{1,5}$")
 
 
 def _target(value: str) -> str:
+    """One gRPC target, or several host:port replicas separated by commas."""
     if "://" in value:  # a URL: gRPC takes host:port
         raise ValueError("a URL, not host:port")
+    parts = [part.strip() for part in value.split(",")]
+    if len(parts) > 1:
+        if not all(_HOST_PORT.match(part) for part in parts):
+            raise ValueError("not a list of host:port")
+        return ",".join(parts)
     if not _TARGET.match(value):
         raise ValueError("not host:port")
     return value
@@ -78,7 +85,11 @@ def _comma_list(value: object) -> object:
 
 Port = Annotated[int, Field(ge=0, le=65535), Accepts("a port number 0-65535")]
 Host = Annotated[str, AfterValidator(_host), Accepts("a host name or IP address to bind")]
-Address = Annotated[str, AfterValidator(_target), Accepts("host:port (or a gRPC target such as unix:/path)")]
+Address = Annotated[
+    str,
+    AfterValidator(_target),
+    Accepts("host:port, several as host1:port1,host2:port2 (or a gRPC target such as unix:/path)"),
+]
 Count = Annotated[int, Field(ge=0), Accepts("a whole number >= 0")]
 PositiveCount = Annotated[int, Field(ge=1), Accepts("a whole number >= 1")]
 Seconds = Annotated[float, Field(ge=0), Accepts("a number of seconds >= 0")]
@@ -124,8 +135,13 @@ def port_number(value: str) -> int:
     return int(value)
 
 
+def address(value: str) -> str:
+    """`--orchestrator` values: what CADENZA_ORCHESTRATOR accepts (one or several host:port)."""
+    return _target(value.strip())
+
+
 # argparse names the type in its error: "argument --port: invalid port number value: 'abc'".
-log_level.__name__, port_number.__name__ = "log level", "port number"
+log_level.__name__, port_number.__name__, address.__name__ = "log level", "port number", "host:port"
 
 
 class CadenzaSettings(BaseSettings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cadenza.settings import log_level, port_number
+from cadenza.settings import address, log_level, port_number
 
 from . import commands, services
 from ._rpc import reported_errors
@@ -31,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--port", type=port_number, help="port, 0 picks a free one (CADENZA_EXECUTOR_PORT, default 4301)"
     )
-    ex.add_argument("--orchestrator", help="host:port of the orchestrator (CADENZA_ORCHESTRATOR)")
+    ex.add_argument(
+        "--orchestrator",
+        type=address,
+        help="host:port of the orchestrator, or of its replicas as host1:port1,host2:port2 (CADENZA_ORCHESTRATOR)",
+    )
     ex.add_argument(
         "--max-runs", type=int, help="concurrent flow runs (CADENZA_EXECUTOR_MAX_RUNS, default 4)"
     )

@@ -1,0 +1,143 @@
+"""Clients take a list of orchestrators (CADENZA_ORCHESTRATOR=host1:port1,host2:port2): when the
+one in use goes away, calls move to the next that answers. Here the second address is the same
+database served again after the first process was killed, so the flow must carry on through it
+with its in-flight proposals re-sent unchanged: it completes, nothing doubled, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import grpc
+import pytest
+
+from cadenza.settings import SettingsError, address
+from cadenza.v1 import orchestrator_pb2 as pb
+from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
+from cadenza.v1 import states_pb2 as spb
+
+from .conftest import REPO
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from executor import flow, task
+    from executor.context import get_run_context
+
+    @task
+    def step(i):
+        time.sleep(0.02)
+        return i
+
+    @flow
+    def chain(n: int):
+        print(get_run_context().flow_run.id, flush=True)
+        total = 0
+        for i in range(n):
+            total += step(i)
+        return total
+
+    print("result", chain(int(sys.argv[1])), flush=True)
+    """
+)
+STEPS = 150
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(db: str, port: int, log) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            db,
+        ],
+        cwd=str(REPO),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=20)
+    return proc
+
+
+def test_an_address_list_is_validated_as_one_setting():
+    assert address("127.0.0.1:1, localhost:2") == "127.0.0.1:1,localhost:2"
+    for bad in ("127.0.0.1:1,http://x:2", "127.0.0.1:1,nohost", "a:1,,b:2"):
+        with pytest.raises((ValueError, SettingsError)):
+            address(bad)
+
+
+def test_a_flow_carries_on_through_the_next_address_when_the_first_dies(tmp_path):
+    db = str(tmp_path / "o.db")
+    first_port, second_port = _free_port(), _free_port()
+    log = open(tmp_path / "orchestrators.log", "ab")
+    first = _serve(db, first_port, log)
+    second = None
+    script = tmp_path / "chain.py"
+    script.write_text(SCRIPT)
+    env = dict(
+        os.environ,
+        CADENZA_HOME=str(tmp_path / "home"),
+        CADENZA_ORCHESTRATOR=f"127.0.0.1:{first_port},127.0.0.1:{second_port}",
+        CADENZA_ORCHESTRATOR_RETRY_SECONDS="30",
+        PYTHONPATH=str(REPO),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(STEPS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        run_id = proc.stdout.readline().strip()
+        assert run_id, proc.stderr.read()
+        time.sleep(0.8)  # some task runs done, one in flight
+        first.kill()
+        first.wait(timeout=10)
+        second = _serve(db, second_port, log)  # the same database, at the list's next address
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert f"result {sum(range(STEPS))}" in out
+        _assert_completed_once(second_port, run_id)
+    finally:
+        proc.kill()
+        for server in (first, second):
+            if server is not None and server.poll() is None:
+                server.kill()
+        log.close()
+
+
+def _assert_completed_once(port: int, run_id: str) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = pb_grpc.OrchestratorStub(channel)
+        run = stub.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=run_id), timeout=5).flow_run
+        assert run.state.type == spb.STATE_TYPE_COMPLETED
+        tasks = stub.ListTaskRuns(
+            pb.ListTaskRunsRequest(flow_run_id=run_id, page_size=1000), timeout=5
+        ).task_runs
+        assert len(tasks) == STEPS  # none created twice
+        assert len({t.dynamic_key for t in tasks}) == STEPS
+        for task in tasks:
+            history = stub.ReadStates(
+                pb.ReadStatesRequest(run_kind=pb.RUN_KIND_TASK, run_id=task.id), timeout=5
+            ).states
+            kinds = [s.type for s in history]
+            assert kinds.count(spb.STATE_TYPE_COMPLETED) == 1, (task.name, kinds)
+            assert kinds.count(spb.STATE_TYPE_RUNNING) == 1, (task.name, kinds)
