@@ -81,8 +81,16 @@ def test_a_server_certificate_without_its_key_is_refused(tmp_path):
 @pytest.mark.parametrize(
     "variable, value, accepts",
     [
-        ("CADENZA_ORCHESTRATOR", "nowhere", "host:port (or a gRPC target such as unix:/path)"),
-        ("CADENZA_EXECUTOR", "127.0.0.1", "host:port (or a gRPC target such as unix:/path)"),
+        (
+            "CADENZA_ORCHESTRATOR",
+            "nowhere",
+            "host:port, several as host1:port1,host2:port2 (or a gRPC target such as unix:/path)",
+        ),
+        (
+            "CADENZA_EXECUTOR",
+            "127.0.0.1",
+            "host:port, several as host1:port1,host2:port2 (or a gRPC target such as unix:/path)",
+        ),
     ],
 )
 def test_cli_client_commands(tmp_path, variable, value, accepts):
