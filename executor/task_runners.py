@@ -29,7 +29,7 @@ import abc
 import asyncio
 import collections
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from executor._engine.task_run import run_task
@@ -37,6 +37,7 @@ from executor.futures import PrefectFuture
 
 if TYPE_CHECKING:
     from executor._engine.task_run import TaskCall
+    from executor._runtime import Outcome
     from executor.states import State
 
 
@@ -153,9 +154,13 @@ class ConcurrentTaskRunner(BaseTaskRunner):
         if len(_running) >= MAX_IN_FLIGHT:
             _queued.append((self, call))
             return
-        task = self._loop.create_task(run_task(call))
+        task = self._loop.create_task(self._run(call))
         _running[task] = self
         task.add_done_callback(_run_ended)
+
+    def _run(self, call: TaskCall) -> Coroutine[Any, Any, Outcome]:
+        """The coroutine that drives one admitted run on the engine loop."""
+        return run_task(call)
 
     async def stop(self, exc: BaseException | None) -> None:
         # After a normal end the flow run has waited for its runs already; this guards the rest

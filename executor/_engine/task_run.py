@@ -9,6 +9,7 @@ import datetime as _dt
 import functools
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from executor import _runtime as rtm
@@ -179,22 +180,22 @@ async def _execute(call: TaskCall, params: dict, ctx: TaskRunContext) -> rtm.Out
         return rtm.Outcome(_finish_value(call, ctx, state))
 
 
-async def run_task(call: TaskCall) -> rtm.Outcome:
-    """Drive one task run; the Outcome's value is its final state, `exc` an interrupt to re-raise."""
+# Runs the attempts of a created task run somewhere else (a Dask worker): given the call, the
+# run, its resolved parameters and cache key, returns the run's final state.
+RunElsewhere = Callable[["TaskCall", TaskRun, dict, "str | None"], Awaitable[State]]
+
+
+async def run_task(call: TaskCall, elsewhere: RunElsewhere | None = None) -> rtm.Outcome:
+    """Drive one task run; the Outcome's value is its final state, `exc` an interrupt to re-raise.
+    The run is created here; its attempts run here too, or through `elsewhere`."""
     reraise: BaseException | None = None
     try:
-        state, reraise = await _orchestrate(call)
+        state, reraise = await _orchestrate(call, elsewhere)
     except Exception as exc:
         # The engine itself failed (not the task's code): the run ends Crashed, and the error
         # is not re-raised in the flow, which then fails like for any failed task.
         log.debug("Task engine error", exc_info=True)
-        state = crashed_state(exc)
-        task_run_id = call.future._task_run_id
-        if task_run_id:
-            try:
-                state, _ = await propose(rtm.get_runtime().port, TASK, task_run_id, state, force=True)
-            except Exception:
-                log.debug("Could not report the crash of task run %s", task_run_id, exc_info=True)
+        state = await report_crash(call.future._task_run_id, exc)
     except BaseException as exc:  # the engine task was cancelled (the loop is stopping)
         log.debug("Task engine cancelled: %r", exc)
         state = crashed_state(exc)
@@ -202,7 +203,27 @@ async def run_task(call: TaskCall) -> rtm.Outcome:
     return rtm.Outcome(state, reraise)
 
 
-async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
+async def report_crash(task_run_id: str | None, exc: Exception) -> State:
+    """End a run Crashed by an engine error (best effort); the Crashed state."""
+    state = crashed_state(exc)
+    if task_run_id:
+        try:
+            state, _ = await propose(rtm.get_runtime().port, TASK, task_run_id, state, force=True)
+        except Exception:
+            log.debug("Could not report the crash of task run %s", task_run_id, exc_info=True)
+    return state
+
+
+def running_state(task: Any, cache_key: str | None) -> State:
+    """The Running state a run's first attempt proposes (with what caching needs)."""
+    running = State(StateType.RUNNING)
+    details = running.state_details
+    details.cache_key = cache_key
+    details.refresh_cache = task._refresh_cache()
+    return running
+
+
+async def _orchestrate(call: TaskCall, elsewhere: RunElsewhere | None) -> tuple[State, BaseException | None]:
     """Create the run and follow it to its final state; also the interrupt to re-raise."""
     rt = rtm.get_runtime()
     port = rt.port
@@ -258,13 +279,10 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
         retry_delays=task._retry_delays(),
         retry_jitter_factor=task.retry_jitter_factor,
     )
-    running = State(StateType.RUNNING)
+    running = running_state(task, cache_key)
     if upstream_error is not None:
         spec.state = not_ready = State(StateType.PENDING, name="NotReady", message=str(upstream_error))
-    elif pre_error is None:
-        details = running.state_details
-        details.cache_key = cache_key
-        details.refresh_cache = task._refresh_cache()
+    elif pre_error is None and elsewhere is None:  # Running in the same round trip as the creation
         spec.next_state = running
         spec.transition_id = new_transition_id()
 
@@ -289,14 +307,32 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
         dynamic_key=spec.dynamic_key,
         tags=list(spec.tags),
     )
+    if elsewhere is not None:
+        state = await elsewhere(call, task_run, resolved, cache_key)
+        if state.type is StateType.COMPLETED and state.has_data():
+            _link(links, state)
+        return state, None
     log_prints = task.log_prints if task.log_prints is not None else flow_ctx.log_prints
     ctx = TaskRunContext(task, task_run, resolved, flow_ctx.result_factory, log_prints, flow_ctx)
+    return await run_attempts(call, ctx, running, cache_key, created.answer)
+
+
+async def run_attempts(
+    call: TaskCall, ctx: TaskRunContext, running: State, cache_key: str | None, first: Any = None
+) -> tuple[State, BaseException | None]:
+    """Propose `running` for the created run (`first`: the answer already received to it) and
+    run attempts until a final state, then the hooks; also the interrupt to re-raise."""
+    port = rtm.get_runtime().port
+    task = call.task
+    task_run = ctx.task_run
+    task_run_id = task_run.id
+    links = call.flow_ctx.task_run_results
     try:
-        state, run_count = await propose(port, TASK, task_run_id, running, first=created.answer)
+        state, run_count = await propose(port, TASK, task_run_id, running, first=first)
         while state.type is StateType.RUNNING:
             task_run.run_count = run_count
             task_run.state = state
-            outcome = await _execute(call, resolved, ctx)
+            outcome = await _execute(call, ctx.parameters, ctx)
             raised = outcome.exc
             if raised is not None:
                 if not is_crash(raised):  # an engine error while running user code
