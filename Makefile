@@ -14,7 +14,7 @@ install: $(STAMP) protos
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,dask]'
 	touch $(STAMP)
 
 # Python stubs and typed stubs (.pyi) for the contract, generated into the fenced subpackage

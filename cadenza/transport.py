@@ -47,8 +47,13 @@ def add_port(server, address: str) -> int:
     return server.add_secure_port(address, creds) if creds else server.add_insecure_port(address)
 
 
+def client_root_certificates() -> bytes | None:
+    """The PEM a client trusts (CADENZA_TLS_CA, else CADENZA_TLS_CERT); None: plaintext."""
+    return _read("tls_ca") or _read("tls_cert")
+
+
 def _client_credentials() -> grpc.ChannelCredentials | None:
-    ca = _read("tls_ca") or _read("tls_cert")
+    ca = client_root_certificates()
     return grpc.ssl_channel_credentials(root_certificates=ca) if ca else None
 
 
@@ -105,11 +110,17 @@ def _is_ip(host: str) -> bool:
 
 
 def aio_channel(address: str, options=None) -> grpc.aio.Channel:
+    return aio_channel_trusting(address, client_root_certificates(), options)
+
+
+def aio_channel_trusting(address: str, root_certificates: bytes | None, options=None) -> grpc.aio.Channel:
+    """A channel over TLS trusting these PEM roots, or a plaintext one for None (a process that
+    was handed them, such as a Dask worker, rather than reading its own environment)."""
     target, extra = replica_target(address)
     options = [*(options or []), *extra]
-    creds = _client_credentials()
-    if creds is None:
+    if root_certificates is None:
         return grpc.aio.insecure_channel(target, options=options)
+    creds = grpc.ssl_channel_credentials(root_certificates=root_certificates)
     return grpc.aio.secure_channel(target, creds, options=options)
 
 

@@ -14,11 +14,14 @@ import logging
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from executor import _logship, embedded, settings
 from executor._engine.holding import RunHolder
 from executor._port import OrchestratorPort
+
+if TYPE_CHECKING:
+    from executor._wire import Connection
 
 T = TypeVar("T")
 log = logging.getLogger("cadenza.engine")
@@ -28,6 +31,9 @@ class Runtime:
     """The engine loop and the port it talks through. `open_port` is called on the engine loop
     (a gRPC channel belongs to the loop it is opened on); `connect(address)` opens the gRPC port,
     a test can pass any other OrchestratorPort."""
+
+    # How the port reaches the orchestrator (gRPC runtimes only): what a Dask worker is handed.
+    connection: Connection | None = None
 
     def __init__(self, open_port: Callable[[], OrchestratorPort]) -> None:
         self.loop = asyncio.new_event_loop()
@@ -87,11 +93,15 @@ async def _on_loop(fn: Callable[[], T]) -> T:
     return fn()
 
 
-def connect(address: str) -> Runtime:
-    """A runtime talking gRPC to the orchestrator at `address`."""
-    from executor._wire import GrpcPort
+def connect(address: str, connection: Connection | None = None) -> Runtime:
+    """A runtime talking gRPC to the orchestrator at `address`, with the token and TLS roots of
+    `connection` (by default this process's settings)."""
+    from executor._wire import Connection, GrpcPort
 
-    return Runtime(lambda: GrpcPort(address))
+    reach = connection or Connection.from_settings(address)
+    rt = Runtime(lambda: GrpcPort(address, reach))
+    rt.connection = reach
+    return rt
 
 
 _runtime: Runtime | None = None
@@ -109,6 +119,11 @@ def get_runtime() -> Runtime:
             rt = connect(embedded.orchestrator_address())
             _install(rt)
         return rt
+
+
+def installed_runtime() -> Runtime | None:
+    """The process's runtime if it has one; unlike get_runtime(), never connects."""
+    return _runtime
 
 
 def _install(rt: Runtime | None) -> None:

@@ -19,8 +19,9 @@ from executor.exceptions import (
     UnfinishedRun,
 )
 
-# Marks "no in-memory value": the result must come from the state's ResultRef.
-_UNSET: Any = type("_Unset", (), {"__repr__": lambda self: "<unset>"})()
+# Marks "no in-memory value": the result must come from the state's ResultRef. Pickled by
+# name, so a state sent to another process (a Dask worker) still has no value there.
+_UNSET: Any = type("_Unset", (), {"__repr__": lambda self: "<unset>", "__reduce__": lambda self: "_UNSET"})()
 
 
 class StateType(str, enum.Enum):

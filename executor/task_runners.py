@@ -29,14 +29,16 @@ import abc
 import asyncio
 import collections
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from executor._engine.task_run import run_task
 from executor.futures import PrefectFuture
 
 if TYPE_CHECKING:
+    from executor._dask.session import DaskSession
     from executor._engine.task_run import TaskCall
+    from executor._runtime import Outcome
     from executor.states import State
 
 
@@ -153,9 +155,13 @@ class ConcurrentTaskRunner(BaseTaskRunner):
         if len(_running) >= MAX_IN_FLIGHT:
             _queued.append((self, call))
             return
-        task = self._loop.create_task(run_task(call))
+        task = self._loop.create_task(self._run(call))
         _running[task] = self
         task.add_done_callback(_run_ended)
+
+    def _run(self, call: TaskCall) -> Coroutine[Any, Any, Outcome]:
+        """The coroutine that drives one admitted run on the engine loop."""
+        return run_task(call)
 
     async def stop(self, exc: BaseException | None) -> None:
         # After a normal end the flow run has waited for its runs already; this guards the rest
@@ -187,6 +193,85 @@ def _run_ended(task: asyncio.Task) -> None:
     while _queued and len(_running) < MAX_IN_FLIGHT:
         runner, call = _queued.popleft()
         runner._admit(call)
+
+
+class DaskTaskRunner(ConcurrentTaskRunner):
+    """Task runs on a Dask cluster, as prefect-dask's runner: `address=` an existing scheduler
+    ("tcp://host:port"), or else a temporary cluster started when the flow run starts and
+    closed when it ends: `cluster_class` (default `distributed.LocalCluster`, on 127.0.0.1
+    without a dashboard unless `cluster_kwargs` says otherwise) made with `cluster_kwargs`,
+    optionally adaptive (`adapt_kwargs`). `client_kwargs` go to `distributed.Client`.
+
+    Each run is created in the flow's process (its upstreams resolved there); its attempts run
+    in a Dask worker, which reports their states to the same orchestrator. The task's function
+    and arguments travel pickled, so both must be picklable. Needs the `dask` extra."""
+
+    def __init__(
+        self,
+        cluster_class: str | Callable[..., Any] | None = None,
+        cluster_kwargs: dict | None = None,
+        adapt_kwargs: dict | None = None,
+        client_kwargs: dict | None = None,
+        address: str | None = None,
+    ) -> None:
+        super().__init__()
+        if address is not None and (cluster_class is not None or cluster_kwargs or adapt_kwargs):
+            raise ValueError("DaskTaskRunner takes an address or a cluster to start, not both")
+        if client_kwargs and "asynchronous" in client_kwargs:
+            raise ValueError("client_kwargs cannot set 'asynchronous': the runner decides it")
+        self.address = address
+        self.cluster_class = cluster_class
+        self.cluster_kwargs = dict(cluster_kwargs or {})
+        self.adapt_kwargs = dict(adapt_kwargs or {})
+        self.client_kwargs = dict(client_kwargs or {})
+        self._session: DaskSession | None = None
+
+    def _settings(self) -> tuple:
+        return (self.address, self.cluster_class, self.cluster_kwargs, self.adapt_kwargs, self.client_kwargs)
+
+    def duplicate(self) -> DaskTaskRunner:
+        return DaskTaskRunner(
+            self.cluster_class, self.cluster_kwargs, self.adapt_kwargs, self.client_kwargs, self.address
+        )
+
+    @property
+    def scheduler_address(self) -> str:
+        """The scheduler this runner submits to, while a flow run is in it."""
+        return self._session.scheduler_address if self._session is not None else ""
+
+    async def start(self) -> None:
+        from executor._dask.session import DaskSession
+
+        self._session = await DaskSession.open(
+            self.address, self.cluster_class, self.cluster_kwargs, self.adapt_kwargs, self.client_kwargs
+        )
+        await super().start()
+
+    def _run(self, call: TaskCall) -> Coroutine[Any, Any, Outcome]:
+        from executor._dask.shipping import run_on_dask
+
+        # None: admitted after stop() (queued behind other flows' runs when this one failed).
+        return run_task(call, functools.partial(run_on_dask, self._session))
+
+    async def stop(self, exc: BaseException | None) -> None:
+        # A normal end waits for every run first; after an error the cluster closes under the
+        # runs still out, whose futures then end Crashed.
+        try:
+            await super().stop(exc)
+        finally:
+            session, self._session = self._session, None
+            if session is not None:
+                await session.close()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DaskTaskRunner) and self._settings() == other._settings()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.address))
+
+    def __repr__(self) -> str:
+        where = f"address={self.address!r}" if self.address else f"cluster_kwargs={self.cluster_kwargs!r}"
+        return f"DaskTaskRunner({where})"
 
 
 def as_task_runner(spec: BaseTaskRunner | type[BaseTaskRunner] | None) -> BaseTaskRunner:

@@ -4,17 +4,17 @@ orchestrator's answers (AwaitingRetry -> Running again, Cached, Paused/NotReady,
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import functools
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from executor import _runtime as rtm
 from executor._engine.answers import TASK, crashed_state, is_crash, propose
+from executor._engine.task_body import execute
 from executor._options import run_name
-from executor._params import to_call_args
 from executor._port import TaskRunSpec
 from executor._resolve import (
     collect_inputs,
@@ -23,18 +23,14 @@ from executor._resolve import (
     resolve_parameters,
     resolve_wait_for,
 )
-from executor.context import TaskRunContext, reset_task_context, set_task_context
+from executor.context import TaskRunContext
 from executor.exceptions import Abort, UpstreamTaskError
-from executor.loggers import print_mode
 from executor.objects import TaskRun
 from executor.results import unreadable_reason
 from executor.states import (
-    _UNSET,
     State,
     StateType,
-    exception_to_failed_state,
     new_transition_id,
-    return_value_to_state,
 )
 
 log = logging.getLogger("cadenza.task_runs")
@@ -108,94 +104,22 @@ def _run_name(task: Any, parameters: dict, dynamic_key: int) -> str:
     return run_name(template, parameters, "task_run_name")
 
 
-def _finish_value(call: TaskCall, ctx: TaskRunContext, state: State) -> State:
-    """Attach the result reference (persisting if needed) in the worker, off the engine loop."""
-    data = state._data
-    if data is not _UNSET:
-        factory = call.task._result_factory(ctx.result_factory)
-        state.result_ref = factory.create_ref(data, persist=call.task._persist(call.flow_ctx))
-        if state.type is StateType.COMPLETED and is_untrackable(data):
-            state.state_details.untrackable_result = True
-    return state
+# Runs the attempts of a created task run somewhere else (a Dask worker): given the call, the
+# run, its resolved parameters and cache key, returns the run's final state.
+RunElsewhere = Callable[["TaskCall", TaskRun, dict, "str | None"], Awaitable[State]]
 
 
-def _failure(call: TaskCall, ctx: TaskRunContext, exc: Exception) -> State:
-    log.debug("Task run %s raised %r", ctx.task_run.id, exc)
-    state = exception_to_failed_state(exc, f"Task run encountered an exception {type(exc).__name__}: {exc}")
-    condition = call.task.retry_condition_fn
-    if condition is not None:
-        try:
-            state.state_details.retriable = bool(condition(call.task, ctx.task_run, state))
-        except Exception:
-            log.exception("retry_condition_fn of task %r raised; the failure stays retriable", call.task.name)
-    return _finish_value(call, ctx, state)
-
-
-def _call_sync(call: TaskCall, params: dict, ctx: TaskRunContext) -> State:
-    token = set_task_context(ctx)
-    try:
-        args, kwargs = to_call_args(call.task.signature, params)
-        with print_mode(ctx.log_prints):
-            value = call.task.fn(*args, **kwargs)
-        if inspect.isgenerator(value):
-            value = list(value)
-    except Exception as exc:  # the task's own error: the run fails with it
-        return _failure(call, ctx, exc)
-    finally:
-        reset_task_context(token)
-    return _finish_value(call, ctx, return_value_to_state(value))
-
-
-async def _call_async(call: TaskCall, params: dict, ctx: TaskRunContext) -> State:
-    token = set_task_context(ctx)
-    try:
-        args, kwargs = to_call_args(call.task.signature, params)
-        with print_mode(ctx.log_prints):
-            value = await call.task.fn(*args, **kwargs)
-    except Exception as exc:  # the task's own error: the run fails with it
-        return _failure(call, ctx, exc)
-    finally:
-        reset_task_context(token)
-    return _finish_value(call, ctx, return_value_to_state(value))
-
-
-async def _execute(call: TaskCall, params: dict, ctx: TaskRunContext) -> rtm.Outcome:
-    rt = rtm.get_runtime()
-    task = call.task
-    if task.isasync:
-        loop = call.loop or rt.user_loop()
-        aw = rtm.run_on_loop(loop, lambda: _call_async(call, params, ctx))
-    elif call.where == "caller" and call.portal is not None and not task.timeout_seconds:
-        aw = call.portal.call(_call_sync, call, params, ctx)
-    else:
-        aw = rtm.run_in_thread(rt, _call_sync, call, params, ctx)
-    if not task.timeout_seconds:
-        return await aw
-    try:
-        return await asyncio.wait_for(aw, task.timeout_seconds)
-    except TimeoutError:
-        # A sync function's thread runs on; the run is over for the orchestrator anyway.
-        exc = TimeoutError(f"Task run exceeded timeout of {task.timeout_seconds} seconds")
-        state = State(StateType.FAILED, name="TimedOut", message=str(exc), data=exc)
-        return rtm.Outcome(_finish_value(call, ctx, state))
-
-
-async def run_task(call: TaskCall) -> rtm.Outcome:
-    """Drive one task run; the Outcome's value is its final state, `exc` an interrupt to re-raise."""
+async def run_task(call: TaskCall, elsewhere: RunElsewhere | None = None) -> rtm.Outcome:
+    """Drive one task run; the Outcome's value is its final state, `exc` an interrupt to re-raise.
+    The run is created here; its attempts run here too, or through `elsewhere`."""
     reraise: BaseException | None = None
     try:
-        state, reraise = await _orchestrate(call)
+        state, reraise = await _orchestrate(call, elsewhere)
     except Exception as exc:
         # The engine itself failed (not the task's code): the run ends Crashed, and the error
         # is not re-raised in the flow, which then fails like for any failed task.
         log.debug("Task engine error", exc_info=True)
-        state = crashed_state(exc)
-        task_run_id = call.future._task_run_id
-        if task_run_id:
-            try:
-                state, _ = await propose(rtm.get_runtime().port, TASK, task_run_id, state, force=True)
-            except Exception:
-                log.debug("Could not report the crash of task run %s", task_run_id, exc_info=True)
+        state = await report_crash(call.future._task_run_id, exc)
     except BaseException as exc:  # the engine task was cancelled (the loop is stopping)
         log.debug("Task engine cancelled: %r", exc)
         state = crashed_state(exc)
@@ -203,7 +127,27 @@ async def run_task(call: TaskCall) -> rtm.Outcome:
     return rtm.Outcome(state, reraise)
 
 
-async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
+async def report_crash(task_run_id: str | None, exc: Exception) -> State:
+    """End a run Crashed by an engine error (best effort); the Crashed state."""
+    state = crashed_state(exc)
+    if task_run_id:
+        try:
+            state, _ = await propose(rtm.get_runtime().port, TASK, task_run_id, state, force=True)
+        except Exception:
+            log.debug("Could not report the crash of task run %s", task_run_id, exc_info=True)
+    return state
+
+
+def running_state(task: Any, cache_key: str | None) -> State:
+    """The Running state a run's first attempt proposes (with what caching needs)."""
+    running = State(StateType.RUNNING)
+    details = running.state_details
+    details.cache_key = cache_key
+    details.refresh_cache = task._refresh_cache()
+    return running
+
+
+async def _orchestrate(call: TaskCall, elsewhere: RunElsewhere | None) -> tuple[State, BaseException | None]:
     """Create the run and follow it to its final state; also the interrupt to re-raise."""
     rt = rtm.get_runtime()
     port = rt.port
@@ -259,13 +203,10 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
         retry_delays=task._retry_delays(),
         retry_jitter_factor=task.retry_jitter_factor,
     )
-    running = State(StateType.RUNNING)
+    running = running_state(task, cache_key)
     if upstream_error is not None:
         spec.state = not_ready = State(StateType.PENDING, name="NotReady", message=str(upstream_error))
-    elif pre_error is None:
-        details = running.state_details
-        details.cache_key = cache_key
-        details.refresh_cache = task._refresh_cache()
+    elif pre_error is None and elsewhere is None:  # Running in the same round trip as the creation
         spec.next_state = running
         spec.transition_id = new_transition_id()
 
@@ -290,16 +231,34 @@ async def _orchestrate(call: TaskCall) -> tuple[State, BaseException | None]:
         dynamic_key=spec.dynamic_key,
         tags=list(spec.tags),
     )
+    if elsewhere is not None:
+        state = await elsewhere(call, task_run, resolved, cache_key)
+        if state.type is StateType.COMPLETED and state.has_data():
+            _link(links, state)
+        return state, None
     log_prints = task.log_prints if task.log_prints is not None else flow_ctx.log_prints
     ctx = TaskRunContext(task, task_run, resolved, flow_ctx.result_factory, log_prints, flow_ctx)
+    return await run_attempts(call, ctx, running, cache_key, created.answer)
+
+
+async def run_attempts(
+    call: TaskCall, ctx: TaskRunContext, running: State, cache_key: str | None, first: Any = None
+) -> tuple[State, BaseException | None]:
+    """Propose `running` for the created run (`first`: the answer already received to it) and
+    run attempts until a final state, then the hooks; also the interrupt to re-raise."""
+    port = rtm.get_runtime().port
+    task = call.task
+    task_run = ctx.task_run
+    task_run_id = task_run.id
+    links = call.flow_ctx.task_run_results
     try:
-        state, run_count = await propose(port, TASK, task_run_id, running, first=created.answer)
+        state, run_count = await propose(port, TASK, task_run_id, running, first=first)
         if state.type is StateType.COMPLETED:  # handed a result instead of running
             state, run_count = await _unless_unreadable(task_run_id, state, run_count, cache_key)
         while state.type is StateType.RUNNING:
             task_run.run_count = run_count
             task_run.state = state
-            outcome = await _execute(call, resolved, ctx)
+            outcome = await execute(call, ctx.parameters, ctx)
             raised = outcome.exc
             if raised is not None:
                 if not is_crash(raised):  # an engine error while running user code

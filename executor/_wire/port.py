@@ -15,7 +15,7 @@ from cadenza.v1 import orchestrator_pb2_grpc as ogrpc
 from executor import settings
 from executor._port import FlowRunCreated, FlowRunSpec, RunKind, TaskRunCreated, TaskRunSpec
 from executor._wire import convert as cv
-from executor._wire.channel import call_metadata, open_channel
+from executor._wire.channel import Connection, call_metadata, open_channel
 from executor._wire.stream import ProposalStream
 from executor.exceptions import ObjectNotFound, OrchestratorError, OrchestratorUnreachable
 from executor.objects import ConcurrencyLimit, FlowRun, LogEntry, OrchestrationResult, TaskRun
@@ -41,12 +41,14 @@ _READS = frozenset(
 
 
 class GrpcPort:
-    def __init__(self, address: str) -> None:
-        """Construct on the engine loop: the channel belongs to the loop it is opened on."""
+    def __init__(self, address: str, connection: Connection | None = None) -> None:
+        """Construct on the engine loop: the channel belongs to the loop it is opened on.
+        `connection`: the token and TLS roots to use; by default this process's settings."""
+        connection = connection or Connection.from_settings(address)
         self.address = address
         self.retry_seconds = settings.orchestrator_retry_seconds()
-        self._metadata = call_metadata()
-        self._channel = open_channel(address)
+        self._metadata = call_metadata(connection)
+        self._channel = open_channel(connection)
         self._stub = ogrpc.OrchestratorStub(self._channel)
         self.stream = ProposalStream(
             lambda: self._stub.ProposeStates(metadata=self._metadata),
