@@ -55,8 +55,10 @@ class RunningServer:
             task.cancel()
         await self.server.stop(grace)
         # Every answered decision is already durable; this drains what is still queued.
-        self.store.close()
-        self.lock.release()
+        try:
+            await self.store.close()
+        finally:
+            self.lock.release()
 
 
 async def start_server(config: ServerConfig) -> RunningServer:
@@ -85,7 +87,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
             options=SERVER_OPTIONS,
         )
     except OSError:
-        store.close()
+        await store.close()
         lock.release()
         raise
     running = RunningServer(server, port, config.host, orchestrator, store, health_servicer, lock)
