@@ -9,6 +9,7 @@ import logging
 import grpc
 
 from ..app.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
+from ..store.errors import StoreError
 
 log = logging.getLogger("cadenza.orchestrator.rpc")
 
@@ -28,6 +29,11 @@ def status_code(error: ServiceError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def store_unavailable(exc: StoreError) -> Unavailable:
+    """A read the database did not answer (down, or too slow): the client may retry."""
+    return Unavailable(f"the store could not be read; retry: {exc}")
+
+
 def unary(method):
     """Map service errors to status codes; an unexpected error is INTERNAL, never a crash."""
 
@@ -37,6 +43,8 @@ def unary(method):
             return await method(self, request, context)
         except ServiceError as exc:
             await context.abort(status_code(exc), exc.message)
+        except StoreError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, store_unavailable(exc).message)
         except Exception:
             log.exception("%s failed", method.__name__)
             await context.abort(
