@@ -34,14 +34,14 @@ from ._helpers import (
 
 
 @pytest.fixture
-def restart(server, db_path):
+def restart(server, database):
     """restart() stops the server and starts a new one on the same database; returns a stub."""
     started: list = []
     channels: list = []
 
     def again() -> pb_grpc.OrchestratorStub:
         (started[-1] if started else server).stop()
-        srv = BackgroundServer.start(db_path=db_path, port=0)
+        srv = BackgroundServer.start(db_path=database, port=0)
         started.append(srv)
         ch = grpc.insecure_channel(srv.address)
         channels.append(ch)
