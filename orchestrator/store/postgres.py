@@ -3,9 +3,9 @@
 Commits are grouped as SQLite's are: every batch queued while the previous group was being
 written goes into the next transaction, and each caller wakes once that transaction has
 committed (so an ACCEPT is answered after its state is durable). A group is sent as one
-pipeline, without a savepoint per batch; if one of its batches is refused (a constraint, say),
-the group is written again with each batch under its own savepoint, so the refused one fails
-alone and the others commit together, as in SQLite.
+query, without a savepoint per batch (postgres_writes.py); if one of its batches is refused (a
+constraint, say), nothing of the group was kept, and it is written again with each batch under
+its own savepoint, so the refused one fails alone and the others commit together, as in SQLite.
 
 Writes use psycopg's async API on a connection of their own, so the event loop goes on while a
 group is on the wire; reads are synchronous (see postgres_reads.py).
@@ -25,7 +25,7 @@ from .postgres_connect import READ_LOCK_TIMEOUT_MS, READ_TIMEOUT_MS, WRITE_TIMEO
 from .postgres_reads import PostgresReads
 from .postgres_schema import migrate
 from .postgres_url import parse_postgres_url
-from .postgres_writes import apply_batch
+from .postgres_writes import batch_sql
 
 log = logging.getLogger("cadenza.orchestrator.store")
 
@@ -125,18 +125,20 @@ class PostgresStore(PostgresReads):
             _settle(done, next(outcome) if batch else None, self)
 
     async def _all_together(self, conn: psycopg.AsyncConnection, batches: list[WriteBatch]) -> None:
-        async with conn.transaction(), conn.pipeline(), conn.cursor() as cur:
-            for batch in batches:
-                await apply_batch(cur, batch)
+        # One simple query: one round trip, run by the server as one transaction.
+        mogrify = psycopg.AsyncClientCursor(conn).mogrify
+        sql = ";\n".join(statement for batch in batches for statement in batch_sql(mogrify, batch))
+        await conn.execute(sql, prepare=False)
 
     async def _each_alone(self, conn: psycopg.AsyncConnection, batches: list[WriteBatch]) -> list:
         """The group again, each batch under a savepoint: a refused one is undone alone."""
+        mogrify = psycopg.AsyncClientCursor(conn).mogrify
         errors: list[BaseException | None] = [None] * len(batches)
-        async with conn.transaction(), conn.cursor() as cur:
+        async with conn.transaction():
             for i, batch in enumerate(batches):
                 try:
                     async with conn.transaction():  # nested: a savepoint
-                        await apply_batch(cur, batch)
+                        await conn.execute(";\n".join(batch_sql(mogrify, batch)), prepare=False)
                 except psycopg.Error as exc:
                     if _lost(conn, exc):
                         raise
