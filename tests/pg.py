@@ -56,14 +56,15 @@ class PostgresServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
     @classmethod
-    def start(cls, bin_dir: Path | None = None) -> PostgresServer:
+    def start(cls, bin_dir: Path | None = None, durable: bool = False) -> PostgresServer:
+        """`durable`: fsync as a real server does (benchmarks); tests' data need not survive."""
         bin_dir = bin_dir or binaries()
         if bin_dir is None:
             raise RuntimeError("PostgreSQL is not installed (no initdb): apt-get install postgresql")
         root = Path(tempfile.mkdtemp(prefix="cadenza-pg-"))
         server = cls(bin_dir, root, free_port(), secrets.token_urlsafe(12))
         try:
-            server._init_and_start()
+            server._init_and_start(durable)
         except BaseException:
             server.stop()
             raise
@@ -84,7 +85,7 @@ class PostgresServer:
             raise RuntimeError(f"{Path(argv[0]).name} failed: {done.stderr.strip() or done.stdout.strip()}")
         return done
 
-    def _init_and_start(self) -> None:
+    def _init_and_start(self, durable: bool) -> None:
         if self._user is not None:
             shutil.chown(self.root, self._user)
         data = self.root / "data"
@@ -102,11 +103,10 @@ class PostgresServer:
             "--locale=C.UTF-8",
             "--no-sync",
         )
-        # Throwaway data: no fsync; listening on 127.0.0.1 only, socket in our own directory.
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-            "-c full_page_writes=off -c synchronous_commit=on -c max_connections=200"
-        )
+        # Listening on 127.0.0.1 only, socket in our own directory; throwaway data: no fsync.
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c max_connections=200"
+        if not durable:
+            options += " -c fsync=off -c full_page_writes=off"
         self._run(
             str(self.bin_dir / "pg_ctl"),
             "-D",
