@@ -4,6 +4,7 @@
     python -m benchmarks.run --scale-only --scale 1000,10000,100000     # make bench-scale
     python -m benchmarks.run --peer --scale ''    # make bench-peer: Cadenza vs Prefect 2.20 vs 3.9
     python -m benchmarks.run --baseline d1f37ce   # also Cadenza at d1f37ce: a before/after table
+    python -m benchmarks.run --no-postgres        # without W1/W2 on PostgreSQL vs SQLite (run when installed)
 
 Every workload run is its own process (benchmarks/workloads.py), started fresh with a fresh
 database; repetitions are interleaved (rep 1 of every engine and workload, then rep 2, ...) so
@@ -32,6 +33,9 @@ from .harness.engines import Engine, baseline_engines, cadenza_engines, prefect_
 from .harness.report import render
 from .harness.summary import summarise
 from .harness.workload_run import measure_floor, run_workload
+from .postgres_compare import available as postgres_available
+from .postgres_compare import compare as compare_postgres
+from .postgres_compare import render as render_postgres
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,6 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="REF",
         default="",
         help="also run W1-W4 on Cadenza at this git ref (worktree under .bench/), with a before/after table ('' for none)",
+    )
+    parser.add_argument(
+        "--postgres",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="W1/W2 with the orchestrator on a throwaway PostgreSQL vs on SQLite (default: when installed)",
     )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per workload process")
     parser.add_argument("--out", default=None, help="JSON file (default benchmarks/results/<kind>.json)")
@@ -142,7 +152,8 @@ def scale_entries(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.show:
-        print(render(json.loads(Path(args.show).read_text())))
+        shown = json.loads(Path(args.show).read_text())
+        print(render(shown) + (f"\n\n{render_postgres(shown['postgres'])}" if shown.get("postgres") else ""))
         return 0
 
     workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
@@ -170,10 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs = [] if args.scale_only else run_repetitions(engines, workloads, args.repeat, scratch, args.timeout)
     scale_runs = run_scale(sizes, scratch, args.timeout)
+    on_postgres = args.postgres if args.postgres is not None else not (args.scale_only or args.peer)
+    postgres = None
+    if on_postgres and postgres_available():
+        print("PostgreSQL vs SQLite (W1, W2; service mode):", flush=True)
+        postgres = compare_postgres(args.repeat, scratch, args.timeout)
+    elif args.postgres:
+        raise SystemExit("--postgres: PostgreSQL is not installed (apt-get install postgresql-15)")
     floors.append(measure_floor(scratch))
     two_floors_ms = 2 * statistics.fmean(f["stream"]["median_us"] for f in floors) / 1000.0
 
-    failures = [r for r in runs + scale_runs if "error" in r]
+    failures = [r for r in runs + scale_runs + (postgres["runs"] if postgres else []) if "error" in r]
     document = {
         "kind": kind,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -208,13 +226,15 @@ def main(argv: list[str] | None = None) -> int:
         "floor": {"runs": floors, "two_stream_floors_ms": two_floors_ms},
         "summary": summaries(engines, workloads, runs, two_floors_ms),
         "scale": scale_entries(scale_runs, two_floors_ms),
+        "postgres": postgres,
         "runs": runs,
         "failures": [
-            {k: r.get(k) for k in ("engine", "workload", "n", "error", "workdir")} for r in failures
+            {k: r.get(k) for k in ("engine", "store", "workload", "n", "error", "workdir")} for r in failures
         ],
     }
     shown = out_path.relative_to(ROOT) if out_path.is_relative_to(ROOT) else out_path
-    print("\n\n" + render(document) + f"\nResults: {shown}")
+    on_pg = f"\n\n{render_postgres(postgres)}\n" if postgres else ""
+    print("\n\n" + render(document) + on_pg + f"\nResults: {shown}")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(document, indent=2) + "\n")
     if failures:

@@ -30,6 +30,15 @@ EXECUTOR_ADDRESS = f"{LOCALHOST}:{EXECUTOR_PORT}"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+# user:password@ inside a URL (up to its last @): the password never goes into a message.
+_URL_PASSWORD = re.compile(r"(://[^:@/]*):.*@")
+
+
+def without_password(text: str) -> str:
+    """`text` with the password of any URL in it replaced by ***."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
+
+
 class SettingsError(ValueError):
     """A `CADENZA_*` variable holds a value its reader does not accept; the message is one line."""
 
@@ -206,6 +215,8 @@ def one_line(exc: ValidationError, cls: type[BaseSettings]) -> str:
             parts.append(f"{variable(name)} (value not shown) is not valid: expected {expected}")
             continue
         given = os.environ.get(variable(name), error["input"])  # as typed, before any clean-up
+        if isinstance(given, str):
+            given = without_password(given)
         parts.append(f"{variable(name)}={given!r} is not valid: expected {expected}")
     return "; ".join(parts)
 

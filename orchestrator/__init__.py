@@ -2,7 +2,7 @@
 
     core/    decisions without I/O (machines, rules, policies, bookkeeping)
     app/     the application layer (create, propose, commit, notify, leases, deployments ...)
-    store/   the Store interface, its errors, and SQLite
+    store/   the Store interface, its errors, SQLite and PostgreSQL
     rpc/     the gRPC edge (servicers, conversions, status codes, the server)
 
 Start it with `python -m orchestrator serve`, or in-process with `BackgroundServer.start()`.

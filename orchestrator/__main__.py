@@ -1,4 +1,4 @@
-"""`python -m orchestrator serve [--host H] [--port P] [--db PATH]`."""
+"""`python -m orchestrator serve [--host H] [--port P] [--db PATH|postgresql://...]`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import asyncio
 import logging
 import sys
 
-from cadenza.settings import exit_on_error, log_level, port_number
+from cadenza.settings import exit_on_error, log_level, port_number, without_password
 
-from .config import ServerConfig, settings
+from .config import ServerConfig, database_location, settings
+from .store.postgres_url import EXPECTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=port_number, help="port, 0 picks a free one (CADENZA_ORCHESTRATOR_PORT, default 4300)"
     )
-    serve.add_argument("--db", help="SQLite file (CADENZA_ORCHESTRATOR_DB, default $CADENZA_HOME/cadenza.db)")
+    serve.add_argument(
+        "--db",
+        help="SQLite file or postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+        "(CADENZA_ORCHESTRATOR_DB, default $CADENZA_HOME/cadenza.db)",
+    )
     serve.add_argument(
         "--log-level", type=log_level, help="DEBUG logs every decision (CADENZA_LOG_LEVEL, default INFO)"
     )
@@ -39,7 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     config.host = args.host or config.host
     config.port = args.port if args.port is not None else config.port
-    config.db_path = args.db or config.db_path
+    if args.db:
+        # Checked here rather than by argparse, whose message would quote a password.
+        try:
+            config.database = database_location(args.db)
+        except ValueError as exc:
+            print(
+                f"orchestrator: --db {without_password(args.db)!r} is not valid ({exc}): expected {EXPECTED}",
+                file=sys.stderr,
+            )
+            return 2
     from .rpc.server import serve as run_server
     from .store.errors import StoreError
 

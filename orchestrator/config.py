@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from cadenza.settings import (
     LOCALHOST,
@@ -19,13 +19,13 @@ from cadenza.settings import (
     PositiveSeconds,
     Seconds,
     ServingSettings,
-    UserPath,
     load,
     one_of,
     upper_case,
 )
 
 from .core.inputs import PolicySettings
+from .store.postgres_url import EXPECTED, is_postgres_url, parse_postgres_url
 
 # SQLite's own names; the value goes into a PRAGMA, so nothing else may pass.
 Synchronous = Annotated[
@@ -37,10 +37,25 @@ Synchronous = Annotated[
 _POLICY = PolicySettings()
 
 
+def database_location(value: str) -> str:
+    """A SQLite path (~ expanded) or a postgresql:// URL with host, user and database; the
+    ValueError never quotes the password."""
+    value = value.strip()
+    if is_postgres_url(value):
+        parse_postgres_url(value)
+        return value
+    if "://" in value:
+        raise ValueError("a URL that is not postgresql://")
+    return str(Path(value).expanduser())
+
+
+Database = Annotated[str, AfterValidator(database_location), Accepts(EXPECTED)]
+
+
 class OrchestratorSettings(ServingSettings):
     orchestrator_host: Host = LOCALHOST
     orchestrator_port: Port = ORCHESTRATOR_PORT
-    orchestrator_db: UserPath | None = None  # unset: cadenza.db under CADENZA_HOME
+    orchestrator_db: Database | None = None  # unset: cadenza.db under CADENZA_HOME
     db_synchronous: Synchronous = "NORMAL"
     late_runs_after_seconds: Seconds = 5.0
     lease_takeover_grace_seconds: Seconds = 2.0
@@ -61,7 +76,7 @@ def cadenza_home() -> Path:
 class ServerConfig:
     host: str = LOCALHOST
     port: int = ORCHESTRATOR_PORT
-    db_path: str = ""
+    database: str = ""  # a SQLite file or a postgresql:// URL; empty: cadenza.db under home
     # "NORMAL" survives a killed process; "FULL" also survives power loss, at a cost per commit.
     db_synchronous: str = "NORMAL"
     api_token: str = ""
@@ -79,7 +94,7 @@ class ServerConfig:
         return cls(
             host=env.orchestrator_host,
             port=env.orchestrator_port,
-            db_path=str(env.orchestrator_db or env.home / "cadenza.db"),
+            database=env.orchestrator_db or str(env.home / "cadenza.db"),
             db_synchronous=env.db_synchronous,
             api_token=env.api_token,
             late_runs_after_seconds=env.late_runs_after_seconds,

@@ -18,8 +18,8 @@ from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from ..app import Orchestrator
 from ..app.background import start_loops
 from ..config import ServerConfig, cadenza_home
-from ..store import SQLiteStore
-from ..store.ownership import StoreLock
+from ..store.base import Store
+from ..store.choice import StoreOwnership, describe, store_for
 from .servicer import OrchestratorServicer
 
 log = logging.getLogger("cadenza.orchestrator")
@@ -40,9 +40,9 @@ class RunningServer:
     port: int
     host: str
     orchestrator: Orchestrator
-    store: SQLiteStore
+    store: Store
     health: health.aio.HealthServicer
-    lock: StoreLock
+    lock: StoreOwnership
     loops: list[asyncio.Task] = field(default_factory=list)
 
     @property
@@ -55,17 +55,18 @@ class RunningServer:
             task.cancel()
         await self.server.stop(grace)
         # Every answered decision is already durable; this drains what is still queued.
-        self.store.close()
-        self.lock.release()
+        try:
+            await self.store.close()
+        finally:
+            self.lock.release()
 
 
 async def start_server(config: ServerConfig) -> RunningServer:
     # transitions logs every state change at INFO; decisions are logged by us at DEBUG.
     logging.getLogger("transitions").setLevel(logging.WARNING)
-    db_path = config.db_path or str(cadenza_home() / "cadenza.db")
-    lock = StoreLock(db_path)
+    database = config.database or str(cadenza_home() / "cadenza.db")
+    store, lock = store_for(database, config.db_synchronous)
     lock.acquire()  # one orchestrator per database, or none: refuses naming the holder
-    store = SQLiteStore(db_path, config.db_synchronous)
     try:
         store.open()
     except BaseException:
@@ -85,7 +86,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
             options=SERVER_OPTIONS,
         )
     except OSError:
-        store.close()
+        await store.close()
         lock.release()
         raise
     running = RunningServer(server, port, config.host, orchestrator, store, health_servicer, lock)
@@ -98,7 +99,7 @@ async def serve(config: ServerConfig, announce=print) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
     running = await start_server(config)
     announce(f"Cadenza orchestrator listening on {running.address}", flush=True)
-    log.info("database: %s", config.db_path)
+    log.info("database: %s", describe(config.database))
     await wait_for_stop_signal()
     log.info("shutting down")
     await running.stop(config.shutdown_grace_seconds)
@@ -122,10 +123,11 @@ class BackgroundServer:
         port: int = 0,
         config: ServerConfig | None = None,
     ) -> BackgroundServer:
+        """`db_path`: a SQLite file or a postgresql:// URL (else the config's database)."""
         config = config or ServerConfig.from_env()
         config.host, config.port = host, port
         if db_path:
-            config.db_path = db_path
+            config.database = db_path
         loop = asyncio.new_event_loop()
         ready: dict = {}
         started = threading.Event()

@@ -11,6 +11,7 @@ import grpc
 from cadenza.text import fit_details
 
 from ..app.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
+from ..store.errors import StoreError
 
 log = logging.getLogger("cadenza.orchestrator.rpc")
 
@@ -30,6 +31,11 @@ def status_code(error: ServiceError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def store_unavailable(exc: StoreError) -> Unavailable:
+    """A read the database did not answer (down, or too slow): the client may retry."""
+    return Unavailable(f"the store could not be read; retry: {exc}")
+
+
 def unary(method):
     """Map service errors to status codes; an unexpected error is INTERNAL, never a crash."""
 
@@ -39,6 +45,8 @@ def unary(method):
             return await method(self, request, context)
         except ServiceError as exc:
             await context.abort(status_code(exc), fit_details(exc.message))
+        except StoreError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, fit_details(store_unavailable(exc).message))
         except Exception:
             log.exception("%s failed", method.__name__)
             await context.abort(

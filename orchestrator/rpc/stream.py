@@ -12,9 +12,10 @@ from cadenza.decoding import Undecodable, refuse
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ..app.errors import InvalidArgument, ServiceError
+from ..store.errors import StoreError
 from . import requests
 from .runs import RunsRpc
-from .status import status_code
+from .status import status_code, store_unavailable
 
 log = logging.getLogger("cadenza.orchestrator.rpc")
 
@@ -39,6 +40,9 @@ class StreamRpc(RunsRpc):
         except ServiceError as exc:
             resp.error.code = status_code(exc).value[0]
             resp.error.message = exc.message
+        except StoreError as exc:
+            resp.error.code = grpc.StatusCode.UNAVAILABLE.value[0]
+            resp.error.message = store_unavailable(exc).message
         except Exception as exc:
             log.exception("stream request %s failed", msg.request_id)
             resp.error.code = grpc.StatusCode.INTERNAL.value[0]

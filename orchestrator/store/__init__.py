@@ -1,4 +1,5 @@
-"""Durable storage behind one small interface (SQLite is the embedded default)."""
+"""Durable storage behind one small interface: SQLite (the embedded default, a file) or
+PostgreSQL (a postgresql:// URL); `choice.store_for` picks by the location given."""
 
 from .base import FlowRunFilter, Page, Store, WriteBatch
 from .errors import PageTokenError, StoreError

@@ -124,8 +124,13 @@ class FlowRunFilter:
 
 
 class Store(Protocol):
-    def open(self) -> None: ...
-    def close(self) -> None: ...
+    def open(self) -> None:
+        """Connect, check and migrate; raise StoreError with one line naming the database."""
+        ...
+
+    async def close(self) -> None:
+        """Write what is still queued, then let go of the database."""
+        ...
 
     async def commit(self, batch: WriteBatch) -> None:
         """Return once every write of the batch is durable; raise if it could not be."""

@@ -10,7 +10,6 @@ synchronous=NORMAL it does not fsync, and a hop to a writer thread cost more tha
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import sqlite3
@@ -22,6 +21,7 @@ from ..core.models import TERMINAL_TYPES, ConcurrencyLimit, Deployment, FlowRun,
 from . import codec
 from .base import FlowRunFilter, Page, WriteBatch
 from .errors import PageTokenError, StoreError
+from .pages import decode_token, encode_token, page_limit
 from .sqlite_files import Checkpointer, connect, open_checked
 from .sqlite_writes import apply_batch
 
@@ -32,26 +32,6 @@ COMMIT_PATIENCE_SECONDS = 5.0
 READ_BUSY_MS = 50
 
 log = logging.getLogger("cadenza.orchestrator.store")
-
-_MAX_PAGE = 1000
-
-
-def encode_token(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode()
-
-
-def decode_token(token: str) -> int:
-    if not token:
-        return 0
-    try:
-        text = base64.urlsafe_b64decode(token.encode()).decode()
-        prefix, _, value = text.partition(":")
-        seq = int(value)
-        if prefix != "seq" or not 0 <= seq < 2**63:  # SQLite integers are 64-bit
-            raise ValueError
-        return seq
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PageTokenError("page_token is not a token returned by a previous page") from exc
 
 
 class SQLiteStore:
@@ -82,7 +62,7 @@ class SQLiteStore:
         self._checkpointer = Checkpointer(self.path)
         self._checkpointer.start()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self._pending:
             self._flush_pending()
         if self._checkpointer is not None:
@@ -253,7 +233,7 @@ class SQLiteStore:
         )
 
     def _page(self, sql: str, args: list[object], page_size: int, decode) -> Page:
-        size = min(page_size or 100, _MAX_PAGE)
+        size = page_limit(page_size)
         rows = self._reader().execute(f"{sql} LIMIT ?", (*args, size + 1)).fetchall()
         more = len(rows) > size
         rows = rows[:size]

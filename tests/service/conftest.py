@@ -1,7 +1,11 @@
 """Fixtures for service-level tests: real orchestrators on loopback ports chosen at run time.
 
-* `server` / `stub`: an in-process orchestrator (`BackgroundServer`) on a fresh SQLite file,
-  with a gRPC channel and an `OrchestratorStub` talking to it over TCP.
+* `database`: where the test's orchestrator keeps its data. Every test that uses it (directly
+  or through `server`, `stub` ...) runs twice: on a fresh SQLite file, and on a fresh database of
+  a throwaway PostgreSQL server shared by the session (`postgres`; skipped where PostgreSQL is
+  not installed; CI installs it).
+* `server` / `stub`: an in-process orchestrator (`BackgroundServer`) on `database`, with a gRPC
+  channel and an `OrchestratorStub` talking to it over TCP.
 * `server_process`: a factory for `python -m orchestrator serve` subprocesses, for the tests
   that kill or signal the service.
 """
@@ -23,19 +27,69 @@ import pytest
 
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from orchestrator import BackgroundServer
+from tests.pg import PostgresServer, binaries
 
 REPO = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"Cadenza orchestrator listening on ([0-9.]+):(\d+)")
 
 
-@pytest.fixture
-def db_path(tmp_path) -> str:
-    return str(tmp_path / "o.db")
+STORES = ("sqlite", "postgres")
+
+
+def pytest_generate_tests(metafunc):
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        if "store_kind" in marker.args[0]:
+            return  # the test names its stores itself
+    metafunc.parametrize("store_kind", STORES, indirect=True)
 
 
 @pytest.fixture
-def server(db_path):
-    srv = BackgroundServer.start(db_path=db_path, port=0)
+def store_kind(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server for the whole session (started on first use)."""
+    if binaries() is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    server = PostgresServer.start()
+    try:
+        migrate_template(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def migrate_template(server: PostgresServer) -> None:
+    """Migrate the template once, as the orchestrator would, so each test's copy starts current."""
+    from orchestrator.store.postgres_connect import connect
+    from orchestrator.store.postgres_schema import migrate
+    from orchestrator.store.postgres_url import parse_postgres_url
+    from tests.pg import TEMPLATE
+
+    location = parse_postgres_url(server.url(TEMPLATE))
+    with connect(location) as conn:
+        migrate(conn, location.where)
+
+
+@pytest.fixture
+def database(store_kind, tmp_path, request) -> str:
+    """A SQLite path or a postgresql:// URL, fresh for this test."""
+    if store_kind == "sqlite":
+        yield str(tmp_path / "o.db")
+        return
+    pg: PostgresServer = request.getfixturevalue("postgres")
+    url = pg.new_database()
+    yield url
+    pg.drop_database(url)
+
+
+@pytest.fixture
+def server(database):
+    srv = BackgroundServer.start(db_path=database, port=0)
     yield srv
     srv.stop()
 

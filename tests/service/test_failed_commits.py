@@ -1,30 +1,16 @@
-"""A group commit whose items fail alone, and a failed commit that leaves no trace in memory.
-
-Store failures are made real: a trigger in the test's SQLite database aborts the writes the test
-picks, as a full disk or a broken row would, while the rest of the database works."""
+"""A group commit whose items fail alone, and a failed commit that leaves no trace in memory,
+on each store (store failures are made real by _poison.py)."""
 
 from __future__ import annotations
-
-import sqlite3
 
 import grpc
 
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ._helpers import FLOW, PENDING, RUNNING, TASK, BidiStream, history, running_flow, state
+from ._poison import cure, poison
 
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
-
-
-def _poison(db_path: str, sql: str) -> None:
-    """Install a trigger that aborts matching writes (`sql` is its WHEN and target)."""
-    with sqlite3.connect(db_path) as conn:
-        conn.execute(f"CREATE TRIGGER poison {sql} BEGIN SELECT RAISE(ABORT, 'poisoned write'); END")
-
-
-def _cure(db_path: str) -> None:
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("DROP TRIGGER poison")
 
 
 def _envelope(stream: BidiStream, *requests: pb.ProposeStatesRequest) -> None:
@@ -56,9 +42,9 @@ def test_two_creates_with_one_key_in_one_turn_make_one_run(stub):
     assert other.task_run_created.created
 
 
-def test_an_item_that_cannot_be_stored_fails_alone(stub, db_path):
+def test_an_item_that_cannot_be_stored_fails_alone(stub, database):
     flow = running_flow(stub)
-    _poison(db_path, "BEFORE INSERT ON task_runs WHEN NEW.task_key = 'poison'")
+    poison(database, "task_runs", "NEW.task_key = 'poison'")
     stream = BidiStream(stub)
     try:
         _envelope(
@@ -75,7 +61,7 @@ def test_an_item_that_cannot_be_stored_fails_alone(stub, db_path):
     assert [s.type for s in history(stub, TASK, fine.task_run_created.task_run.id)] == [PENDING, RUNNING]
 
     # Nothing of the failed create stays in memory: made again, it is new, with a full history.
-    _cure(db_path)
+    cure(database, "task_runs")
     again = stub.CreateTaskRun(
         pb.CreateTaskRunRequest(flow_run_id=flow.id, task_key="poison", next_state=state(RUNNING))
     )
@@ -83,20 +69,20 @@ def test_an_item_that_cannot_be_stored_fails_alone(stub, db_path):
     assert [s.type for s in history(stub, TASK, again.task_run.id)] == [PENDING, RUNNING]
 
 
-def test_a_slot_taken_by_a_change_that_failed_is_given_back(stub, db_path):
+def test_a_slot_taken_by_a_change_that_failed_is_given_back(stub, database):
     stub.CreateConcurrencyLimit(pb.CreateConcurrencyLimitRequest(tag="db", concurrency_limit=1))
     flow = running_flow(stub)
     first = stub.CreateTaskRun(
         pb.CreateTaskRunRequest(flow_run_id=flow.id, task_key="t1", tags=["db"])
     ).task_run
-    _poison(db_path, f"BEFORE INSERT ON states WHEN NEW.run_id = '{first.id}'")
+    poison(database, "states", f"NEW.run_id = '{first.id}'")
     try:
         stub.ProposeState(pb.ProposeStateRequest(run_kind=TASK, run_id=first.id, state=state(RUNNING)))
     except grpc.RpcError as exc:
         assert exc.code() == grpc.StatusCode.UNAVAILABLE
     else:
         raise AssertionError("the poisoned proposal was answered as if stored")
-    _cure(db_path)
+    cure(database, "states")
     limit = stub.ReadConcurrencyLimit(pb.ReadConcurrencyLimitRequest(tag="db")).concurrency_limit
     assert list(limit.active_slots) == []
     # The run is still Pending as stored, and the slot is free for anyone.

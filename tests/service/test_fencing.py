@@ -32,10 +32,10 @@ LEASE = 0.4
 
 
 @pytest.fixture
-def stub(tmp_path):
+def stub(database):
     config = ServerConfig.from_env()
     config.lease_takeover_grace_seconds = GRACE
-    server = BackgroundServer.start(db_path=str(tmp_path / "o.db"), config=config)
+    server = BackgroundServer.start(db_path=database, config=config)
     channel = grpc.insecure_channel(server.address)
     yield pb_grpc.OrchestratorStub(channel)
     channel.close()

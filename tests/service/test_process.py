@@ -92,8 +92,8 @@ def _step(stub, ledger: Ledger, kind: int, run_id: str, state_type: int) -> None
     ledger.accept(kind, run_id, resp.state.id)
 
 
-def test_sigkill_mid_workload_loses_no_accepted_state(server_process):
-    first = server_process()
+def test_sigkill_mid_workload_loses_no_accepted_state(server_process, database):
+    first = server_process(database)
     ledger, stop = Ledger(), threading.Event()
     errors: list[BaseException] = []
 
@@ -139,8 +139,8 @@ def test_sigkill_mid_workload_loses_no_accepted_state(server_process):
         assert done.created
 
 
-def test_sigterm_exits_zero_promptly_and_serves_health_and_reflection(server_process):
-    proc = server_process()
+def test_sigterm_exits_zero_promptly_and_serves_health_and_reflection(server_process, database):
+    proc = server_process(database)
     with grpc.insecure_channel(proc.address) as ch:
         health = health_pb2_grpc.HealthStub(ch)
         for service in ("", "cadenza.v1.Orchestrator"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 import grpc
@@ -37,6 +36,7 @@ from ._helpers import (
     types,
     uid,
 )
+from ._poison import cure, poison
 
 
 def test_flow_run_lifecycle_bookkeeping_and_history(stub):
@@ -129,7 +129,7 @@ def test_set_flow_run_state_force_bypasses_the_rules(stub):
     assert types(history(stub, FLOW, run.id))[-1] == "STATE_TYPE_PENDING"
 
 
-def test_same_transition_id_returns_first_answer_and_stores_once(stub, server, db_path):
+def test_same_transition_id_returns_first_answer_and_stores_once(stub, server, database):
     run = new_flow(stub)
     tid = uid()
     first = propose(stub, FLOW, run.id, state(RUNNING, transition_id=tid))
@@ -147,7 +147,7 @@ def test_same_transition_id_returns_first_answer_and_stores_once(stub, server, d
 
     # The first answer is durable: a restarted orchestrator still returns it.
     server.stop()
-    restarted = BackgroundServer.start(db_path=db_path, port=0)
+    restarted = BackgroundServer.start(db_path=database, port=0)
     try:
         with grpc.insecure_channel(restarted.address) as ch:
             stub2 = pb_grpc.OrchestratorStub(ch)
@@ -248,22 +248,17 @@ def test_create_task_run_retried_with_the_same_next_state_transition(stub):
     assert read_task(stub, first.task_run.id).run_count == 1
 
 
-def test_an_answer_whose_commit_failed_is_not_replayed_to_a_retry(server, stub, db_path):
+def test_an_answer_whose_commit_failed_is_not_replayed_to_a_retry(server, stub, database):
     """The orchestrator says "retry" (UNAVAILABLE) when a commit fails; retrying the same
     transition id must be decided afresh, not answered with a state that was never stored."""
     run = new_flow(stub)
-    with sqlite3.connect(db_path) as conn:  # the store refuses this run's next state once
-        conn.execute(
-            f"CREATE TRIGGER once BEFORE INSERT ON states WHEN NEW.run_id = '{run.id}' "
-            "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END"
-        )
+    poison(database, "states", f"NEW.run_id = '{run.id}'", "disk full (simulated)")  # refused once
     tid = uid()
     with pytest.raises(grpc.RpcError) as info:
         propose(stub, FLOW, run.id, state(RUNNING, transition_id=tid))
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     assert read_flow(stub, run.id).state.type == PENDING
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("DROP TRIGGER once")
+    cure(database, "states")
     retry = propose(stub, FLOW, run.id, state(RUNNING, transition_id=tid))
     assert retry.status == ACCEPT
     stored = ids(history(stub, FLOW, run.id))

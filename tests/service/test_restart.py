@@ -34,14 +34,14 @@ from ._helpers import (
 
 
 @pytest.fixture
-def restart(server, db_path):
+def restart(server, database):
     """restart() stops the server and starts a new one on the same database; returns a stub."""
     started: list = []
     channels: list = []
 
     def again() -> pb_grpc.OrchestratorStub:
         (started[-1] if started else server).stop()
-        srv = BackgroundServer.start(db_path=db_path, port=0)
+        srv = BackgroundServer.start(db_path=database, port=0)
         started.append(srv)
         ch = grpc.insecure_channel(srv.address)
         channels.append(ch)
@@ -109,3 +109,29 @@ def test_a_pause_that_expired_while_the_server_was_down_fails_the_run(stub, rest
     assert read_flow(stub, flow.id).state.type == PAUSED  # the new server's loop must do it
     assert wait_until(lambda: read_flow(stub, flow.id).state.type == FAILED, timeout=3.0)
     assert read_flow(stub, flow.id).state.message == "The flow was paused and never resumed."
+
+
+def test_names_and_keys_with_nul_and_backslashes_are_kept_apart(stub, restart):
+    # PostgreSQL's text cannot hold NUL: its store escapes it, and must not confuse "a\0" (NUL)
+    # with "a\\0" (a backslash and a zero). The restart makes the lookups go to the store.
+    nul = stub.CreateFlowRun(
+        pb.CreateFlowRunRequest(flow_name="a\x00b", tags=["t\x00"], idempotency_key="k\x00")
+    )
+    slash = stub.CreateFlowRun(
+        pb.CreateFlowRunRequest(flow_name="a\\0b", tags=["t\\0"], idempotency_key="k\\0")
+    )
+    assert nul.created and slash.created and nul.flow_run.id != slash.flow_run.id
+
+    stub = restart()
+    for key, made in (("k\x00", nul), ("k\\0", slash)):
+        again = stub.CreateFlowRun(pb.CreateFlowRunRequest(flow_name="other", idempotency_key=key))
+        assert not again.created and again.flow_run.id == made.flow_run.id
+
+    def listed(**kw):
+        return [r.id for r in stub.ListFlowRuns(pb.ListFlowRunsRequest(**kw)).flow_runs]
+
+    assert listed(flow_name="a\x00b") == [nul.flow_run.id]
+    assert listed(flow_name="a\\0b") == [slash.flow_run.id]
+    # (a tag with NUL is not asserted: SQLite's json_each does not find it, as before)
+    assert listed(tags=["t\\0"]) == [slash.flow_run.id]
+    assert read_flow(stub, nul.flow_run.id).flow_name == "a\x00b"

@@ -1,7 +1,8 @@
 """One orchestrator per SQLite database, and a database it can trust: a second orchestrator on
 the same file refuses naming the holder, the embedded default and the CLI use the running one,
 a damaged or locked file is refused at start in one line, and another process holding the
-write lock never stalls the event loop."""
+write lock never stalls the event loop (that last one on PostgreSQL too; its own refusals are
+in test_postgres_start.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import time
 from pathlib import Path
 
 import grpc
+import psycopg
 import pytest
 
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
+from orchestrator.store.postgres_url import is_postgres_url
 
 from ._helpers import FLOW, RUNNING, TASK, new_task, propose, running_flow, state
 
@@ -139,13 +142,19 @@ def test_a_database_locked_by_another_process_is_refused_at_start(tmp_path):
         holder.wait()
 
 
-def test_a_write_lock_held_elsewhere_does_not_stall_the_service(stub, server, db_path):
+def test_a_write_lock_held_elsewhere_does_not_stall_the_service(stub, server, database):
     flow = running_flow(stub)
     task = new_task(stub, flow.id)
     locked, release = threading.Event(), threading.Event()
 
     def hold_the_lock():
-        conn = sqlite3.connect(db_path, isolation_level=None, timeout=10)
+        if is_postgres_url(database):  # the tables a proposal writes, locked against writes
+            with psycopg.connect(database) as conn:
+                conn.execute("LOCK TABLE flow_runs, task_runs, states IN EXCLUSIVE MODE")
+                locked.set()
+                release.wait(10)
+            return
+        conn = sqlite3.connect(database, isolation_level=None, timeout=10)
         conn.execute("BEGIN IMMEDIATE")
         locked.set()
         release.wait(10)
