@@ -9,6 +9,8 @@ import os
 import cloudpickle
 import pytest
 
+from tests.environment import restored_environ
+
 from . import _tasks
 
 cloudpickle.register_pickle_by_value(_tasks)
@@ -18,20 +20,15 @@ cloudpickle.register_pickle_by_value(_tasks)
 def orchestrator(tmp_path_factory):
     from orchestrator import BackgroundServer
 
-    saved = {key: os.environ.get(key) for key in ("CADENZA_ORCHESTRATOR", "CADENZA_HOME")}
-    server = BackgroundServer.start(db_path=str(tmp_path_factory.mktemp("dask-db") / "cadenza.db"))
-    # Another directory's orchestrator may be serving the engine already (one per process).
-    os.environ.setdefault("CADENZA_ORCHESTRATOR", server.address)
-    os.environ.setdefault("CADENZA_HOME", str(tmp_path_factory.mktemp("dask-home")))
-    try:
-        yield server.address
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        server.stop()
+    with restored_environ("CADENZA_ORCHESTRATOR", "CADENZA_HOME"):
+        server = BackgroundServer.start(db_path=str(tmp_path_factory.mktemp("dask-db") / "cadenza.db"))
+        # Another directory's orchestrator may be serving the engine already (one per process).
+        os.environ.setdefault("CADENZA_ORCHESTRATOR", server.address)
+        os.environ.setdefault("CADENZA_HOME", str(tmp_path_factory.mktemp("dask-home")))
+        try:
+            yield server.address
+        finally:
+            server.stop()
 
 
 @pytest.fixture

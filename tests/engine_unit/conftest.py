@@ -9,35 +9,26 @@ import uuid
 
 import pytest
 
+from tests.environment import restored_environ
+
 
 @pytest.fixture(scope="session", autouse=True)
 def orchestrator(tmp_path_factory):
     from orchestrator import BackgroundServer
 
     home = tmp_path_factory.mktemp("engine-home")
-    saved = {
-        k: os.environ.get(k)
-        for k in (
-            "CADENZA_ORCHESTRATOR",
-            "CADENZA_HOME",
-            "CADENZA_SLOT_WAIT_SECONDS",
-            "CADENZA_SLOT_WAIT_MAX_SECONDS",
-        )
-    }
-    os.environ["CADENZA_SLOT_WAIT_SECONDS"] = "0.01"
-    os.environ["CADENZA_SLOT_WAIT_MAX_SECONDS"] = "0.02"
-    server = BackgroundServer.start(db_path=str(tmp_path_factory.mktemp("engine-db") / "cadenza.db"))
-    os.environ.setdefault("CADENZA_ORCHESTRATOR", server.address)
-    os.environ["CADENZA_HOME"] = str(home)
-    try:
-        yield {"address": server.address, "home": home}
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        server.stop()
+    with restored_environ(
+        "CADENZA_ORCHESTRATOR", "CADENZA_HOME", "CADENZA_SLOT_WAIT_SECONDS", "CADENZA_SLOT_WAIT_MAX_SECONDS"
+    ):
+        os.environ["CADENZA_SLOT_WAIT_SECONDS"] = "0.01"
+        os.environ["CADENZA_SLOT_WAIT_MAX_SECONDS"] = "0.02"
+        server = BackgroundServer.start(db_path=str(tmp_path_factory.mktemp("engine-db") / "cadenza.db"))
+        os.environ.setdefault("CADENZA_ORCHESTRATOR", server.address)
+        os.environ["CADENZA_HOME"] = str(home)
+        try:
+            yield {"address": server.address, "home": home}
+        finally:
+            server.stop()
 
 
 @pytest.fixture
