@@ -117,16 +117,26 @@ class EntrypointAllowlist:
     def describe(self) -> str:
         return ", ".join(self.entries) or "nothing (the variable is set but empty)"
 
-    def check(self, entrypoint: str) -> None:
-        """Return if the entrypoint's code may be loaded; else raise EntrypointNotAllowed.
-        Nothing is imported, whatever the answer."""
-        reason = self._refusal(entrypoint)
+    def check(self, entrypoint: str) -> str:
+        """The entrypoint to load, if its code may be loaded; else raise EntrypointNotAllowed.
+        Nothing is imported, whatever the answer. A file entrypoint comes back as the real path
+        that was checked: the loader opens that, not the path as given, so a symlink in the
+        given path re-pointed after the check cannot send the load elsewhere."""
+        target, _, function = entrypoint.rpartition(":")
+        checked = entrypoint
+        if function.isidentifier() and target and is_file_target(target):
+            real = os.path.realpath(target)
+            checked = f"{real}:{function}"
+            reason = None if self.contains(real) else f"its file {real} lies outside every allowed directory"
+        else:
+            reason = self._refusal(entrypoint)
         if reason is not None:
             raise EntrypointNotAllowed(
                 f"entrypoint {entrypoint!r} is not allowed: {reason}. This executor loads flows "
                 f"only from {self.describe()} ({VARIABLE}); add the flow's module prefix or "
                 "directory there, or move the flow into an allowed directory."
             )
+        return checked
 
     def allows_module_name(self, module: str) -> bool:
         return any(module == prefix or module.startswith(prefix + ".") for prefix in self.prefixes)

@@ -54,7 +54,7 @@ async def _run_stored(flow_run_id: str, stored: FlowRun) -> State:
     port = rt.port
     try:
         # Checked here too, whoever started this process (a worker of an older version, say).
-        allowlist_from_env().check(stored.entrypoint or "")
+        entrypoint = allowlist_from_env().check(stored.entrypoint or "")
     except EntrypointNotAllowed as exc:
         log.error("%s", exc)
         state, _ = await propose(
@@ -62,7 +62,7 @@ async def _run_stored(flow_run_id: str, stored: FlowRun) -> State:
         )
         return state
     try:
-        flow = load_flow(stored.entrypoint or "")
+        flow = load_flow(entrypoint)  # the very file the allowlist checked
     except FlowLoadError as exc:
         log.error("%s %s", RETRIEVAL_FAILED, exc)
         failed = State(StateType.FAILED, message=f"{RETRIEVAL_FAILED} {exc}")

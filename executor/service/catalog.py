@@ -49,9 +49,9 @@ class FlowCatalog:
             return flow
 
     async def check(self, entrypoint: str, parameters: dict) -> None:
-        check_allowed(entrypoint, self.allowlist)
+        checked = check_allowed(entrypoint, self.allowlist)
         try:
-            flow = await asyncio.wait_for(asyncio.to_thread(self._load, entrypoint), LOAD_TIMEOUT_SECONDS)
+            flow = await asyncio.wait_for(asyncio.to_thread(self._load, checked), LOAD_TIMEOUT_SECONDS)
         except FlowLoadError as exc:
             raise Refused(
                 grpc.StatusCode.FAILED_PRECONDITION,

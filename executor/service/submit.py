@@ -58,8 +58,9 @@ def check_entrypoint(entrypoint: str, allowlist: EntrypointAllowlist) -> tuple[s
     return module, function
 
 
-def check_allowed(entrypoint: str, allowlist: EntrypointAllowlist) -> None:
+def check_allowed(entrypoint: str, allowlist: EntrypointAllowlist) -> str:
+    """The entrypoint to load (see EntrypointAllowlist.check), or PERMISSION_DENIED."""
     try:
-        allowlist.check(entrypoint)
+        return allowlist.check(entrypoint)
     except EntrypointNotAllowed as exc:
         raise Refused(grpc.StatusCode.PERMISSION_DENIED, str(exc)) from None

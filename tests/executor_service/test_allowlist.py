@@ -135,6 +135,21 @@ def test_a_symlink_out_of_an_allowed_directory_is_refused(tmp_path, marker):
     assert not marker.exists()
 
 
+def test_the_checked_real_path_is_what_gets_loaded(tmp_path, marker):
+    # A symlink inside the allowed directory, re-pointed outside after the check, must not
+    # send the load there: the check hands back the real file it checked.
+    allowed_dir = tmp_path / "allowed"
+    inside = flow_file(allowed_dir / "real.py", marker)
+    outside = flow_file(tmp_path / "elsewhere" / "flows.py", marker)
+    link = allowed_dir / "link.py"
+    link.symlink_to(inside)
+    checked = allowlist(allowed_dir).check(f"{link}:hello")
+    assert checked == f"{inside.resolve()}:hello"
+    link.unlink()
+    link.symlink_to(outside)  # swapped after the check
+    assert checked.rpartition(":")[0] == str(inside.resolve())
+
+
 def test_an_allowed_directory_given_through_a_symlink_or_relatively_is_its_real_path(
     tmp_path, marker, monkeypatch
 ):
