@@ -29,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
         "(CADENZA_ORCHESTRATOR_DB, default $CADENZA_HOME/cadenza.db)",
     )
     serve.add_argument(
+        "--standby",
+        action="store_true",
+        default=None,
+        help="if another orchestrator serves the database, wait and take over when it stops "
+        "(CADENZA_ORCHESTRATOR_STANDBY)",
+    )
+    serve.add_argument(
         "--log-level", type=log_level, help="DEBUG logs every decision (CADENZA_LOG_LEVEL, default INFO)"
     )
     return parser
@@ -44,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     config.host = args.host or config.host
     config.port = args.port if args.port is not None else config.port
+    config.standby = args.standby or config.standby
     if args.db:
         # Checked here rather than by argparse, whose message would quote a password.
         try:

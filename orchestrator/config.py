@@ -14,6 +14,7 @@ from cadenza.settings import (
     ORCHESTRATOR_PORT,
     Accepts,
     CadenzaSettings,
+    Flag,
     Host,
     Port,
     PositiveSeconds,
@@ -59,6 +60,7 @@ class OrchestratorSettings(ServingSettings):
     db_synchronous: Synchronous = "NORMAL"
     late_runs_after_seconds: Seconds = 5.0
     lease_takeover_grace_seconds: Seconds = 2.0
+    orchestrator_standby: Flag = False
     slot_wait_seconds: PositiveSeconds = _POLICY.slot_wait_seconds
     slot_wait_max_seconds: PositiveSeconds = _POLICY.slot_wait_max_seconds
 
@@ -86,6 +88,8 @@ class ServerConfig:
     late_runs_after_seconds: float = 5.0
     # How long after a lease lapsed its run is taken away (its process stops itself first).
     lease_takeover_grace_seconds: float = 2.0
+    # Wait for the database's serving orchestrator to stop, then take over (instead of refusing).
+    standby: bool = False
     policy: PolicySettings = field(default_factory=PolicySettings)
 
     @classmethod
@@ -99,6 +103,7 @@ class ServerConfig:
             api_token=env.api_token,
             late_runs_after_seconds=env.late_runs_after_seconds,
             lease_takeover_grace_seconds=env.lease_takeover_grace_seconds,
+            standby=env.orchestrator_standby,
             policy=PolicySettings(
                 slot_wait_seconds=env.slot_wait_seconds, slot_wait_max_seconds=env.slot_wait_max_seconds
             ),

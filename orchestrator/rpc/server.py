@@ -20,9 +20,12 @@ from ..app.background import start_loops
 from ..config import ServerConfig, cadenza_home
 from ..store.base import Store
 from ..store.choice import StoreOwnership, describe, store_for
+from ..store.ownership import StoreInUse
 from .servicer import OrchestratorServicer
 
 log = logging.getLogger("cadenza.orchestrator")
+# How often a standby tries to take the database over.
+STANDBY_POLL_SECONDS = 0.25
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Orchestrator"].full_name
 
@@ -66,7 +69,10 @@ async def start_server(config: ServerConfig) -> RunningServer:
     logging.getLogger("transitions").setLevel(logging.WARNING)
     database = config.database or str(cadenza_home() / "cadenza.db")
     store, lock = store_for(database, config.db_synchronous)
-    lock.acquire()  # one orchestrator per database, or none: refuses naming the holder
+    if config.standby:
+        await _stand_by(lock, describe(database))
+    else:
+        lock.acquire()  # one orchestrator per database, or none: refuses naming the holder
     try:
         store.open()
     except BaseException:
@@ -93,6 +99,24 @@ async def start_server(config: ServerConfig) -> RunningServer:
     lock.publish(running.address)
     running.loops += start_loops(orchestrator, pause_interval=config.pause_check_interval_seconds)
     return running
+
+
+async def _stand_by(lock: StoreOwnership, database: str) -> None:
+    """Wait until the orchestrator serving the database stops, then hold it. Nothing listens
+    meanwhile, so clients given both addresses keep using the one that serves."""
+    waiting = False
+    while True:
+        try:
+            await asyncio.to_thread(lock.acquire)
+        except StoreInUse as exc:
+            if not waiting:
+                log.info("standing by: %s; taking over when it stops", exc)
+                waiting = True
+            await asyncio.sleep(STANDBY_POLL_SECONDS)
+            continue
+        if waiting:
+            log.warning("taking over %s: the orchestrator that served it stopped", database)
+        return
 
 
 async def serve(config: ServerConfig, announce=print) -> None:

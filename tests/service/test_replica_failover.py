@@ -1,7 +1,8 @@
 """Clients take a list of orchestrators (CADENZA_ORCHESTRATOR=host1:port1,host2:port2): when the
-one in use goes away, calls move to the next that answers. Here the second address is the same
-database served again after the first process was killed, so the flow must carry on through it
-with its in-flight proposals re-sent unchanged: it completes, nothing doubled, nothing lost."""
+one in use goes away, calls move to the next that answers. Here the second address serves the
+same database after the first process was killed (started then, or waiting as a standby that
+takes over by itself), so the flow must carry on through it with its in-flight proposals
+re-sent unchanged: it completes, nothing doubled, nothing lost. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -53,27 +54,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serve(db: str, port: int, log) -> subprocess.Popen:
+def _serve(db: str, port: int, log, *, standby: bool = False) -> subprocess.Popen:
+    argv = [
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db",
+        db,
+        *(["--standby"] if standby else []),
+    ]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--db",
-            db,
-        ],
-        cwd=str(REPO),
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "orchestrator", *argv], cwd=str(REPO), stdout=log, stderr=subprocess.STDOUT
     )
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        grpc.channel_ready_future(channel).result(timeout=20)
+    if not standby:
+        _until_serving(port, 20)
     return proc
+
+
+def _until_serving(port: int, timeout: float) -> float:
+    """Seconds until the port answers gRPC."""
+    started = time.monotonic()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+    return time.monotonic() - started
 
 
 def test_an_address_list_is_validated_as_one_setting():
@@ -83,12 +88,13 @@ def test_an_address_list_is_validated_as_one_setting():
             address(bad)
 
 
-def test_a_flow_carries_on_through_the_next_address_when_the_first_dies(tmp_path):
-    db = str(tmp_path / "o.db")
+@pytest.mark.parametrize("standby", [False, True], ids=["started-after", "standby"])
+def test_a_flow_carries_on_through_the_next_address_when_the_first_dies(tmp_path, database, standby):
+    db = database
     first_port, second_port = _free_port(), _free_port()
     log = open(tmp_path / "orchestrators.log", "ab")
     first = _serve(db, first_port, log)
-    second = None
+    second = _serve(db, second_port, log, standby=True) if standby else None
     script = tmp_path / "chain.py"
     script.write_text(SCRIPT)
     env = dict(
@@ -111,7 +117,8 @@ def test_a_flow_carries_on_through_the_next_address_when_the_first_dies(tmp_path
         time.sleep(0.8)  # some task runs done, one in flight
         first.kill()
         first.wait(timeout=10)
-        second = _serve(db, second_port, log)  # the same database, at the list's next address
+        if second is None:
+            second = _serve(db, second_port, log)  # the same database, at the list's next address
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         assert f"result {sum(range(STEPS))}" in out
@@ -141,3 +148,26 @@ def _assert_completed_once(port: int, run_id: str) -> None:
             kinds = [s.type for s in history]
             assert kinds.count(spb.STATE_TYPE_COMPLETED) == 1, (task.name, kinds)
             assert kinds.count(spb.STATE_TYPE_RUNNING) == 1, (task.name, kinds)
+
+
+def test_a_standby_serves_nothing_until_the_active_one_stops_then_takes_over(tmp_path, database):
+    first_port, second_port = _free_port(), _free_port()
+    log_path = tmp_path / "orchestrators.log"
+    with open(log_path, "ab") as log:
+        first = _serve(database, first_port, log)
+        second = _serve(database, second_port, log, standby=True)
+        try:
+            time.sleep(1.5)
+            assert second.poll() is None  # waiting, not refused
+            with pytest.raises(grpc.FutureTimeoutError):
+                _until_serving(second_port, 0.5)  # and not listening
+            assert "standing by" in log_path.read_text()
+            first.kill()
+            first.wait(timeout=10)
+            took = _until_serving(second_port, 15)
+            assert took < 5, took
+            assert "taking over" in log_path.read_text()
+        finally:
+            for server in (first, second):
+                if server.poll() is None:
+                    server.kill()
