@@ -86,3 +86,8 @@ faults: install
 clean:
 	rm -rf $(VENV) build *.egg-info
 	rm -rf $(GEN_PKG)
+
+# Failover time from a killed orchestrator to its standby serving (SQLite, and PostgreSQL where installed).
+.PHONY: failover
+failover: install
+	$(PY) -m benchmarks.failover
