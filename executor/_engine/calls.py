@@ -75,6 +75,7 @@ def enter_flow_call(flow: Any, args: tuple, kwargs: dict, return_state: bool, wa
         try:
             outcome = _wait(cf, portal)
         except _INTERRUPTS as exc:  # the caller was interrupted while it waited
+            call.reported_by_caller = True  # with this interrupt as the reason, just below
             cf.cancel()
             try:
                 rt.run(report_crash(call, exc), timeout=5)

@@ -253,7 +253,7 @@ async def _orchestrate(
             return rtm.Outcome(stored.state)
         state = ended
     flow_run.state = state
-    await _finish(flow, flow_run, state, call)
+    await finish_flow_run(flow, flow_run, state, call)
     return rtm.Outcome(state, reraise)
 
 
@@ -275,7 +275,7 @@ def _pause_from(exc: PausedRun) -> State:
     return pause
 
 
-async def _finish(flow: Any, flow_run: Any, state: State, call: Any) -> None:
+async def finish_flow_run(flow: Any, flow_run: Any, state: State, call: Any) -> None:
     run_logger(flow_run_id=flow_run.id, flow_run_name=flow_run.name).info("Finished in state %r", state)
     hooks = {
         StateType.COMPLETED: flow.on_completion,

@@ -5,13 +5,14 @@ that cannot start (invalid parameters, an engine error) gets its final state her
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
 
 from executor import _runtime as rtm
 from executor._engine.answers import FLOW, crashed_state, propose
-from executor._engine.flow_drive import drive_flow_run
+from executor._engine.flow_drive import drive_flow_run, finish_flow_run
 from executor._params import parameters_json
 from executor._port import FlowRunSpec, OrchestratorPort, TaskRunSpec
 from executor._resolve import collect_inputs, resolve_parameters
@@ -42,6 +43,7 @@ class FlowCall:
         "loop",
         "dynamic_key",
         "flow_run_id",
+        "reported_by_caller",
     )
 
     def __init__(
@@ -68,6 +70,8 @@ class FlowCall:
         self.loop = loop
         self.dynamic_key = dynamic_key
         self.flow_run_id: str | None = None  # known once the run is created
+        # Set by a sync caller that was interrupted: it reports the crash with its own reason.
+        self.reported_by_caller = False
 
 
 async def run_flow(call: FlowCall) -> rtm.Outcome:
@@ -154,6 +158,12 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
         holder.hold(flow_run.id)
     try:
         outcome = await drive_flow_run(call, flow_run, parameters, first=created.answer)
+    except asyncio.CancelledError as exc:
+        # The caller stopped waiting (an async caller cancelled, asyncio.run interrupted): the
+        # run must not stay Running. It ends Crashed and its on_crashed hooks run.
+        if not call.reported_by_caller:
+            await _report_cancelled(call, flow_run, exc)
+        raise
     except OrchestratorUnreachable as exc:
         # Nobody to report to: the run's lease lapses and the orchestrator ends it Crashed.
         log.error("Flow run %s stopped: %s", flow_run.id, exc)
@@ -171,6 +181,16 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
             holder.release(flow_run.id)
     _record_child(parent, outcome.value)
     return outcome
+
+
+async def _report_cancelled(call: FlowCall, flow_run: Any, exc: BaseException) -> None:
+    try:
+        state, _ = await propose(rtm.get_runtime().port, FLOW, flow_run.id, crashed_state(exc))
+        flow_run.state = state
+        call.loop = None  # the caller's loop may be going away: async hooks run on the user loop
+        await finish_flow_run(call.flow, flow_run, state, call)
+    except Exception:
+        log.debug("Could not report the cancelled flow run %s as Crashed", flow_run.id, exc_info=True)
 
 
 async def report_crash(call: FlowCall, exc: BaseException) -> None:
