@@ -70,7 +70,8 @@ class PrefectFuture:
             return self._state
         if self._engine_waiter is None:
             self._engine_waiter = self._loop.create_future()
-        return await self._engine_waiter
+        # Shielded: one waiter giving up (a timeout) must not cancel the future others share.
+        return await asyncio.shield(self._engine_waiter)
 
     # -- user side ------------------------------------------------------------------------------
     def _thread_event(self) -> threading.Event:

@@ -242,3 +242,24 @@ def test_22_wait_for_with_no_data_starts_only_after_upstreams(client):
     assert order == ["first", "second"]
     assert state.type == StateType.COMPLETED
     assert flow_run_id(state)
+
+
+def test_async_wait_and_result_with_a_timeout_give_none_and_timeouterror_then_the_value():
+    # A waiter that gives up must not cancel what the other waiters (and the flow) wait on.
+    @task
+    async def slow(x):
+        await asyncio.sleep(0.5)
+        return x
+
+    @flow(name=uniq("futures-timeouts"))
+    async def f():
+        future = await slow.submit(7)
+        waited = await future.wait(0.01)
+        try:
+            await future.result(timeout=0.01)
+            timed_out = False
+        except TimeoutError:
+            timed_out = True
+        return waited, timed_out, await future.result()
+
+    assert asyncio.run(f()) == (None, True, 7)
