@@ -18,12 +18,13 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import psycopg
+
+from tests.processes import free_port as free_port  # re-exported: benchmarks use it from here
 
 ROLE = "cadenza"
 TEMPLATE = "cadenza_template"  # migrated once; each test's database is a copy of it
@@ -36,12 +37,6 @@ def binaries() -> Path | None:
         return found[-1].parent
     initdb = shutil.which("initdb")
     return Path(initdb).resolve().parent if initdb else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PostgresServer:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import TypeVar
+
+from tests.processes import pid_alive as pid_alive  # re-exported for the tests here
 
 T = TypeVar("T")
 
@@ -84,12 +85,3 @@ def wait_for_log(client, flow_run_id: str, text: str, timeout: float = 2.0) -> l
 
     wait_until(seen, timeout=timeout, interval=0.05)
     return found
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid still exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

@@ -17,6 +17,9 @@ import time
 
 import pytest
 
+from tests.environment import restored_environ
+from tests.processes import stop_process
+
 from ._deployments import deployer, deployments  # noqa: F401 (fixtures for the tests of deployed runs)
 
 LISTENING = re.compile(r"Cadenza orchestrator listening on ([0-9.]+):(\d+)")
@@ -89,25 +92,14 @@ def orchestrator(tmp_path_factory):
             pytrace=False,
         )
 
-    saved = {key: os.environ.get(key) for key in ("CADENZA_ORCHESTRATOR", "CADENZA_HOME")}
-    os.environ["CADENZA_ORCHESTRATOR"] = address
-    os.environ["CADENZA_HOME"] = str(home)
     try:
-        yield {"address": address, "home": home, "process": proc}
+        with restored_environ("CADENZA_ORCHESTRATOR", "CADENZA_HOME"):
+            os.environ["CADENZA_ORCHESTRATOR"] = address
+            os.environ["CADENZA_HOME"] = str(home)
+            yield {"address": address, "home": home, "process": proc}
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        # The engine keeps its proposal stream open, so a graceful stop would sit out its whole
-        # grace period; the database is throwaway, so do not wait long.
-        proc.terminate()
-        try:
-            proc.wait(timeout=1.5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        # The engine keeps its proposal stream open: a graceful stop would sit out its grace.
+        stop_process(proc)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from distributed import Client
 
 from executor import flow, task
 from executor.task_runners import DaskTaskRunner
+from tests.processes import stop_process
 
 from . import _tasks as t
 
@@ -163,13 +164,7 @@ def guarded_orchestrator(tmp_path):
             CADENZA_HOME=str(tmp_path / "home"),
         )
     finally:
-        # The workers keep their proposal streams open: a graceful stop would wait them out.
-        proc.terminate()
-        try:
-            proc.wait(timeout=1.5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc)  # the workers keep their proposal streams open
 
 
 SCRIPT = """

@@ -6,7 +6,6 @@ because starting a cluster takes seconds and each check needs only the run's rec
 from __future__ import annotations
 
 import os
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -18,6 +17,8 @@ from executor import allow_failure, flow
 from executor.context import FlowRunContext
 from executor.states import StateType
 from executor.task_runners import DaskTaskRunner
+from tests.behaviour._util import wait_until
+from tests.processes import pid_alive
 
 from . import _tasks as t
 
@@ -30,23 +31,6 @@ def _status(url: str) -> int:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _names(states):
@@ -117,7 +101,7 @@ def test_a_temporary_cluster_is_local_only_without_a_dashboard_and_closed_after(
     # The scheduler's own HTTP server (health, metrics) answers; the dashboard's pages do not.
     assert (run["health"], run["status_page"]) == (200, 404)
     # Closed with the flow run: its worker processes are gone, its scheduler does not answer.
-    assert _until(lambda: not any(_alive(pid) for pid in run["worker_pids"]))
+    assert wait_until(lambda: not any(pid_alive(pid) for pid in run["worker_pids"]), timeout=10)
     with pytest.raises(OSError):
         with Client(run["scheduler"], timeout=1, set_as_default=False):
             pass

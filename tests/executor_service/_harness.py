@@ -8,7 +8,6 @@ their own process groups so that a stop also reaps flow-run children they leave 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from cadenza.v1 import states_pb2 as spb
 from tests.clients._services import REPO, ServiceProcess, service_env, start_service, tail
+from tests.processes import pid_alive as pid_alive  # re-exported for the tests here
 
 FLOWS_FILE = Path(__file__).resolve().parent / "flows.py"
 BROKEN_FILE = Path(__file__).resolve().parent / "broken_flows.py"
@@ -269,14 +269,6 @@ def wait_file(path: Path, timeout: float, cluster: Cluster | None = None) -> str
     return wait_for(
         lambda: path.exists() and path.read_text().strip(), timeout, f"{path} to be written", cluster
     )
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def past(seconds: float) -> datetime:

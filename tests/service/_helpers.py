@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import subprocess
 import threading
 import time
 import uuid
@@ -262,3 +263,17 @@ def snapshot(stub, w: World):
         [lim.tag for lim in stub.ListConcurrencyLimits(pb.ListConcurrencyLimitsRequest()).concurrency_limits],
         len(stub.ReadLogs(pb.ReadLogsRequest(flow_run_id=w.flow)).logs),
     )
+
+
+def one_line_refusal(done: subprocess.CompletedProcess, *needles: str, secret: str = "") -> str:
+    """The process failed with exactly one line on stderr (no traceback), naming `needles`,
+    and never showing `secret`; that line."""
+    assert done.returncode != 0
+    if secret:
+        assert secret not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]

@@ -5,7 +5,6 @@ a run it was driving is left to its lease, and the orchestrator ends it Crashed.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ import grpc
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from cadenza.v1 import states_pb2 as spb
+from tests.processes import free_port
 
 from .conftest import REPO
 
@@ -40,12 +40,6 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _script(tmp_path, address: str, steps: int) -> subprocess.Popen:
     path = tmp_path / "steady.py"
     path.write_text(SCRIPT)
@@ -67,7 +61,7 @@ def _script(tmp_path, address: str, steps: int) -> subprocess.Popen:
 
 
 def test_a_script_pointed_at_nothing_fails_within_the_window_naming_the_address(tmp_path):
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     started = time.monotonic()
     proc = _script(tmp_path, address, 3)
     try:

@@ -20,6 +20,7 @@ from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from orchestrator.store.postgres_schema import MIGRATIONS
 from tests.pg import PostgresServer, free_port
 
+from ._helpers import one_line_refusal
 from .conftest import LISTENING
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,18 +56,6 @@ def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
         text=True,
         timeout=60,
     )
-
-
-def _refusal(done: subprocess.CompletedProcess, *needles: str, secret: str) -> str:
-    """The process failed with exactly one line on stderr, naming `needles`, never `secret`."""
-    assert done.returncode != 0
-    assert secret not in done.stderr + done.stdout
-    assert "Traceback" not in done.stderr, done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, done.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def _versions(postgres: PostgresServer, url: str) -> list[int]:
@@ -127,7 +116,7 @@ def test_two_started_at_once_migrate_once_and_the_second_refuses_in_one_line(pos
         out, err = refused[0].communicate(timeout=10)
         done = subprocess.CompletedProcess(refused[0].args, refused[0].returncode, out, err)
         where = f"127.0.0.1:{postgres.port}/{empty.rsplit('/', 1)[1]}"
-        line = _refusal(done, where, "already served", secret=postgres.password)
+        line = one_line_refusal(done, where, "already served", secret=postgres.password)
         assert "until replicas" in line
         address = LISTENING.search(serving.stdout.readline())  # type: ignore[union-attr]
         assert address, "the other one serves"
@@ -140,7 +129,7 @@ def test_two_started_at_once_migrate_once_and_the_second_refuses_in_one_line(pos
 
 def test_a_second_orchestrator_names_the_one_serving(postgres, server_process, fresh):
     first = server_process(fresh)
-    line = _refusal(_serve("--db", fresh), first.address, secret=postgres.password)
+    line = one_line_refusal(_serve("--db", fresh), first.address, secret=postgres.password)
     assert f"CADENZA_ORCHESTRATOR={first.address}" in line
 
 
@@ -148,8 +137,9 @@ def test_a_restart_with_only_the_variable_set_serves_the_same_data(postgres, emp
     env = _env(CADENZA_ORCHESTRATOR_DB=empty)
     log = tmp_path / "orchestrator.log"
 
-    def start() -> subprocess.Popen:
-        return subprocess.Popen(
+    def start() -> tuple[subprocess.Popen, grpc.Channel]:
+        """The orchestrator process, and a channel to the address it announces."""
+        proc = subprocess.Popen(
             [sys.executable, "-m", "orchestrator", "serve", "--port", "0", "--log-level", "DEBUG"],
             cwd=REPO,
             env=env,
@@ -157,24 +147,23 @@ def test_a_restart_with_only_the_variable_set_serves_the_same_data(postgres, emp
             stderr=open(log, "a"),  # noqa: SIM115  # closed with the process
             text=True,
         )
-
-    first = start()
-    try:
-        address = LISTENING.search(first.stdout.readline())  # type: ignore[union-attr]
+        address = LISTENING.search(proc.stdout.readline())  # type: ignore[union-attr]
         assert address
-        with grpc.insecure_channel(f"{address.group(1)}:{address.group(2)}") as ch:
-            stub = pb_grpc.OrchestratorStub(ch)
+        return proc, grpc.insecure_channel(f"{address.group(1)}:{address.group(2)}")
+
+    first, channel = start()
+    try:
+        with channel:
+            stub = pb_grpc.OrchestratorStub(channel)
             run = stub.CreateFlowRun(
                 pb.CreateFlowRunRequest(flow_name="kept", tags=["t"]), timeout=5
             ).flow_run
         first.terminate()
         assert first.wait(timeout=10) == 0
-        second = start()
+        second, channel = start()
         try:
-            address = LISTENING.search(second.stdout.readline())  # type: ignore[union-attr]
-            assert address
-            with grpc.insecure_channel(f"{address.group(1)}:{address.group(2)}") as ch:
-                stub = pb_grpc.OrchestratorStub(ch)
+            with channel:
+                stub = pb_grpc.OrchestratorStub(channel)
                 again = stub.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=run.id), timeout=5).flow_run
                 listed = stub.ListFlowRuns(pb.ListFlowRunsRequest(tags=["t"]), timeout=5).flow_runs
         finally:
@@ -193,17 +182,19 @@ def test_an_unreachable_database_is_refused_in_one_line(postgres):
     port = free_port()  # nobody listens there
     url = f"postgresql://cadenza:{postgres.password}@127.0.0.1:{port}/nowhere"
     started = time.monotonic()
-    line = _refusal(_serve("--db", url), f"127.0.0.1:{port}/nowhere", "refused", secret=postgres.password)
+    line = one_line_refusal(
+        _serve("--db", url), f"127.0.0.1:{port}/nowhere", "refused", secret=postgres.password
+    )
     assert "start PostgreSQL" in line
     assert time.monotonic() - started < 20
 
 
 def test_a_wrong_password_or_database_is_refused_in_one_line(postgres, fresh):
     wrong = fresh.replace(postgres.password, "not-the-password")
-    line = _refusal(_serve("--db", wrong), wrong.split("@")[1], "password", secret="not-the-password")
+    line = one_line_refusal(_serve("--db", wrong), wrong.split("@")[1], "password", secret="not-the-password")
     assert "role 'cadenza'" in line
     unknown = fresh.rsplit("/", 1)[0] + "/no_such_db"
-    _refusal(_serve("--db", unknown), "/no_such_db", "no such database", secret=postgres.password)
+    one_line_refusal(_serve("--db", unknown), "/no_such_db", "no such database", secret=postgres.password)
 
 
 @pytest.mark.parametrize(
@@ -212,8 +203,8 @@ def test_a_wrong_password_or_database_is_refused_in_one_line(postgres, fresh):
 )
 def test_a_malformed_url_is_refused_naming_the_variable_not_the_password(bad):
     done = _serve(env=_env(CADENZA_ORCHESTRATOR_DB=bad))
-    line = _refusal(done, "CADENZA_ORCHESTRATOR_DB=", "postgresql://cadenza:***@", secret="SECRETPW")
+    line = one_line_refusal(done, "CADENZA_ORCHESTRATOR_DB=", "postgresql://cadenza:***@", secret="SECRETPW")
     assert done.returncode == 2, line
     done = _serve("--db", bad)
-    _refusal(done, "--db", "postgresql://cadenza:***@", secret="SECRETPW")
+    one_line_refusal(done, "--db", "postgresql://cadenza:***@", secret="SECRETPW")
     assert done.returncode == 2

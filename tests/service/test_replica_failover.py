@@ -7,7 +7,6 @@ re-sent unchanged: it completes, nothing doubled, nothing lost. On SQLite and on
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,7 @@ from cadenza.settings import SettingsError, address
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from cadenza.v1 import states_pb2 as spb
+from tests.processes import free_port
 
 from .conftest import REPO
 
@@ -46,12 +46,6 @@ SCRIPT = textwrap.dedent(
     """
 )
 STEPS = 150
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _serve(db: str, port: int, log, *, standby: bool = False) -> subprocess.Popen:
@@ -91,7 +85,7 @@ def test_an_address_list_is_validated_as_one_setting():
 @pytest.mark.parametrize("standby", [False, True], ids=["started-after", "standby"])
 def test_a_flow_carries_on_through_the_next_address_when_the_first_dies(tmp_path, database, standby):
     db = database
-    first_port, second_port = _free_port(), _free_port()
+    first_port, second_port = free_port(), free_port()
     log = open(tmp_path / "orchestrators.log", "ab")
     first = _serve(db, first_port, log)
     second = _serve(db, second_port, log, standby=True) if standby else None
@@ -151,7 +145,7 @@ def _assert_completed_once(port: int, run_id: str) -> None:
 
 
 def test_a_standby_serves_nothing_until_the_active_one_stops_then_takes_over(tmp_path, database):
-    first_port, second_port = _free_port(), _free_port()
+    first_port, second_port = free_port(), free_port()
     log_path = tmp_path / "orchestrators.log"
     with open(log_path, "ab") as log:
         first = _serve(database, first_port, log)

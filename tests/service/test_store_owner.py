@@ -23,7 +23,7 @@ from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from orchestrator.store.postgres_url import is_postgres_url
 
-from ._helpers import FLOW, RUNNING, TASK, new_task, propose, running_flow, state
+from ._helpers import FLOW, RUNNING, TASK, new_task, one_line_refusal, propose, running_flow, state
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,19 +40,9 @@ def _serve(db: str, *extra: str) -> subprocess.CompletedProcess:
     )
 
 
-def _one_line_refusal(done: subprocess.CompletedProcess, *needles: str) -> str:
-    assert done.returncode != 0
-    assert "Traceback" not in done.stderr, done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, done.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
-
-
 def test_a_second_orchestrator_on_the_same_database_refuses_naming_the_holder(server_process, tmp_path):
     first = server_process(str(tmp_path / "cadenza.db"))
-    line = _one_line_refusal(_serve(first.db), first.db, first.address, str(first.proc.pid))
+    line = one_line_refusal(_serve(first.db), first.db, first.address, str(first.proc.pid))
     assert "CADENZA_ORCHESTRATOR=" in line
 
 
@@ -114,7 +104,7 @@ def test_a_damaged_database_is_refused_in_one_line(tmp_path, damage):
             for offset in range(4096 + 8, 4096 * 3, 7):  # scribble over the table's pages
                 data[offset] = 0xA5
         db.write_bytes(bytes(data))
-    _one_line_refusal(_serve(str(db)), str(db))
+    one_line_refusal(_serve(str(db)), str(db))
 
 
 def test_a_database_locked_by_another_process_is_refused_at_start(tmp_path):
@@ -136,7 +126,7 @@ def test_a_database_locked_by_another_process_is_refused_at_start(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        _one_line_refusal(_serve(db), db, "locked")
+        one_line_refusal(_serve(db), db, "locked")
     finally:
         holder.kill()
         holder.wait()
