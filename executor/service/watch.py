@@ -15,6 +15,23 @@ from .config import ExecutorConfig
 
 _FINAL = {spb.STATE_TYPE_COMPLETED, spb.STATE_TYPE_FAILED, spb.STATE_TYPE_CRASHED, spb.STATE_TYPE_CANCELLED}
 _END = object()
+_CHILD_DRAIN_SECONDS = 2.0
+
+
+def _event(msg, sequence: int, progress: _Progress, terminal: bool) -> epb.FlowRunEvent:
+    total, done = progress.counts
+    event = epb.FlowRunEvent(
+        sequence=sequence,
+        snapshot=msg.snapshot,
+        terminal=terminal,
+        task_runs_total=total,
+        task_runs_done=done,
+    )
+    if msg.HasField("state_change"):
+        event.state_change.CopyFrom(msg.state_change)
+    elif msg.HasField("log"):
+        event.log.CopyFrom(msg.log)
+    return event
 
 
 class _Progress:
@@ -112,6 +129,7 @@ async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
     queue: asyncio.Queue = asyncio.Queue()
     watched: set[str] = set()
     tasks: list[asyncio.Task] = []
+    open_children: set[str] = set()
 
     async def pump(run_id: str, root: bool) -> None:
         try:
@@ -122,20 +140,35 @@ async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
             if root:
                 await queue.put((root, exc))
         finally:
-            if root:
-                await queue.put((root, _END))
+            await queue.put((root, (_END, run_id)))
 
     def follow(run_id: str, root: bool = False) -> None:
         if run_id not in watched:
             watched.add(run_id)
+            if not root:
+                open_children.add(run_id)
             tasks.append(asyncio.create_task(pump(run_id, root)))
 
     follow(flow_run_id, root=True)
+    # The root's terminal event waits until the subflows' streams have ended (a subflow ends
+    # before its parent, but its last events may still be on their way), for at most a moment.
+    held: pb.WatchFlowRunResponse | None = None
+    deadline = 0.0
+    loop = asyncio.get_running_loop()
     try:
         while True:
-            root, msg = await queue.get()
-            if msg is _END:
-                return
+            if held is not None and not open_children:
+                break
+            try:
+                timeout = None if held is None else max(0.0, deadline - loop.time())
+                root, msg = await asyncio.wait_for(queue.get(), timeout)
+            except TimeoutError:
+                break  # a subflow stream that does not end does not hold the parent's end
+            if isinstance(msg, tuple) and msg[0] is _END:
+                if root and held is None:
+                    return  # the root's stream ended without a terminal event
+                open_children.discard(msg[1])
+                continue
             if isinstance(msg, grpc.aio.AioRpcError):
                 raise msg
             if msg.HasField("state_change"):
@@ -144,31 +177,16 @@ async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
                 child = change.state.details.child_flow_run_id
                 if child:
                     follow(child)
-            elif not msg.HasField("log"):
-                if root and msg.terminal:
-                    sequence += 1
-                    total, done = progress.counts
-                    yield epb.FlowRunEvent(
-                        sequence=sequence, terminal=True, task_runs_total=total, task_runs_done=done
-                    )
-                    return
+            if root and msg.terminal:
+                held, deadline = msg, loop.time() + _CHILD_DRAIN_SECONDS
+                continue
+            if not msg.HasField("state_change") and not msg.HasField("log"):
                 continue
             sequence += 1
-            total, done = progress.counts
-            event = epb.FlowRunEvent(
-                sequence=sequence,
-                snapshot=msg.snapshot,
-                terminal=root and msg.terminal,
-                task_runs_total=total,
-                task_runs_done=done,
-            )
-            if msg.HasField("state_change"):
-                event.state_change.CopyFrom(msg.state_change)
-            else:
-                event.log.CopyFrom(msg.log)
-            yield event
-            if event.terminal:
-                return
+            yield _event(msg, sequence, progress, terminal=False)
+        if held is not None:
+            sequence += 1
+            yield _event(held, sequence, progress, terminal=True)
     finally:
         for task in tasks:
             task.cancel()
