@@ -22,6 +22,7 @@ import psycopg
 from .base import WriteBatch
 from .errors import StoreConflict, StoreError
 from .postgres_connect import READ_LOCK_TIMEOUT_MS, READ_TIMEOUT_MS, WRITE_TIMEOUT_MS, connect, connect_async
+from .postgres_leader import BackgroundLeader
 from .postgres_listen import listen_for_notes
 from .postgres_reads import PostgresReads
 from .postgres_schema import CONFLICT_SQLSTATE, migrate
@@ -44,6 +45,7 @@ class PostgresStore(PostgresReads):
         self._write: psycopg.AsyncConnection | None = None
         self._pending: Pending = []
         self._writer_task: asyncio.Task | None = None
+        self._leader = BackgroundLeader(self.location)
 
     @property
     def where(self) -> str:
@@ -73,6 +75,7 @@ class PostgresStore(PostgresReads):
         if self._write is not None:
             await self._write.close()
             self._write = None
+        self._leader.close()
         if self._read is not None:
             self._read.close()
             self._read = None
@@ -150,6 +153,10 @@ class PostgresStore(PostgresReads):
                     _log_refused(exc)
                     errors[i] = exc
         return errors
+
+    def leads_background(self) -> bool:
+        """Whether this replica does the background work now (one replica at a time)."""
+        return self._leader.leads()
 
     async def listen(self, on_note, on_gap) -> None:
         """Hand every note another orchestrator committed to `on_note`, until cancelled."""
