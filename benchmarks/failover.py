@@ -1,6 +1,11 @@
-"""Failover time: an orchestrator serving a database is SIGKILLed while a standby
-(`orchestrator serve --standby`) waits on the same database; the figure is the time from the
-signal until the standby answers gRPC, on SQLite and (where installed) PostgreSQL.
+"""Failover times.
+
+- Standby: an orchestrator serving a database is SIGKILLed while a standby
+  (`orchestrator serve --standby`) waits on the same database; the figure is the time from the
+  signal until the standby answers gRPC, on SQLite and (where installed) PostgreSQL.
+- Replicas (PostgreSQL): two replicas serve one database; a flow runs a chain of tasks through
+  `CADENZA_ORCHESTRATOR=A,B` and A is SIGKILLed mid-chain; the figure is the time from the
+  signal until the next state is stored through B (the flow then completes, checked).
 
     python -m benchmarks.failover [--repeat 5]
 """
@@ -8,6 +13,7 @@ signal until the standby answers gRPC, on SQLite and (where installed) PostgreSQ
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -56,6 +62,67 @@ def one_failover(db: str, workdir: Path) -> float:
                 proc.wait()
 
 
+CHAIN = """
+import sys
+from executor import flow, task
+
+@task
+def step(i):
+    return i
+
+@flow
+def chain(n: int):
+    return sum(step(i) for i in range(n))
+
+print("result", chain(int(sys.argv[1])), flush=True)
+"""
+
+
+def one_replica_failover(db: str, workdir: Path, steps: int = 3000) -> float:
+    from datetime import UTC, datetime
+
+    from cadenza.v1 import orchestrator_pb2 as pb
+    from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
+
+    ports = [free_port(), free_port()]
+    script = workdir / "chain.py"
+    script.write_text(CHAIN)
+    env = {
+        **os.environ,
+        "CADENZA_HOME": str(workdir / "home"),
+        "CADENZA_ORCHESTRATOR": ",".join(f"127.0.0.1:{p}" for p in ports),
+        "PYTHONPATH": str(ROOT),
+    }
+    with open(workdir / "orchestrators.log", "ab") as log:
+        replicas = [_serve(db, port, log, standby=False) for port in ports]
+        flow = None
+        try:
+            for port in ports:
+                _wait_serving(port)
+            flow = subprocess.Popen(
+                [sys.executable, str(script), str(steps)], env=env, stdout=subprocess.PIPE, text=True
+            )
+            time.sleep(2.0)  # well into the chain
+            replicas[0].kill()
+            killed = datetime.now(UTC)
+            out, _ = flow.communicate(timeout=120)
+            assert f"result {sum(range(steps))}" in out, out
+            with grpc.insecure_channel(f"127.0.0.1:{ports[1]}") as channel:
+                stub = pb_grpc.OrchestratorStub(channel)
+                runs = stub.ListFlowRuns(pb.ListFlowRunsRequest(page_size=10), timeout=10).flow_runs
+                tasks = stub.ListTaskRuns(
+                    pb.ListTaskRunsRequest(flow_run_id=runs[-1].id, page_size=steps), timeout=10
+                ).task_runs
+            after = [
+                t.state.timestamp.ToDatetime(UTC) for t in tasks if t.state.timestamp.ToDatetime(UTC) > killed
+            ]
+            return (min(after) - killed).total_seconds()
+        finally:
+            for proc in [*replicas, *([flow] if flow else [])]:
+                proc.kill()
+                proc.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -77,6 +144,12 @@ def main() -> int:
                 times.append(one_failover(db, workdir))
             print(
                 f"{kind:8} SIGKILL of the active orchestrator to the standby serving: "
+                f"median {statistics.median(times):.2f} s, max {max(times):.2f} s ({args.repeat} runs)"
+            )
+        if pg is not None:
+            times = [one_replica_failover(pg.new_database(), workdir) for _ in range(args.repeat)]
+            print(
+                "postgres SIGKILL of the replica in use to the next state stored through another: "
                 f"median {statistics.median(times):.2f} s, max {max(times):.2f} s ({args.repeat} runs)"
             )
     finally:

@@ -64,11 +64,11 @@ class Descendants:
                 continue
             seen.add(current)
             for stored in self._all_task_runs(current):
-                run = self.registry.read_task_run(stored.id) or stored
+                run = self.registry.merge_task_run(stored)  # the newer of memory's and the store's
                 if run.state is not None and not run.state.is_final():
                     tasks.append(run)
                 for stored_child in self._children(run.id):
-                    child = self.registry.read_flow_run(stored_child.id) or stored_child
+                    child = self.registry.merge_flow_run(stored_child)
                     if child.state is not None and not child.state.is_final():
                         flows.append(child)
                     todo.append(child.id)

@@ -40,7 +40,8 @@ class Proposals:
         self.settings = settings
 
     async def propose(self, run_kind: str, run_id: str, proposal: Proposal) -> Answer:
-        return await self.committer.settle(lambda: self._propose_once(run_kind, run_id, proposal))
+        tries = self.committer.fresh_copies(proposal)  # a try may change the proposed state
+        return await self.committer.settle(lambda: self._propose_once(run_kind, run_id, *tries()))
 
     async def _propose_once(self, run_kind: str, run_id: str, proposal: Proposal) -> Answer:
         if run_kind == "flow":

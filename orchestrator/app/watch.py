@@ -66,7 +66,7 @@ async def follow(
     """A snapshot of the flow run (and its task runs, unless `read_task_runs` is None), then
     every committed change until the flow run ends."""
     queue = hub.subscribe(flow_run_id)
-    last_sent: dict[str, str] = {}
+    last_sent: dict[str, State] = {}
     try:
         tasks = await read_task_runs(flow_run_id) if read_task_runs is not None else []
         # No await from here until the snapshot is taken: a change is applied in memory
@@ -83,7 +83,7 @@ async def follow(
             if not (isinstance(event, StateEvent) and event.run_id in covered):
                 queue.put_nowait(event)
         for event in snapshot:
-            last_sent[event.run_id] = event.state.id
+            last_sent[event.run_id] = event.state
             yield WatchItem(event, snapshot=True)
         if run.state is not None and run.state.is_final():
             yield WatchItem(None, terminal=True)
@@ -93,9 +93,9 @@ async def follow(
             if isinstance(event, StateEvent):
                 if read_task_runs is None and event.run_kind == "task":
                     continue
-                if last_sent.get(event.run_id) == event.state.id:
+                if _not_newer(event.state, last_sent.get(event.run_id)):
                     continue
-                last_sent[event.run_id] = event.state.id
+                last_sent[event.run_id] = event.state
             terminal = (
                 isinstance(event, StateEvent) and event.run_id == flow_run_id and event.state.is_final()
             )
@@ -104,3 +104,9 @@ async def follow(
                 return
     finally:
         hub.unsubscribe(flow_run_id, queue)
+
+
+def _not_newer(state: State, sent: State | None) -> bool:
+    """Already told, or older than what was told: a note from another replica may arrive after
+    the snapshot that already shows its change (or a later one)."""
+    return sent is not None and (state.id == sent.id or state.timestamp < sent.timestamp)

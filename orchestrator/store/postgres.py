@@ -171,16 +171,21 @@ class PostgresStore(PostgresReads):
 
 def _lost(conn: psycopg.AsyncConnection, exc: psycopg.Error) -> bool:
     """The connection (or the server) failed, as opposed to one batch being refused."""
+    if exc.sqlstate in _ABORTED and not (conn.broken or conn.closed):
+        return False
     return conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError)
 
 
 # A version check failed, or a unique key (an idempotency key, a task's key in its flow run)
-# was taken by another orchestrator: decided on rows that changed, to be decided again.
+# was taken by another orchestrator: decided on rows that changed, to be decided again. So is a
+# group PostgreSQL chose to abort to break a deadlock with another replica's group (40P01), or
+# a serialization failure (40001): nothing of it was kept, and deciding again resolves it.
 _CONFLICTS = (CONFLICT_SQLSTATE, "23505")
+_ABORTED = ("40P01", "40001")
 
 
 def _is_conflict(exc: BaseException) -> bool:
-    return isinstance(exc, psycopg.Error) and exc.sqlstate in _CONFLICTS
+    return isinstance(exc, psycopg.Error) and exc.sqlstate in (*_CONFLICTS, *_ABORTED)
 
 
 def _log_refused(exc: psycopg.Error) -> None:

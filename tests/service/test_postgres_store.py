@@ -125,12 +125,13 @@ def test_connections_dropped_by_the_server_are_made_again(postgres, stub, databa
     after = new_flow(stub, flow_name="after")  # a new connection
     accepted(stub, FLOW, after.id, state(RUNNING))
     assert types(history(stub, FLOW, after.id)) == ["STATE_TYPE_PENDING", "STATE_TYPE_RUNNING"]
-    # The owner's lock was not touched: it is still held by this orchestrator.
+    # The serving lock was not touched: it is still held by this orchestrator (key 2; key 3 is
+    # the background work's, also held, since it is the only replica).
     holders = postgres.sql(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        f"AND database = (SELECT oid FROM pg_database WHERE datname = '{_dbname(database)}')"
+        "SELECT objid, mode FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        f"AND database = (SELECT oid FROM pg_database WHERE datname = '{_dbname(database)}') ORDER BY objid"
     )
-    assert holders == [(1,)]
+    assert holders == [(2, "ShareLock"), (3, "ExclusiveLock")]
 
 
 @pytest.mark.parametrize("store_kind", ["postgres"], indirect=True)
