@@ -1,0 +1,92 @@
+"""Flow scripts the replica tests run in their own processes, against chosen replicas, and the
+checks on what they left behind; plus the contract builders of tests/service they share."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from cadenza.v1 import orchestrator_pb2 as pb
+from tests.service._helpers import COMPLETED, RUNNING, TASK, all_task_runs, history, read_flow, tname
+
+from .conftest import REPO
+
+# argv: steps, seconds per task, tag ("" for none), "map" to run the steps at once or "chain".
+SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from executor import flow, task
+    from executor.context import get_run_context
+
+    steps, pause, tag, how = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+    @task(tags=[tag] if tag else [])
+    def step(i):
+        time.sleep(pause)
+        return i
+
+    @flow
+    def work(n: int):
+        print(get_run_context().flow_run.id, flush=True)
+        if how == "map":
+            return sum(f.result() for f in step.map(range(n)))
+        return sum(step(i) for i in range(n))
+
+    print("result", work(steps), flush=True)
+    """
+)
+
+
+def start_flow(
+    workdir: Path, addresses: list[str], steps: int, pause: float, tag: str = "", how: str = "chain"
+) -> subprocess.Popen:
+    """A flow script whose client uses `addresses` in order (CADENZA_ORCHESTRATOR=a,b)."""
+    script = workdir / "work.py"
+    if not script.exists():
+        script.write_text(SCRIPT)
+    env = dict(
+        os.environ,
+        CADENZA_HOME=str(workdir / "home"),
+        CADENZA_ORCHESTRATOR=",".join(addresses),
+        CADENZA_ORCHESTRATOR_RETRY_SECONDS="30",
+        PYTHONPATH=str(REPO),
+    )
+    return subprocess.Popen(
+        [sys.executable, str(script), str(steps), str(pause), tag, how],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def finish(proc: subprocess.Popen, steps: int, timeout: float = 40) -> None:
+    """The script ended well with the sum of its steps."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert f"result {sum(range(steps))}" in out, (out, err)
+
+
+def assert_each_task_ran_once(stub, flow_run_id: str, steps: int) -> None:
+    """The flow completed; each step has one task run, with one Running and one Completed."""
+    assert read_flow(stub, flow_run_id).state.type == COMPLETED
+    tasks = all_task_runs(stub, flow_run_id=flow_run_id, page_size=1000)
+    assert len(tasks) == steps, "a task run was created twice, or lost"
+    assert len({t.dynamic_key for t in tasks}) == steps
+    for task in tasks:
+        kinds = [s.type for s in history(stub, TASK, task.id)]
+        assert kinds.count(RUNNING) == 1 and kinds.count(COMPLETED) == 1, (
+            task.name,
+            [tname(k) for k in kinds],
+        )
+
+
+def active_slots(stub, tag: str) -> int:
+    req = pb.ReadConcurrencyLimitRequest(tag=tag)
+    return len(stub.ReadConcurrencyLimit(req, timeout=5).concurrency_limit.active_slots)
