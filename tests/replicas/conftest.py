@@ -4,7 +4,8 @@ fresh database of the session's throwaway PostgreSQL server, all serving at once
 * `replicas(n, **env)`: starts n replicas side by side (in parallel), each on a free loopback
   port, and returns them once each answers its gRPC health check; every replica of the test is
   killed at teardown. Calling it again adds replicas on the same database.
-* `pair`: two replicas shared by a test module, for tests that only touch runs they create.
+* `pair`: two replicas shared by the tests of this package that only touch runs they create
+  (flow names of their own; only the claim tests make runs a worker can claim).
 
 Each replica logs into its own file; the logs are printed at teardown, so a failing test shows
 them. Skipped, as tests/service is, where PostgreSQL is not installed.
@@ -123,9 +124,9 @@ def replicas(postgres, tmp_path):  # noqa: F811
     group.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def pair(postgres, tmp_path_factory):  # noqa: F811
-    """Two replicas on one database for the whole module."""
+    """Two replicas on one database, shared by the package's tests that only touch their own runs."""
     group = ReplicaSet(postgres, tmp_path_factory.mktemp("pair"))
     try:
         yield group.start(2)

@@ -4,9 +4,6 @@ database, not a replica's memory, is the authority)."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from tests.service._helpers import (
@@ -30,6 +27,8 @@ from tests.service._helpers import (
     types,
     uid,
 )
+
+from ._helpers import at_once
 
 ROUNDS = 20
 
@@ -74,24 +73,13 @@ def test_a_stale_expected_state_through_the_other_replica_is_rejected_with_the_c
         assert read_flow(replica.stub, run.id).state.id == running.id
 
 
-def _race(pair, run_id: str, target: int, expected: str) -> list:
-    """The same proposal, on the same expected state, through every replica at the same moment."""
-    start = threading.Barrier(len(pair))
-
-    def one(replica):
-        start.wait(timeout=5)
-        return propose(replica.stub, FLOW, run_id, state(target), expected=expected)
-
-    with ThreadPoolExecutor(len(pair)) as pool:
-        return list(pool.map(one, pair))
-
-
 def test_racing_proposals_on_one_run_through_two_replicas_keep_its_history_one_line(pair):
     for _ in range(ROUNDS):
         run = new_flow(pair[0].stub, flow_name="race")
         line = [run.state.id]
         for target in (RUNNING, COMPLETED):
-            answers = _race(pair, run.id, target, expected=line[-1])
+            # The same proposal, on the same expected state, through both at the same moment.
+            answers = at_once(pair, propose, FLOW, run.id, state(target), expected=line[-1])
             statuses = sorted(sname(x.status) for x in answers)
             assert statuses == ["PROPOSAL_STATUS_ACCEPT", "PROPOSAL_STATUS_REJECT"], statuses
             won = next(x.state for x in answers if x.status == ACCEPT)

@@ -1,5 +1,5 @@
-"""Flow scripts the replica tests run in their own processes, against chosen replicas, and the
-checks on what they left behind; plus the contract builders of tests/service they share."""
+"""What the replica tests share: calls sent through every replica at the same moment, flow
+scripts run in their own processes against chosen replicas, and checks on what they left."""
 
 from __future__ import annotations
 
@@ -7,12 +7,32 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from cadenza.v1 import orchestrator_pb2 as pb
 from tests.service._helpers import COMPLETED, RUNNING, TASK, all_task_runs, history, read_flow, tname
 
-from .conftest import REPO
+from .conftest import REPO, Replica
+
+T = TypeVar("T")
+
+
+def at_once(replicas: list[Replica], call: Callable[..., T], *args, **kwargs) -> list[T]:
+    """`call(replica.stub, *args, **kwargs)` for each replica on its own thread, all released
+    together; the answers, in the replicas' order."""
+    start = threading.Barrier(len(replicas))
+
+    def one(replica: Replica) -> T:
+        start.wait(timeout=10)
+        return call(replica.stub, *args, **kwargs)
+
+    with ThreadPoolExecutor(len(replicas)) as pool:
+        return list(pool.map(one, replicas))
+
 
 # argv: steps, seconds per task, tag ("" for none), "map" to run the steps at once or "chain".
 SCRIPT = textwrap.dedent(
