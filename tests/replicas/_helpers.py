@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import TypeVar
 
 from cadenza.v1 import orchestrator_pb2 as pb
-from tests.service._helpers import COMPLETED, RUNNING, TASK, all_task_runs, history, read_flow, tname
+from tests.service._helpers import (
+    COMPLETED,
+    RUNNING,
+    TASK,
+    TIMEOUT,
+    all_task_runs,
+    history,
+    read_flow,
+    tname,
+    uid,
+)
 
 from .conftest import REPO, Replica
 
@@ -32,6 +42,18 @@ def at_once(replicas: list[Replica], call: Callable[..., T], *args, **kwargs) ->
 
     with ThreadPoolExecutor(len(replicas)) as pool:
         return list(pool.map(one, replicas))
+
+
+def deployment(stub, **kw) -> pb.Deployment:
+    """A deployment of a name of its own (its runs can be claimed: they have an entrypoint)."""
+    req = pb.CreateDeploymentRequest(name=f"dep-{uid()}", flow_name="f", entrypoint="m:f", **kw)
+    return stub.CreateDeployment(req, timeout=TIMEOUT).deployment
+
+
+def scheduled_run(stub, dep: pb.Deployment) -> pb.FlowRun:
+    """A run of `dep`, Scheduled for now."""
+    req = pb.CreateFlowRunFromDeploymentRequest(deployment_id=dep.id)
+    return stub.CreateFlowRunFromDeployment(req, timeout=TIMEOUT).flow_run
 
 
 # argv: steps, seconds per task, tag ("" for none), "map" to run the steps at once or "chain".

@@ -24,7 +24,7 @@ from tests.service._helpers import (
     uid,
 )
 
-from ._helpers import at_once
+from ._helpers import at_once, deployment, scheduled_run
 
 ROUNDS = 10
 LEASE = 300.0  # longer than the package's tests: nothing here is left to lapse
@@ -65,16 +65,6 @@ def test_one_task_key_sent_through_both_replicas_at_once_makes_one_task_run(pair
         assert sorted(t.dynamic_key for t in rows) == sorted(str(i) for i in range(ROUNDS))
 
 
-def _deployment(stub) -> pb.Deployment:
-    req = pb.CreateDeploymentRequest(name=f"dep-{uid()}", flow_name="f", entrypoint="m:f")
-    return stub.CreateDeployment(req, timeout=TIMEOUT).deployment
-
-
-def _scheduled_run(stub, dep: pb.Deployment) -> pb.FlowRun:
-    req = pb.CreateFlowRunFromDeploymentRequest(deployment_id=dep.id)
-    return stub.CreateFlowRunFromDeployment(req, timeout=TIMEOUT).flow_run
-
-
 def _claim(stub, worker: str, limit: int = 100, wait: float = 0.0) -> list[pb.FlowRun]:
     req = pb.ClaimFlowRunsRequest(worker_id=worker, limit=limit, lease_seconds=LEASE, wait_seconds=wait)
     return list(stub.ClaimFlowRuns(req, timeout=wait + TIMEOUT).flow_runs)
@@ -82,7 +72,7 @@ def _claim(stub, worker: str, limit: int = 100, wait: float = 0.0) -> list[pb.Fl
 
 def test_a_run_scheduled_through_one_replica_is_claimed_through_the_other(pair):
     a, b = pair
-    run = _scheduled_run(a.stub, _deployment(a.stub))
+    run = scheduled_run(a.stub, deployment(a.stub))
     claimed = {r.id: r for r in _claim(b.stub, "worker-b", wait=2.0)}
     assert run.id in claimed
     assert claimed[run.id].worker_id == "worker-b" and claimed[run.id].state.type == PENDING
@@ -92,12 +82,12 @@ def test_a_run_scheduled_through_one_replica_is_claimed_through_the_other(pair):
 
 def test_a_worker_waiting_on_one_replica_gets_a_run_scheduled_through_the_other(pair):
     a, b = pair
-    dep = _deployment(a.stub)
+    dep = deployment(a.stub)
     got: list[pb.FlowRun] = []
     waiter = threading.Thread(target=lambda: got.extend(_claim(b.stub, "waiting-b", wait=10.0)))
     waiter.start()
     time.sleep(0.3)  # b is long-polling before the run exists
-    run = _scheduled_run(a.stub, dep)
+    run = scheduled_run(a.stub, dep)
     scheduled = time.monotonic()
     waiter.join(timeout=15)
     took = time.monotonic() - scheduled
@@ -107,8 +97,8 @@ def test_a_worker_waiting_on_one_replica_gets_a_run_scheduled_through_the_other(
 
 def test_racing_claims_through_both_replicas_hand_each_run_to_one_worker(pair):
     a, _ = pair
-    dep = _deployment(a.stub)
-    runs = {_scheduled_run(a.stub, dep).id for _ in range(ROUNDS)}
+    dep = deployment(a.stub)
+    runs = {scheduled_run(a.stub, dep).id for _ in range(ROUNDS)}
     owners: dict[str, list[str]] = {}
 
     def drain(stub, worker: str) -> None:
