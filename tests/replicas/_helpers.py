@@ -86,9 +86,9 @@ def start_flow(
     workdir: Path, addresses: list[str], steps: int, pause: float, tag: str = "", how: str = "chain"
 ) -> subprocess.Popen:
     """A flow script whose client uses `addresses` in order (CADENZA_ORCHESTRATOR=a,b)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     script = workdir / "work.py"
-    if not script.exists():
-        script.write_text(SCRIPT)
+    script.write_text(SCRIPT)
     env = dict(
         os.environ,
         CADENZA_HOME=str(workdir / "home"),
@@ -105,14 +105,16 @@ def start_flow(
     )
 
 
-def finish(proc: subprocess.Popen, steps: int, timeout: float = 40) -> None:
-    """The script ended well with the sum of its steps."""
+def finish(proc: subprocess.Popen, steps: int, timeout: float = 40) -> str:
+    """The script ended well with the sum of its steps; what it printed still unread (its first
+    line is its flow run's id)."""
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
     assert f"result {sum(range(steps))}" in out, (out, err)
+    return out
 
 
 def assert_each_task_ran_once(stub, flow_run_id: str, steps: int) -> None:
