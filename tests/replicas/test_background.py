@@ -24,8 +24,8 @@ from tests.service._helpers import (
     accepted,
     history,
     later,
+    new_flow,
     read_flow,
-    running_flow,
     state,
     types,
     utcnow,
@@ -64,18 +64,29 @@ class Scenes:
     scheduled: pb.Deployment  # an interval schedule
 
 
+def _known_to_all(trio, run_id: str) -> None:
+    """Read through every replica: any of them that kept what it read would now do the
+    run's background work too, and twice is what the tests look for."""
+    for replica in trio:
+        assert read_flow(replica.stub, run_id).id == run_id
+
+
 @pytest.fixture(scope="module")
 def scenes(trio) -> Scenes:
-    a = trio[0].stub
+    a, b, c = (replica.stub for replica in trio)
     crashing = scheduled_run(a, deployment(a))
     req = pb.ClaimFlowRunsRequest(worker_id="gone", limit=100, lease_seconds=LEASE)
     claimed = {r.id: r for r in a.ClaimFlowRuns(req, timeout=TIMEOUT).flow_runs}
     epoch = claimed[crashing.id].lease_epoch
     run = pb.ProposeStateRequest(run_kind=FLOW, run_id=crashing.id, state=state(RUNNING), lease_epoch=epoch)
-    assert a.ProposeState(run, timeout=TIMEOUT).status == pb.PROPOSAL_STATUS_ACCEPT
-    pausing = running_flow(a, flow_name="paused")
-    accepted(a, FLOW, pausing.id, state(PAUSED, pause_key="p", pause_timeout=later(0.3)))
+    assert b.ProposeState(run, timeout=TIMEOUT).status == pb.PROPOSAL_STATUS_ACCEPT
+    _known_to_all(trio, crashing.id)
+    pausing = new_flow(a, flow_name="paused")
+    accepted(b, FLOW, pausing.id, state(RUNNING))
+    accepted(c, FLOW, pausing.id, state(PAUSED, pause_key="p", pause_timeout=later(0.3)))
+    _known_to_all(trio, pausing.id)
     late = scheduled_run(a, deployment(a))  # after the claim: nobody claims it
+    _known_to_all(trio, late.id)
     scheduled = deployment(a, schedule=pb.Schedule(interval_seconds=1))
     return Scenes(crashing.id, epoch, pausing.id, late.id, scheduled)
 

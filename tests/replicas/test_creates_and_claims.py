@@ -99,6 +99,8 @@ def test_racing_claims_through_both_replicas_hand_each_run_to_one_worker(pair):
     a, _ = pair
     dep = deployment(a.stub)
     runs = {scheduled_run(a.stub, dep).id for _ in range(ROUNDS)}
+    for replica in pair:  # both know every run before the race
+        assert {read_flow(replica.stub, run_id).state.type for run_id in runs} == {SCHEDULED}
     owners: dict[str, list[str]] = {}
 
     def drain(stub, worker: str) -> None:
