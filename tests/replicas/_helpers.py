@@ -106,8 +106,8 @@ def start_flow(
 
 
 def finish(proc: subprocess.Popen, steps: int, timeout: float = 40) -> str:
-    """The script ended well with the sum of its steps; what it printed still unread (its first
-    line is its flow run's id)."""
+    """The script ended well with the sum of its steps; the rest of its stdout (which starts
+    with its flow run's id unless the caller read that line already)."""
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
@@ -133,4 +133,4 @@ def assert_each_task_ran_once(stub, flow_run_id: str, steps: int) -> None:
 
 def active_slots(stub, tag: str) -> int:
     req = pb.ReadConcurrencyLimitRequest(tag=tag)
-    return len(stub.ReadConcurrencyLimit(req, timeout=5).concurrency_limit.active_slots)
+    return len(stub.ReadConcurrencyLimit(req, timeout=TIMEOUT).concurrency_limit.active_slots)
