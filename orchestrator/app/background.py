@@ -30,21 +30,28 @@ def start_loops(
     orchestrator, pause_interval: float = 0.5, lease_interval: float = 0.5, schedule_interval: float = 1.0
 ) -> list[asyncio.Task]:
     leases = orchestrator.leases
+    shared = orchestrator.registry.shared
+
+    def only_one_replica(step: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+        """With replicas sharing the store, the step runs on the one that leads (see
+        store/postgres_leader.py), so a run is crashed once and a schedule filled once."""
+        if shared is None:
+            return step
+
+        async def led() -> object:
+            return await step() if shared.leads_background() else None
+
+        return led
 
     async def lease_step() -> None:
         await leases.crash_lapsed_leases()
         await leases.mark_late_runs()
 
     loop = asyncio.get_running_loop()
+    pauses = only_one_replica(orchestrator.pauses.fail_expired)
+    schedules = only_one_replica(orchestrator.deployments.schedule_due_runs)
     return [
-        loop.create_task(every(pause_interval, orchestrator.pauses.fail_expired, "pause expiry check")),
-        loop.create_task(every(lease_interval, lease_step, "lease bookkeeping")),
-        loop.create_task(
-            every(
-                schedule_interval,
-                orchestrator.deployments.schedule_due_runs,
-                "scheduling deployments",
-                at_once=True,
-            )
-        ),
+        loop.create_task(every(pause_interval, pauses, "pause expiry check")),
+        loop.create_task(every(lease_interval, only_one_replica(lease_step), "lease bookkeeping")),
+        loop.create_task(every(schedule_interval, schedules, "scheduling deployments", at_once=True)),
     ]

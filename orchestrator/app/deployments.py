@@ -46,12 +46,20 @@ def next_times(dep: Deployment, after: datetime, count: int) -> list[datetime]:
 
 class Deployments:
     def __init__(self, store: Store, runs: Runs, committer: Committer) -> None:
+        self.store = store
         self.runs = runs
         self.committer = committer
+        # With a shared store, replicas create and delete deployments too: read them each time.
+        self.shared = bool(getattr(store, "shared", False))
         self.by_id: dict[str, Deployment] = {d.id: d for d in store.list_deployments()}
 
+    def _current(self) -> dict[str, Deployment]:
+        if self.shared:
+            self.by_id = {d.id: d for d in self.store.list_deployments()}
+        return self.by_id
+
     def _by_name(self, name: str) -> Deployment | None:
-        return next((d for d in self.by_id.values() if d.name == name), None)
+        return next((d for d in self._current().values() if d.name == name), None)
 
     async def create(self, dep: Deployment) -> tuple[Deployment, bool]:
         if not dep.name:
@@ -61,6 +69,9 @@ class Deployments:
         check_entrypoint(dep.entrypoint)
         check_parameters_json(dep.parameters_json)
         check_schedule(dep.schedule.interval_seconds, dep.schedule.cron)
+        return await self.committer.settle(lambda: self._create_once(dep))
+
+    async def _create_once(self, dep: Deployment) -> tuple[Deployment, bool]:
         existing = self._by_name(dep.name)
         created = existing is None
         if existing is not None:
@@ -74,20 +85,20 @@ class Deployments:
     def read(self, deployment_id: str = "", name: str = "") -> Deployment:
         if not deployment_id and not name:
             raise InvalidArgument("deployment_id or name is required")
-        dep = self.by_id.get(deployment_id) if deployment_id else self._by_name(name)
+        dep = self._current().get(deployment_id) if deployment_id else self._by_name(name)
         if dep is None:
             raise NotFound(f"deployment {echo(deployment_id or name)} not found")
         return dep
 
     def all(self) -> list[Deployment]:
-        return sorted(self.by_id.values(), key=lambda d: d.name)
+        return sorted(self._current().values(), key=lambda d: d.name)
 
     async def delete(self, name: str) -> None:
         dep = self.read(name=name)
         change = Change()
         change.batch.delete_deployment(dep.id)
         await self.committer.commit(change)
-        del self.by_id[dep.id]
+        self.by_id.pop(dep.id, None)
 
     async def create_flow_run(
         self,
@@ -121,7 +132,7 @@ class Deployments:
         """Keep the next few runs of every scheduled deployment in the Scheduled state."""
         made = 0
         now = now_utc()
-        for dep in list(self.by_id.values()):
+        for dep in list(self._current().values()):
             if not dep.schedule:
                 continue
             for when in next_times(dep, now, SCHEDULED_AHEAD):

@@ -27,3 +27,8 @@ class FailedPrecondition(ServiceError):
 
 class Unavailable(ServiceError):
     """The request could not be served now; the same request may succeed when retried."""
+
+
+class Conflict(Unavailable):
+    """A change was decided on what another replica has changed since: it was not kept. Decided
+    again on what the store holds now, it may well go through (see Committer.settle)."""

@@ -96,9 +96,7 @@ class Leases:
         deadline = loop.time() + min(wait_seconds, 60.0)
         while True:
             self.runs_scheduled.clear()
-            claimed, change = self._claim_now(worker_id, limit or 1, lease)
-            if change:
-                await self.committer.commit(change)
+            claimed = await self.committer.settle(lambda: self._claim_once(worker_id, limit or 1, lease))
             remaining = deadline - loop.time()
             if claimed or remaining <= 0:
                 return claimed
@@ -108,12 +106,23 @@ class Leases:
             except TimeoutError:
                 pass
 
+    async def _claim_once(self, worker_id: str, limit: int, lease: timedelta) -> list[FlowRun]:
+        claimed, change = self._claim_now(worker_id, limit, lease)
+        if change:
+            await self.committer.commit(change)
+        return claimed
+
     async def heartbeat(
         self, worker_id: str, flow_run_ids: list[str], lease_seconds: float
     ) -> tuple[list[str], list[str]]:
         if not worker_id:
             raise InvalidArgument("worker_id is required")
         lease = _check_lease(lease_seconds)
+        return await self.committer.settle(lambda: self._heartbeat_once(worker_id, flow_run_ids, lease))
+
+    async def _heartbeat_once(
+        self, worker_id: str, flow_run_ids: list[str], lease: timedelta
+    ) -> tuple[list[str], list[str]]:
         cancel, lost = [], []
         change = Change()
         for run_id in flow_run_ids:
@@ -132,35 +141,18 @@ class Leases:
 
     async def crash_lapsed_leases(self) -> int:
         taken_after = now_utc() - self.takeover_grace
-        await self._release_lapsed_retries(taken_after)
+        await self.committer.settle(lambda: self._release_lapsed_retries(taken_after))
         lapsed = [
-            (run, state)
-            for run, state in self.registry.live_flow_runs()
-            if run.lease_expiration is not None
-            and run.lease_expiration < taken_after
-            and state.type in _HELD_TYPES
+            run.id for run, state in self.registry.live_flow_runs() if _held_past(run, state, taken_after)
         ]
-        for run, state in lapsed:
-            worker = run.worker_id or "unknown"
-            if state.type is StateType.CANCELLING:
-                final = State(
-                    StateType.CANCELLED,
-                    message=f"The process holding the run ({worker}) stopped while it was cancelling.",
-                )
-            else:
-                final = State(
-                    StateType.CRASHED,
-                    message=f"Flow run crashed: the process holding it ({worker}) stopped sending heartbeats; "
-                    "it was killed or lost.",
-                )
-            log.warning(
-                "lease of flow run %s lapsed (worker %s): marking %s", run.id, worker, final.type.value
-            )
+        count = 0
+        for run_id in lapsed:
             # Its task runs and subflows end the same way (see descendants.py). The epoch moves
             # on first, in the same commit: the old claim's process is fenced out from now.
-            run.lease_epoch += 1
-            await self.proposals.propose("flow", run.id, Proposal(final, force=True))
-        return len(lapsed)
+            count += await self.proposals.force_flow_state(
+                run_id, lambda run: _ended_by_lapse(run, taken_after), fence=True
+            )
+        return count
 
     async def _release_lapsed_retries(self, now) -> None:
         """A run awaiting a retry whose process stopped is not crashed: it is simply free to be
@@ -183,9 +175,47 @@ class Leases:
         now = now_utc()
         count = 0
         for run, st in self.registry.live_flow_runs():
-            when = st.details.scheduled_time
-            if st.type is StateType.SCHEDULED and st.name != "Late" and when and now - when > self.late_after:
-                late = State(StateType.SCHEDULED, name="Late", details=StateDetails(scheduled_time=when))
-                await self.proposals.propose("flow", run.id, Proposal(late, force=True))
-                count += 1
+            if self._late(st, now) is not None:
+                count += await self.proposals.force_flow_state(
+                    run.id, lambda r: self._late(r.state, now_utc())
+                )
         return count
+
+    def _late(self, st: State | None, now) -> State | None:
+        """The Late state for a Scheduled run past due by more than the threshold, else None."""
+        when = st.details.scheduled_time if st is not None else None
+        if st is None or st.type is not StateType.SCHEDULED or st.name == "Late" or when is None:
+            return None
+        if now - when <= self.late_after:
+            return None
+        return State(StateType.SCHEDULED, name="Late", details=StateDetails(scheduled_time=when))
+
+
+def _held_past(run: FlowRun, state: State | None, taken_after) -> bool:
+    return (
+        state is not None
+        and run.lease_expiration is not None
+        and run.lease_expiration < taken_after
+        and state.type in _HELD_TYPES
+    )
+
+
+def _ended_by_lapse(run: FlowRun, taken_after) -> State | None:
+    """How a run whose lease lapsed ends (None: renewed or ended meanwhile)."""
+    if not _held_past(run, run.state, taken_after):
+        return None
+    assert run.state is not None
+    worker = run.worker_id or "unknown"
+    if run.state.type is StateType.CANCELLING:
+        final = State(
+            StateType.CANCELLED,
+            message=f"The process holding the run ({worker}) stopped while it was cancelling.",
+        )
+    else:
+        final = State(
+            StateType.CRASHED,
+            message=f"Flow run crashed: the process holding it ({worker}) stopped sending heartbeats; "
+            "it was killed or lost.",
+        )
+    log.warning("lease of flow run %s lapsed (worker %s): marking %s", run.id, worker, final.type.value)
+    return final

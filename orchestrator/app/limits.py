@@ -3,8 +3,6 @@ given back by the core's rules."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..core.models import ConcurrencyLimit
 from .commits import Change, Committer
 from .errors import InvalidArgument, NotFound, echo
@@ -22,26 +20,28 @@ class Limits:
             raise InvalidArgument("tag is required")
         if limit_value < 0:
             raise InvalidArgument(f"concurrency_limit must not be negative (got {limit_value})")
-        limit = self.registry.limits.get(tag)
+        return await self.committer.settle(lambda: self._create_once(tag, limit_value))
+
+    async def _create_once(self, tag: str, limit_value: int) -> ConcurrencyLimit:
+        limit = next(iter(self.registry.limits_on([tag])), None)
         if limit is None:
-            limit = ConcurrencyLimit(tag=tag, concurrency_limit=limit_value)
-        change = Change()
-        change.batch.put_limit(replace(limit, concurrency_limit=limit_value))
-        await self.committer.commit(change)
+            limit = self.registry.limits[tag] = ConcurrencyLimit(tag=tag, concurrency_limit=limit_value)
         limit.concurrency_limit = limit_value
-        self.registry.limits[tag] = limit
+        change = Change()
+        change.batch.put_limit(limit)  # a failed commit reads the limit back (Registry.undo)
+        await self.committer.commit(change)
         return limit
 
     def read(self, tag: str) -> ConcurrencyLimit:
         if not tag:
             raise InvalidArgument("tag is required")
-        limit = self.registry.limits.get(tag)
+        limit = next(iter(self.registry.limits_on([tag])), None)
         if limit is None:
             raise NotFound(f"no concurrency limit for tag {echo(tag)}")
         return limit
 
     def all(self) -> list[ConcurrencyLimit]:
-        return sorted(self.registry.limits.values(), key=lambda limit: limit.tag)
+        return self.registry.all_limits()
 
     async def delete(self, tag: str) -> None:
         self.read(tag)

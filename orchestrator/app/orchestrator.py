@@ -15,6 +15,7 @@ from .logs import Logs
 from .pauses import Pauses
 from .proposals import Proposals
 from .registry import Registry
+from .replicas import Replicas
 from .runs import Runs
 from .watch import WatchHub
 
@@ -52,3 +53,10 @@ class Orchestrator:
         self.descendants = Descendants(store, self.registry, self.proposals)
         self.committer.on_flow_state(self.leases.on_flow_state)
         self.committer.on_flow_state(self.descendants.on_flow_state)
+        # Replicas sharing the store: tell the others what is committed here, and hear theirs
+        # (a run scheduled through another replica wakes the workers polling this one).
+        self.replicas: Replicas | None = None
+        if self.registry.shared is not None:
+            self.replicas = Replicas(self.registry.shared, self.registry, self.hub)
+            self.committer.replicas = self.replicas
+            self.replicas.on_flow_state(self.leases.on_flow_state)

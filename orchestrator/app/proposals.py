@@ -2,15 +2,18 @@
 effects in a change, and answer once the change is committed.
 
 Every decision is made synchronously on the event loop thread, so proposals on one run never
-interleave; a repeated proposal (same transition id) gets its first answer back.
+interleave in this process; a repeated proposal (same transition id) gets its first answer
+back. Each decision notes the rows it was decided on (the run, its flow run, the limits), so
+that with replicas sharing the store it is refused and decided again if one changed meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from ..core.inputs import Effects, PolicySettings
-from ..core.models import Decision, FlowRun, Proposal, Status, TaskRun
+from ..core.models import Decision, FlowRun, Proposal, State, Status, TaskRun
 from ..core.policy import decide
 from .commits import Change, Committer
 from .idempotency import Answer, AnswerMemory
@@ -37,6 +40,9 @@ class Proposals:
         self.settings = settings
 
     async def propose(self, run_kind: str, run_id: str, proposal: Proposal) -> Answer:
+        return await self.committer.settle(lambda: self._propose_once(run_kind, run_id, proposal))
+
+    async def _propose_once(self, run_kind: str, run_id: str, proposal: Proposal) -> Answer:
         if run_kind == "flow":
             run: FlowRun | TaskRun = self.registry.require_flow_run(run_id)
         else:
@@ -45,7 +51,31 @@ class Proposals:
         answer = self.decide_into(run_kind, run, proposal, change)
         if change:
             await self.committer.commit(change)
+        else:
+            self.committer.confirm(change)  # a REJECT or WAIT must not rest on a stale copy
         return answer
+
+    async def force_flow_state(
+        self, run_id: str, final: Callable[[FlowRun], State | None], fence: bool = False
+    ) -> bool:
+        """Force the state `final(run)` names onto flow run `run_id`, judged on the run as it is
+        at each try (None: leave it alone); `fence` moves its claim's epoch on in the same
+        commit. Whether a state was forced."""
+
+        async def once() -> bool:
+            run = self.registry.read_flow_run(run_id)
+            state = final(run) if run is not None else None
+            if run is None or state is None:
+                return False
+            if fence:
+                run.lease_epoch += 1  # the old claim's process is fenced out from this commit on
+            change = Change()
+            self.apply("flow", run, Proposal(state, force=True), change)
+            if change:
+                await self.committer.commit(change)
+            return True
+
+        return await self.committer.settle(once)
 
     def decide_into(
         self, run_kind: str, run: FlowRun | TaskRun, proposal: Proposal, change: Change
@@ -66,6 +96,11 @@ class Proposals:
     def apply(self, run_kind: str, run: FlowRun | TaskRun, proposal: Proposal, change: Change) -> Decision:
         """Decide one proposal into `change`, with no idempotency check (initial states)."""
         inputs = self.gatherer.gather(run_kind, run, proposal)
+        reads = change.batch.reads
+        reads.append((run_kind, run.id, run.version))
+        if inputs.flow_run is not None:
+            reads.append(("flow", inputs.flow_run.id, inputs.flow_run.version))
+        reads.extend(("limit", limit.tag, limit.version) for limit in inputs.limits)
         decision, effects = decide(run_kind, run, proposal, inputs, self.settings)
         self._record_effects(effects, change)
         if log.isEnabledFor(logging.DEBUG):

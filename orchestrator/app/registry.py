@@ -1,9 +1,15 @@
 """In-memory view of the runs the orchestrator is working on, over the durable store.
 
-The orchestrator is the store's only writer, so what it holds in memory is authoritative:
-decisions read and change these objects on the event loop thread (one at a time, so
-proposals on one run are serialised), and the store makes each change durable before it is
-answered. Final runs are evicted least-recently-used; runs with commits in flight never are.
+Decisions read and change these objects on the event loop thread (one at a time, so proposals
+on one run are serialised within this process), and the store makes each change durable
+before it is answered. Final runs are evicted least-recently-used; runs with commits in flight
+never are.
+
+With a store of its own (SQLite) the orchestrator is its only writer and memory is the
+authority. With a shared store (PostgreSQL, several replicas) memory is a cache: every copy
+carries the row version it was read at, writes are checked against it (a stale copy's change
+is refused, forgotten here, and decided again), reads that answer clients come from the store,
+and other replicas' notes drop the copies they made stale (replicas.py).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from itertools import islice
 from typing import Generic, TypeVar
 
 from ..core.models import CacheEntry, ConcurrencyLimit, FlowRun, State, TaskRun
-from ..store.base import Store, WriteBatch
+from ..store.base import SharedStore, Store, WriteBatch
 from .errors import NotFound
 
 _Run = TypeVar("_Run", FlowRun, TaskRun)
@@ -59,6 +65,7 @@ class Registry:
 
     def __init__(self, store: Store, capacity: int = 20000) -> None:
         self.store = store
+        self.shared: SharedStore | None = store if getattr(store, "shared", False) else None  # type: ignore[assignment]
         self.flow_runs: _LRU[FlowRun] = _LRU(capacity)
         self.task_runs: _LRU[TaskRun] = _LRU(capacity * 5)
         self.task_keys: dict[tuple[str, str, str], str] = {}
@@ -100,6 +107,51 @@ class Registry:
                 self.flow_runs.put(run.id, run, self.in_flight.keys())
         return run
 
+    def current_flow_run(self, flow_run_id: str) -> FlowRun | None:
+        """The run as a client must see it: with a shared store, as stored now (or newer, when
+        this process is committing a change to it)."""
+        if self.shared is None:
+            return self.read_flow_run(flow_run_id)
+        stored = self.store.get_flow_run(flow_run_id)
+        return None if stored is None else self.merge_flow_run(stored)
+
+    def current_task_run(self, task_run_id: str) -> TaskRun | None:
+        if self.shared is None:
+            return self.read_task_run(task_run_id)
+        stored = self.store.get_task_run(task_run_id)
+        return None if stored is None else self.merge_task_run(stored)
+
+    def merge_flow_run(self, stored: FlowRun) -> FlowRun:
+        """The copy to use of a run just read from the store: the one in memory if it is as new."""
+        held = self.flow_runs.items.get(stored.id)
+        if held is not None and held.version >= stored.version:
+            return held
+        self.flow_runs.put(stored.id, stored, self.in_flight.keys())
+        return stored
+
+    def merge_task_run(self, stored: TaskRun) -> TaskRun:
+        held = self.task_runs.items.get(stored.id)
+        if held is not None and held.version >= stored.version:
+            return held
+        self.remember_task_run(stored)
+        return stored
+
+    def merge_limits(self, stored: list[ConcurrencyLimit], tags: Collection[str] | None = None) -> None:
+        """Bring the limits on `tags` (all if None) to what the store holds, keeping each one's
+        waiters (in memory only) and any copy newer than the store's."""
+        found = {limit.tag for limit in stored}
+        for tag in [t for t in self.limits if t not in found and (tags is None or t in tags)]:
+            del self.limits[tag]
+        for limit in stored:
+            held = self.limits.get(limit.tag)
+            if held is None:
+                self.limits[limit.tag] = limit
+            elif held.version <= limit.version:
+                held.concurrency_limit = limit.concurrency_limit
+                held.active_slots = limit.active_slots
+                held.version = limit.version
+                held.id, held.created = limit.id, limit.created
+
     def read_task_run(self, task_run_id: str) -> TaskRun | None:
         run = self.task_runs.get(task_run_id)
         if run is None:
@@ -114,8 +166,8 @@ class Registry:
             run = self.read_task_run(known)
             if run is not None:
                 return run
-        elif flow_run_id in self.fully_indexed:
-            return None
+        elif flow_run_id in self.fully_indexed and self.shared is None:
+            return None  # (a replica sharing the store may have created it)
         run = self.store.find_task_run(flow_run_id, task_key, dynamic_key)
         if run is not None:
             self.remember_task_run(run)
@@ -155,14 +207,15 @@ class Registry:
 
     def undo(self, batch: WriteBatch) -> None:
         """Put memory back to what the store holds after `batch` failed to commit: its runs
-        reload from the store, its limits are read again (slots taken by its runs freed), and
-        cache entries it added are forgotten."""
+        (and those it was decided on) reload from the store, its limits are read again (slots
+        taken by its runs freed), and cache entries it added are forgotten."""
         run_ids = set(batch.flow_runs) | set(batch.task_runs)
-        for run_id in run_ids:
+        for run_id in run_ids | {key for kind, key, _ in batch.reads if kind != "limit"}:
             self.forget(run_id)
-        if batch.limits:
+        tags = set(batch.limits) | {key for kind, key, _ in batch.reads if kind == "limit"}
+        if tags:
             stored = {limit.tag: limit for limit in self.store.list_limits()}
-            for tag in batch.limits:
+            for tag in tags:
                 limit = self.limits.get(tag)
                 if tag not in stored:
                     self.limits.pop(tag, None)
@@ -171,6 +224,7 @@ class Registry:
                 else:
                     limit.concurrency_limit = stored[tag].concurrency_limit
                     limit.active_slots = stored[tag].active_slots - run_ids
+                    limit.version = stored[tag].version
         for key, _, _ in batch.cache_entries:
             self.recent_cache.pop(key, None)
 
@@ -201,10 +255,28 @@ class Registry:
             self.recent_cache.popitem(last=False)
 
     def limits_on(self, tags: list[str]) -> list[ConcurrencyLimit]:
-        """The limits on these tags, once each (tags without a limit are skipped)."""
+        """The limits on these tags, once each (tags without a limit are skipped); with a
+        shared store, as stored now, since a slot may have been taken through a replica."""
+        wanted = list(dict.fromkeys(tags))
+        if self.shared is not None:
+            self.merge_limits(self.shared.limits_on(wanted), wanted)
         if not self.limits:
             return []
-        return [limit for tag in dict.fromkeys(tags) if (limit := self.limits.get(tag)) is not None]
+        return [limit for tag in wanted if (limit := self.limits.get(tag)) is not None]
+
+    def all_limits(self) -> list[ConcurrencyLimit]:
+        if self.shared is not None:
+            self.merge_limits(self.store.list_limits())
+        return sorted(self.limits.values(), key=lambda limit: limit.tag)
+
+    def stale_reads(self, reads: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+        """The rows read at a version the shared store no longer holds (none with one writer)."""
+        # A run whose commit is in flight here is newer than the store: it is ours to write.
+        reads = [r for r in reads if r[2] > 0 and r[1] not in self.in_flight]
+        if self.shared is None or not reads:
+            return []
+        current = self.shared.current_versions([(kind, key) for kind, key, _ in reads])
+        return [read for read in reads if current.get((read[0], read[1]), -1) != read[2]]
 
     # -- commit tracking ------------------------------------------------------------------
     def begin_commit(self, run_ids) -> None:
@@ -220,8 +292,12 @@ class Registry:
                 self.in_flight[run_id] = left
 
     def live_flow_runs(self) -> list[tuple[FlowRun, State]]:
-        """Flow runs in memory that have not ended, each with its current state."""
-        return [(r, r.state) for r in self.flow_runs.items.values() if r.state and not r.state.is_final()]
+        """Flow runs that have not ended, each with its current state: those in memory, or
+        with a shared store, those stored (another replica may have created them)."""
+        runs: Collection[FlowRun] = self.flow_runs.items.values()
+        if self.shared is not None:
+            runs = [self.merge_flow_run(stored) for stored in self.store.non_final_flow_runs()]
+        return [(r, r.state) for r in runs if r.state and not r.state.is_final()]
 
 
 def _remember_key(index: dict[str, str], key: str, run_id: str, capacity: int = 100_000) -> None:

@@ -11,7 +11,7 @@ from ..core.models import FlowRun, FlowRunPolicy, Proposal, State, StateType, Ta
 from ..store.base import FlowRunFilter, Page, Store
 from ..store.errors import PageTokenError
 from .commits import Change, Committer
-from .errors import FailedPrecondition, InvalidArgument
+from .errors import FailedPrecondition, InvalidArgument, NotFound
 from .idempotency import Answer
 from .proposals import Proposals
 from .registry import Registry
@@ -49,24 +49,38 @@ class Runs:
 
     # -- reads --------------------------------------------------------------------------------
     def read_flow_run(self, flow_run_id: str) -> FlowRun:
-        return self.registry.require_flow_run(flow_run_id)
+        run = self.registry.current_flow_run(flow_run_id)
+        if run is None:
+            raise NotFound(f"flow run {flow_run_id} not found")
+        return run
 
     def read_task_run(self, task_run_id: str) -> TaskRun:
-        return self.registry.require_task_run(task_run_id)
+        run = self.registry.current_task_run(task_run_id)
+        if run is None:
+            raise NotFound(f"task run {task_run_id} not found")
+        return run
 
     async def list_flow_runs(self, flt: FlowRunFilter, page_size: int, page_token: str) -> Page:
         await self.store.flush()
         page = paged(self.store.list_flow_runs, flt, page_size, page_token)
-        # In-memory objects are authoritative for runs the orchestrator holds.
-        page.items = [self.registry.flow_runs.get(r.id) or r for r in page.items]
+        # In-memory objects are authoritative for runs the orchestrator holds (when newer).
+        page.items = [self._newest_flow_run(r) for r in page.items]
         return page
+
+    def _newest_flow_run(self, stored: FlowRun) -> FlowRun:
+        held = self.registry.flow_runs.items.get(stored.id)
+        return held if held is not None and held.version >= stored.version else stored
+
+    def _newest_task_run(self, stored: TaskRun) -> TaskRun:
+        held = self.registry.task_runs.items.get(stored.id)
+        return held if held is not None and held.version >= stored.version else stored
 
     async def list_task_runs(
         self, flow_run_id: str, state_types: list[str], page_size: int, page_token: str
     ) -> Page:
         await self.store.flush()
         page = paged(self.store.list_task_runs, flow_run_id, state_types, page_size, page_token)
-        page.items = [self.registry.task_runs.get(r.id) or r for r in page.items]
+        page.items = [self._newest_task_run(r) for r in page.items]
         return page
 
     async def all_task_runs(self, flow_run_id: str) -> list[TaskRun]:
@@ -115,6 +129,13 @@ class Runs:
     ) -> tuple[FlowRun, bool, Answer | None]:
         """Create the run in `initial` (Pending if None) unless its idempotency key names an
         existing one, then propose `next_state` if given; one commit for both."""
+        tries = self.committer.fresh_copies(run, initial, next_state)
+        return await self.committer.settle(lambda: self._create_flow_run_once(tries(), lease_epoch))
+
+    async def _create_flow_run_once(
+        self, start: tuple, lease_epoch: int
+    ) -> tuple[FlowRun, bool, Answer | None]:
+        run, initial, next_state = start  # (FlowRun, State | None, State | None)
         existing: FlowRun | None = None
         if run.idempotency_key:
             existing = await self._settled(self.registry.find_flow_run_by_key, run.idempotency_key)
@@ -122,9 +143,11 @@ class Runs:
         if existing is None:
             check_parameters_json(run.parameters_json)
             if run.parent_task_run_id:
-                tracker = self.read_task_run(run.parent_task_run_id)
+                tracker = self.registry.require_task_run(run.parent_task_run_id)
                 if lease_epoch:
-                    self._check_claim(self.read_flow_run(tracker.flow_run_id), lease_epoch)
+                    parent = self.registry.require_flow_run(tracker.flow_run_id)
+                    self._check_claim(parent, lease_epoch)
+                    change.batch.read("flow", parent.id, parent.version)  # the claim as checked
                     run.lease_epoch = lease_epoch  # a subflow is under its parent's claim
             if not run.name:
                 run.name = f"{run.flow_name}-{run.id[:8]}"
@@ -142,7 +165,14 @@ class Runs:
     ) -> tuple[TaskRun, bool, Answer | None]:
         """Create the task run (or find it by idempotency key, or by flow run, task key and
         dynamic key), then propose `next_state` if given; one commit for both."""
-        flow_run = self.read_flow_run(run.flow_run_id)
+        tries = self.committer.fresh_copies(run, initial, next_state)
+        return await self.committer.settle(lambda: self._create_task_run_once(tries(), lease_epoch))
+
+    async def _create_task_run_once(
+        self, start: tuple, lease_epoch: int
+    ) -> tuple[TaskRun, bool, Answer | None]:
+        run, initial, next_state = start  # (TaskRun, State | None, State | None)
+        flow_run = self.registry.require_flow_run(run.flow_run_id)
         if lease_epoch:
             self._check_claim(flow_run, lease_epoch)
         existing: TaskRun | None = None
@@ -153,6 +183,8 @@ class Runs:
                 self.registry.find_task_run, run.flow_run_id, run.task_key, run.dynamic_key
             )
         change = Change()
+        if lease_epoch:
+            change.batch.read("flow", flow_run.id, flow_run.version)  # the claim as checked
         created = existing is None
         if existing is None:
             if not run.name:
@@ -185,13 +217,22 @@ class Runs:
             )
         if change:
             await self.committer.commit(change)
+        elif answer is not None:
+            self.committer.confirm(change)
         return answer
 
     async def update_flow_run(
         self, flow_run_id: str, flow_version: str, policy: FlowRunPolicy | None
     ) -> FlowRun:
         """What the engine learns when it loads the flow: its version and retry settings."""
-        run = self.read_flow_run(flow_run_id)
+        return await self.committer.settle(
+            lambda: self._update_flow_run_once(flow_run_id, flow_version, policy)
+        )
+
+    async def _update_flow_run_once(
+        self, flow_run_id: str, flow_version: str, policy: FlowRunPolicy | None
+    ) -> FlowRun:
+        run = self.registry.require_flow_run(flow_run_id)
         if flow_version:
             run.flow_version = flow_version
         if policy is not None and run.empirical_policy.retries == 0 and policy.retries:

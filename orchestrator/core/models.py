@@ -136,6 +136,9 @@ class FlowRun:
     lease_epoch: int = 0
     # True when read back from the store rather than created by this process (not stored).
     loaded_from_store: bool = field(default=False, compare=False)
+    # The row version this copy was read at (0: never stored). Replicas sharing a store check
+    # it on write, so a change decided on a stale copy is refused and decided again.
+    version: int = field(default=0, compare=False)
 
     kind = "flow"
 
@@ -162,6 +165,7 @@ class TaskRun:
     next_scheduled_start_time: datetime | None = None
     created: datetime = field(default_factory=now_utc)
     loaded_from_store: bool = field(default=False, compare=False)
+    version: int = field(default=0, compare=False)  # as FlowRun.version
 
     kind = "task"
 
@@ -189,6 +193,7 @@ class ConcurrencyLimit:
     # Fairness queue of runs waiting for a slot, oldest first. In memory only: never stored,
     # never compared; losing it on restart only costs the order of the next hand-overs.
     waiters: dict[str, SlotWaiter] = field(default_factory=dict, compare=False, repr=False)
+    version: int = field(default=0, compare=False)  # as FlowRun.version
 
 
 @dataclass(slots=True)

@@ -68,11 +68,11 @@ async def start_server(config: ServerConfig) -> RunningServer:
     # transitions logs every state change at INFO; decisions are logged by us at DEBUG.
     logging.getLogger("transitions").setLevel(logging.WARNING)
     database = config.database or str(cadenza_home() / "cadenza.db")
-    store, lock = store_for(database, config.db_synchronous)
+    store, lock = store_for(database, config.db_synchronous, config.standby)
     if config.standby:
         await _stand_by(lock, describe(database))
     else:
-        lock.acquire()  # one orchestrator per database, or none: refuses naming the holder
+        lock.acquire()  # a SQLite file refuses a second orchestrator, naming the holder
     try:
         store.open()
     except BaseException:
@@ -98,6 +98,8 @@ async def start_server(config: ServerConfig) -> RunningServer:
     running = RunningServer(server, port, config.host, orchestrator, store, health_servicer, lock)
     lock.publish(running.address)
     running.loops += start_loops(orchestrator, pause_interval=config.pause_check_interval_seconds)
+    if orchestrator.replicas is not None:
+        running.loops.append(asyncio.get_running_loop().create_task(orchestrator.replicas.listen()))
     return running
 
 

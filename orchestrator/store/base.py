@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from ..core.models import CacheEntry, ConcurrencyLimit, Deployment, FlowRun, State, TaskRun
 from . import codec
+
+NOTE_BYTES = 7900  # PostgreSQL's NOTIFY payload is under 8000 bytes
 
 
 @dataclass(slots=True)
@@ -20,6 +23,7 @@ class FlowRunRow:
     idempotency_key: str | None
     tags: list[str]
     doc: str
+    version: int  # the row's version once written: one more than the version it was read at
 
 
 @dataclass(slots=True)
@@ -31,6 +35,7 @@ class TaskRunRow:
     state_type: str
     idempotency_key: str | None
     doc: str
+    version: int  # as FlowRunRow.version
 
 
 @dataclass(slots=True)
@@ -38,7 +43,11 @@ class WriteBatch:
     """Writes that must become durable together (one decision, or one create).
 
     Documents are serialised when added, so later in-memory changes to the same objects
-    cannot leak into an earlier batch.
+    cannot leak into an earlier batch. A run or limit put in a batch moves to its next version
+    at once (one step per batch), so a later batch on the same object expects that version.
+    A store shared by several orchestrators writes a row only over the version it was read at
+    and checks the versions of `reads`, refusing the batch with StoreConflict otherwise; a
+    store with one writer has nothing to check.
     """
 
     flow_runs: dict[str, FlowRunRow] = field(default_factory=dict)
@@ -50,8 +59,16 @@ class WriteBatch:
     answered_transitions: list[str] = field(default_factory=list)
     logs: list[tuple[str, str, str]] = field(default_factory=list)  # flow run, task run, doc
     deployments: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # id -> (name, doc)
+    limit_versions: dict[str, int] = field(default_factory=dict)  # tag -> version once written
+    # Rows the decision read but does not write, as (kind, id, version): "flow", "task", "limit".
+    reads: list[tuple[str, str, int]] = field(default_factory=list)
+    # What other orchestrators sharing the store are told once the batch is durable (opaque
+    # text, at most NOTE_BYTES each); a store with one writer drops them.
+    notes: list[str] = field(default_factory=list)
 
     def put_flow_run(self, run: FlowRun) -> None:
+        if run.id not in self.flow_runs:
+            run.version += 1
         self.flow_runs[run.id] = FlowRunRow(
             run.id,
             run.flow_name,
@@ -61,9 +78,12 @@ class WriteBatch:
             run.idempotency_key or None,
             list(run.tags),
             codec.flow_run_to_doc(run),
+            run.version,
         )
 
     def put_task_run(self, run: TaskRun) -> None:
+        if run.id not in self.task_runs:
+            run.version += 1
         self.task_runs[run.id] = TaskRunRow(
             run.id,
             run.flow_run_id,
@@ -72,16 +92,25 @@ class WriteBatch:
             run.state.type.value if run.state else "",
             run.idempotency_key or None,
             codec.task_run_to_doc(run),
+            run.version,
         )
 
     def add_state(self, run_kind: str, run_id: str, state: State) -> None:
         self.states.append((run_kind, run_id, state.id, codec.dumps_state(state)))
 
     def put_limit(self, limit: ConcurrencyLimit) -> None:
+        if limit.tag not in self.limit_versions:
+            limit.version += 1
         self.limits[limit.tag] = codec.limit_to_doc(limit)
+        self.limit_versions[limit.tag] = limit.version
+
+    def read(self, kind: str, key: str, version: int) -> None:
+        """The decision relied on this row as read at `version` (written rows need not be named)."""
+        self.reads.append((kind, key, version))
 
     def delete_limit(self, tag: str) -> None:
         self.limits[tag] = None
+        self.limit_versions.pop(tag, None)
 
     def add_cache_entry(self, entry: CacheEntry) -> None:
         expiration = entry.expiration.isoformat() if entry.expiration else None
@@ -155,3 +184,15 @@ class Store(Protocol):
     def read_logs(self, flow_run_id: str, task_run_id: str, page_size: int, page_token: str) -> Page: ...
     def non_final_flow_runs(self) -> list[FlowRun]: ...
     def list_deployments(self) -> list[Deployment]: ...
+
+
+class SharedStore(Store, Protocol):
+    """A store several orchestrators serve at once (`shared = True`): it checks versions on
+    write and carries each one's notes to the others."""
+
+    shared: bool
+
+    def limits_on(self, tags: list[str]) -> list[ConcurrencyLimit]: ...
+    def current_versions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]: ...
+    def leads_background(self) -> bool: ...
+    async def listen(self, on_note: Callable[[str], None], on_gap: Callable[[], None]) -> None: ...

@@ -1,5 +1,6 @@
 """Which store a database location names: a postgresql:// URL is PostgreSQL, anything else a
-SQLite file (the embedded default). Each comes with the lock that keeps one orchestrator on it."""
+SQLite file (the embedded default). Each comes with its lock: a SQLite file has one orchestrator;
+a PostgreSQL database has any number of replicas, and a standby waits until none is left."""
 
 from __future__ import annotations
 
@@ -21,14 +22,17 @@ class StoreOwnership(Protocol):
     def release(self) -> None: ...
 
 
-def store_for(database: str, synchronous: str = "NORMAL") -> tuple[Store, StoreOwnership]:
-    """The store and its ownership lock, neither opened yet."""
+def store_for(
+    database: str, synchronous: str = "NORMAL", standby: bool = False
+) -> tuple[Store, StoreOwnership]:
+    """The store and its ownership lock, neither opened yet. A standby's lock is granted only
+    once no other orchestrator serves the database."""
     if is_postgres_url(database):
         # psycopg is imported only by those who use PostgreSQL.
         from .postgres import PostgresStore
         from .postgres_owner import PostgresOwnerLock
 
-        return PostgresStore(database), PostgresOwnerLock(database)
+        return PostgresStore(database), PostgresOwnerLock(database, standby)
     from .ownership import StoreLock
     from .sqlite import SQLiteStore
 

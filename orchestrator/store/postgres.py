@@ -20,10 +20,12 @@ import logging
 import psycopg
 
 from .base import WriteBatch
-from .errors import StoreError
+from .errors import StoreConflict, StoreError
 from .postgres_connect import READ_LOCK_TIMEOUT_MS, READ_TIMEOUT_MS, WRITE_TIMEOUT_MS, connect, connect_async
+from .postgres_leader import BackgroundLeader
+from .postgres_listen import listen_for_notes
 from .postgres_reads import PostgresReads
-from .postgres_schema import migrate
+from .postgres_schema import CONFLICT_SQLSTATE, migrate
 from .postgres_url import parse_postgres_url
 from .postgres_writes import batch_sql
 
@@ -33,12 +35,17 @@ Pending = list[tuple[WriteBatch, asyncio.Future]]
 
 
 class PostgresStore(PostgresReads):
+    # Several orchestrators may serve this database at once: writes are checked against the
+    # versions read, and each tells the others what it changed (see app/replicas.py).
+    shared = True
+
     def __init__(self, url: str) -> None:
         self.location = parse_postgres_url(url)
         self._read: psycopg.Connection | None = None
         self._write: psycopg.AsyncConnection | None = None
         self._pending: Pending = []
         self._writer_task: asyncio.Task | None = None
+        self._leader = BackgroundLeader(self.location)
 
     @property
     def where(self) -> str:
@@ -68,6 +75,7 @@ class PostgresStore(PostgresReads):
         if self._write is not None:
             await self._write.close()
             self._write = None
+        self._leader.close()
         if self._read is not None:
             self._read.close()
             self._read = None
@@ -111,7 +119,7 @@ class PostgresStore(PostgresReads):
                         raise
                     if len(batches) == 1:
                         errors[0] = exc
-                        log.warning("a change could not be stored and was undone: %s", exc)
+                        _log_refused(exc)
                     else:
                         errors = await self._each_alone(conn, batches)
         except Exception as exc:  # report to every waiter; the next group reconnects
@@ -142,9 +150,17 @@ class PostgresStore(PostgresReads):
                 except psycopg.Error as exc:
                     if _lost(conn, exc):
                         raise
-                    log.warning("a change could not be stored and was undone: %s", exc)
+                    _log_refused(exc)
                     errors[i] = exc
         return errors
+
+    def leads_background(self) -> bool:
+        """Whether this replica does the background work now (one replica at a time)."""
+        return self._leader.leads()
+
+    async def listen(self, on_note, on_gap) -> None:
+        """Hand every note another orchestrator committed to `on_note`, until cancelled."""
+        await listen_for_notes(self.location, on_note, on_gap)
 
     async def _drop_writer(self) -> None:
         conn, self._write = self._write, None
@@ -158,10 +174,28 @@ def _lost(conn: psycopg.AsyncConnection, exc: psycopg.Error) -> bool:
     return conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError)
 
 
+# A version check failed, or a unique key (an idempotency key, a task's key in its flow run)
+# was taken by another orchestrator: decided on rows that changed, to be decided again.
+_CONFLICTS = (CONFLICT_SQLSTATE, "23505")
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, psycopg.Error) and exc.sqlstate in _CONFLICTS
+
+
+def _log_refused(exc: psycopg.Error) -> None:
+    if _is_conflict(exc):
+        log.debug("a change decided on rows changed meanwhile was refused: %s", exc)
+    else:
+        log.warning("a change could not be stored and was undone: %s", exc)
+
+
 def _settle(done: asyncio.Future, error: BaseException | None, store: PostgresStore) -> None:
     if done.done():
         return
     if error is None:
         done.set_result(None)
+    elif _is_conflict(error):
+        done.set_exception(StoreConflict(store.location.hide(f"changed meanwhile: {error}")))
     else:
         done.set_exception(StoreError(store.location.hide(f"could not commit to the store: {error}")))

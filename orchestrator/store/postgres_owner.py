@@ -1,17 +1,17 @@
-"""One orchestrator per PostgreSQL database, FOR NOW.
+"""Who serves a PostgreSQL database: any number of replicas at once, or a standby once none do.
 
-The orchestrator still keeps its runs in memory as the authority, so two of them on one database
-would disagree. Until replicas share the database as the authority, the one serving holds a
-session-level advisory lock on a connection of its own; a second one refuses to start, naming
-the database and, when it can, the holder's address. PostgreSQL drops the lock when the holder's
-connection ends (the process exited or was killed).
-
-Temporary: when replicas land, this lock goes (the schema and the migration lock stay).
+Replicas share the database as the authority (versions checked on write, notes between them;
+see app/replicas.py), so an ordinary `orchestrator serve` never refuses: it holds the owner
+advisory lock SHARED, on a connection of its own, for as long as it serves. A standby
+(`serve --standby`) asks for the same lock EXCLUSIVE, so it is granted only when no replica
+serves any more; then it serves (and replicas started later serve beside it). PostgreSQL drops
+a session's locks when its connection ends (the process exited or was killed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import psycopg
 
@@ -19,6 +19,8 @@ from .ownership import StoreInUse
 from .postgres_connect import APPLICATION_NAME, connect, unreachable
 from .postgres_schema import LOCK_SPACE, OWNER_LOCK
 from .postgres_url import PostgresLocation, parse_postgres_url
+
+log = logging.getLogger("cadenza.orchestrator.store")
 
 OWNER_PATIENCE_MS = 1000
 # The holder's address, as other sessions see it (application_name, at most 63 bytes).
@@ -33,30 +35,36 @@ _HOLDER = """
 
 
 class PostgresOwnerLock:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, standby: bool = False) -> None:
         self.location: PostgresLocation = parse_postgres_url(url)
+        self.standby = standby
         self._conn: psycopg.Connection | None = None
 
     def acquire(self) -> None:
         # A holder killed a moment ago may hold the lock until its server process notices.
         conn = connect(self.location, "owner", OWNER_PATIENCE_MS * 2, OWNER_PATIENCE_MS)
+        take = "pg_try_advisory_lock" if self.standby else "pg_try_advisory_lock_shared"
         try:
-            conn.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_SPACE, OWNER_LOCK))
-            self._conn = conn
-            return
-        except psycopg.errors.LockNotAvailable:
-            pass
+            row = conn.execute(f"SELECT {take}(%s, %s)", (LOCK_SPACE, OWNER_LOCK)).fetchone()
         except psycopg.Error as exc:
             conn.close()
             raise unreachable(self.location, exc) from None
+        self._conn = conn
+        if row and row[0]:
+            return
+        if not self.standby:
+            # A standby that took over serves now; serving beside it is safe.
+            log.info(
+                "PostgreSQL at %s is also served by %s",
+                self.location.where,
+                self._holder(conn) or "a standby",
+            )
+            return
         holder = self._holder(conn)
+        self._conn = None
         conn.close()
-        where = f"the orchestrator at {holder}" if holder else "another orchestrator"
-        use = f"use it (CADENZA_ORCHESTRATOR={holder}) or " if holder else ""
-        raise StoreInUse(
-            f"PostgreSQL at {self.location.where} is already served by {where}: {use}stop it first "
-            "(one orchestrator per database until replicas are supported)"
-        )
+        where = f"the orchestrator at {holder}" if holder else "other orchestrators"
+        raise StoreInUse(f"PostgreSQL at {self.location.where} is served by {where}")
 
     def _holder(self, conn: psycopg.Connection) -> str:
         with contextlib.suppress(psycopg.Error):

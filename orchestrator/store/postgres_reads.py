@@ -51,27 +51,27 @@ class PostgresReads:
         return rows[0] if rows else None
 
     def get_flow_run(self, flow_run_id: str) -> FlowRun | None:
-        row = self._one("SELECT doc FROM flow_runs WHERE id = %s", (pg_text(flow_run_id),))
-        return codec.flow_run_from_doc(row[0]) if row else None
+        row = self._one("SELECT doc, version FROM flow_runs WHERE id = %s", (pg_text(flow_run_id),))
+        return _flow_run(row) if row else None
 
     def get_task_run(self, task_run_id: str) -> TaskRun | None:
-        row = self._one("SELECT doc FROM task_runs WHERE id = %s", (pg_text(task_run_id),))
-        return codec.task_run_from_doc(row[0]) if row else None
+        row = self._one("SELECT doc, version FROM task_runs WHERE id = %s", (pg_text(task_run_id),))
+        return _task_run(row) if row else None
 
     def find_flow_run_by_idempotency_key(self, key: str) -> FlowRun | None:
-        row = self._one("SELECT doc FROM flow_runs WHERE idempotency_key = %s", (pg_text(key),))
-        return codec.flow_run_from_doc(row[0]) if row else None
+        row = self._one("SELECT doc, version FROM flow_runs WHERE idempotency_key = %s", (pg_text(key),))
+        return _flow_run(row) if row else None
 
     def find_task_run(self, flow_run_id: str, task_key: str, dynamic_key: str) -> TaskRun | None:
         row = self._one(
-            "SELECT doc FROM task_runs WHERE flow_run_id = %s AND task_key = %s AND dynamic_key = %s",
+            "SELECT doc, version FROM task_runs WHERE flow_run_id = %s AND task_key = %s AND dynamic_key = %s",
             (pg_text(flow_run_id), pg_text(task_key), pg_text(dynamic_key)),
         )
-        return codec.task_run_from_doc(row[0]) if row else None
+        return _task_run(row) if row else None
 
     def find_task_run_by_idempotency_key(self, key: str) -> TaskRun | None:
-        row = self._one("SELECT doc FROM task_runs WHERE idempotency_key = %s", (pg_text(key),))
-        return codec.task_run_from_doc(row[0]) if row else None
+        row = self._one("SELECT doc, version FROM task_runs WHERE idempotency_key = %s", (pg_text(key),))
+        return _task_run(row) if row else None
 
     def list_flow_runs(self, flt: FlowRunFilter, page_size: int, page_token: str) -> Page:
         where: list[str] = ["seq > %s"]
@@ -91,8 +91,8 @@ class PostgresReads:
         if flt.tags:
             where.append("tags @> %s::text[]")  # every tag asked for, as SQLite's json_each does
             args.append(pg_texts(flt.tags))
-        sql = f"SELECT seq, doc FROM flow_runs WHERE {' AND '.join(where)} ORDER BY seq"
-        return self._page(sql, args, page_size, codec.flow_run_from_doc)
+        sql = f"SELECT seq, doc, version FROM flow_runs WHERE {' AND '.join(where)} ORDER BY seq"
+        return self._page(sql, args, page_size, _flow_run)
 
     def list_task_runs(
         self, flow_run_id: str, state_types: list[str], page_size: int, page_token: str
@@ -105,24 +105,44 @@ class PostgresReads:
         if state_types:
             where.append("state_type = ANY(%s)")
             args.append(state_types)
-        sql = f"SELECT seq, doc FROM task_runs WHERE {' AND '.join(where)} ORDER BY seq"
-        return self._page(sql, args, page_size, codec.task_run_from_doc)
+        sql = f"SELECT seq, doc, version FROM task_runs WHERE {' AND '.join(where)} ORDER BY seq"
+        return self._page(sql, args, page_size, _task_run)
 
-    def _page(self, sql: str, args: list[Any], page_size: int, decode: Callable[[str], Any]) -> Page:
+    def _page(self, sql: str, args: list[Any], page_size: int, decode: Callable[[tuple], Any]) -> Page:
         size = page_limit(page_size)
         rows = self._rows(f"{sql} LIMIT %s", [*args, size + 1])
         more = len(rows) > size
         rows = rows[:size]
         token = encode_token(rows[-1][0]) if more and rows else ""
-        return Page([decode(doc) for _, doc in rows], token)
+        return Page([decode(row[1:]) for row in rows], token)
 
     def read_states(self, run_id: str) -> list[State]:
         rows = self._rows("SELECT doc FROM states WHERE run_id = %s ORDER BY seq", (pg_text(run_id),))
         return [codec.loads_state(doc) for (doc,) in rows]
 
     def list_limits(self) -> list[ConcurrencyLimit]:
-        rows = self._rows('SELECT doc FROM concurrency_limits ORDER BY tag COLLATE "C"', ())
-        return [codec.limit_from_doc(doc) for (doc,) in rows]
+        rows = self._rows('SELECT doc, version FROM concurrency_limits ORDER BY tag COLLATE "C"', ())
+        return [_limit(row) for row in rows]
+
+    def limits_on(self, tags: list[str]) -> list[ConcurrencyLimit]:
+        rows = self._rows(
+            "SELECT doc, version FROM concurrency_limits WHERE tag = ANY(%s)", (pg_texts(tags),)
+        )
+        return [_limit(row) for row in rows]
+
+    def current_versions(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The stored version of each (kind, id) asked for ("flow", "task" or "limit"); absent
+        rows are left out."""
+        ids: dict[str, list[str]] = {"flow": [], "task": [], "limit": []}
+        for kind, key in keys:
+            ids[kind].append(pg_text(key))
+        rows = self._rows(
+            "SELECT 'flow', id, version FROM flow_runs WHERE id = ANY(%s) UNION ALL "
+            "SELECT 'task', id, version FROM task_runs WHERE id = ANY(%s) UNION ALL "
+            "SELECT 'limit', tag, version FROM concurrency_limits WHERE tag = ANY(%s)",
+            (ids["flow"], ids["task"], ids["limit"]),
+        )
+        return {(kind, key): int(version) for kind, key, version in rows}
 
     def lookup_cache(self, key: str, now: datetime) -> State | None:
         row = self._one(
@@ -139,12 +159,30 @@ class PostgresReads:
             where.append("task_run_id = %s")
             args.append(pg_text(task_run_id))
         sql = f"SELECT seq, doc FROM logs WHERE {' AND '.join(where)} ORDER BY seq"
-        return self._page(sql, args, page_size, json.loads)
+        return self._page(sql, args, page_size, lambda row: json.loads(row[0]))
 
     def list_deployments(self) -> list[Deployment]:
         rows = self._rows('SELECT doc FROM deployments ORDER BY name COLLATE "C"', ())
         return [codec.deployment_from_doc(doc) for (doc,) in rows]
 
     def non_final_flow_runs(self) -> list[FlowRun]:
-        rows = self._rows("SELECT doc FROM flow_runs WHERE state_type <> ALL(%s)", (_FINAL,))
-        return [codec.flow_run_from_doc(doc) for (doc,) in rows]
+        rows = self._rows("SELECT doc, version FROM flow_runs WHERE state_type <> ALL(%s)", (_FINAL,))
+        return [_flow_run(row) for row in rows]
+
+
+def _flow_run(row: tuple) -> FlowRun:
+    run = codec.flow_run_from_doc(row[0])
+    run.version = int(row[1])
+    return run
+
+
+def _task_run(row: tuple) -> TaskRun:
+    run = codec.task_run_from_doc(row[0])
+    run.version = int(row[1])
+    return run
+
+
+def _limit(row: tuple) -> ConcurrencyLimit:
+    limit = codec.limit_from_doc(row[0])
+    limit.version = int(row[1])
+    return limit

@@ -24,6 +24,8 @@ log = logging.getLogger("cadenza.orchestrator.store")
 LOCK_SPACE = 0x43414431  # "CAD1"
 MIGRATION_LOCK = 1
 OWNER_LOCK = 2  # held while serving; see postgres_owner.py
+BACKGROUND_LOCK = 3  # held by the one replica doing the background work; see postgres_leader.py
+CONFLICT_SQLSTATE = "CZ409"
 
 MIGRATIONS: list[str] = [
     # 1: runs, state history, concurrency limits, cache, logs (SQLite's version 1)
@@ -89,6 +91,20 @@ MIGRATIONS: list[str] = [
         name TEXT NOT NULL UNIQUE,
         doc TEXT NOT NULL
     );
+    """,
+    # 3: row versions, checked on write, so replicas sharing the database never overwrite a
+    # change they did not see; cadenza_expect refuses a batch whose check failed (SQLSTATE
+    # CZ409, which the store reads as a conflict to decide again).
+    """
+    ALTER TABLE flow_runs ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE task_runs ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE concurrency_limits ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+    CREATE FUNCTION cadenza_expect(ok BOOLEAN, what TEXT) RETURNS VOID LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NOT ok THEN
+            RAISE EXCEPTION USING ERRCODE = 'CZ409', MESSAGE = what;
+        END IF;
+    END $$;
     """,
 ]
 

@@ -16,26 +16,42 @@ from typing import Any
 from .base import WriteBatch
 from .postgres_text import pg_text, pg_texts
 
+CHANGES_CHANNEL = "cadenza_changes"
+
 Mogrify = Callable[[str, Sequence[Any]], str]
 
+# Rows are written only over the version they were read at (EXCLUDED.version is one more):
+# a row another orchestrator changed meanwhile is left alone, the count falls short, and
+# cadenza_expect refuses the whole batch as a conflict.
+_CHECKED = "WITH w AS ({} RETURNING 1) SELECT cadenza_expect((SELECT count(*) FROM w) = {}, {})"
 _FLOW_RUNS = (
     "INSERT INTO flow_runs (id, flow_name, state_type, parent_task_run_id, deployment_id, "
-    "idempotency_key, tags, doc) VALUES {} "
+    "idempotency_key, tags, doc, version) VALUES {} "
     "ON CONFLICT (id) DO UPDATE SET state_type = EXCLUDED.state_type, tags = EXCLUDED.tags, "
-    "doc = EXCLUDED.doc"
+    "doc = EXCLUDED.doc, version = EXCLUDED.version WHERE flow_runs.version = EXCLUDED.version - 1"
 )
-_FLOW_RUN_ROW = "(%s, %s, %s, %s, %s, %s, %s::text[], %s)"
+_FLOW_RUN_ROW = "(%s, %s, %s, %s, %s, %s, %s::text[], %s, %s)"
 _TASK_RUNS = (
-    "INSERT INTO task_runs (id, flow_run_id, task_key, dynamic_key, state_type, idempotency_key, doc) "
-    "VALUES {} ON CONFLICT (id) DO UPDATE SET state_type = EXCLUDED.state_type, doc = EXCLUDED.doc"
+    "INSERT INTO task_runs (id, flow_run_id, task_key, dynamic_key, state_type, idempotency_key, doc, "
+    "version) VALUES {} ON CONFLICT (id) DO UPDATE SET state_type = EXCLUDED.state_type, "
+    "doc = EXCLUDED.doc, version = EXCLUDED.version WHERE task_runs.version = EXCLUDED.version - 1"
 )
-_TASK_RUN_ROW = "(%s, %s, %s, %s, %s, %s, %s)"
+_TASK_RUN_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s)"
 _STATES = "INSERT INTO states (run_kind, run_id, id, doc) VALUES {}"
 _STATE_ROW = "(%s, %s, %s, %s)"
 _LIMIT = (
-    "INSERT INTO concurrency_limits (tag, doc) VALUES (%s, %s) "
-    "ON CONFLICT (tag) DO UPDATE SET doc = EXCLUDED.doc"
+    "INSERT INTO concurrency_limits (tag, doc, version) VALUES (%s, %s, %s) "
+    "ON CONFLICT (tag) DO UPDATE SET doc = EXCLUDED.doc, version = EXCLUDED.version "
+    "WHERE concurrency_limits.version = EXCLUDED.version - 1"
 )
+# A row read and not written must still be at the version read; FOR SHARE holds it there
+# until the commit, so a change to it through another orchestrator waits for this one.
+_READ_TABLES = {
+    "flow": ("flow_runs", "id"),
+    "task": ("task_runs", "id"),
+    "limit": ("concurrency_limits", "tag"),
+}
+_STILL = "SELECT cadenza_expect(EXISTS (SELECT 1 FROM {} WHERE {} = %s AND version = %s FOR SHARE), %s)"
 _CACHE_ENTRIES = "INSERT INTO cache_entries (key, expiration, state) VALUES {}"
 _CACHE_ENTRY_ROW = "(%s, %s::timestamptz, %s)"
 _DEPLOYMENT = (
@@ -54,8 +70,16 @@ def batch_sql(mogrify: Mogrify, b: WriteBatch) -> list[str]:
         # Rows of one statement are inserted in the order given, so `seq` keeps creation order.
         out.append(statement.format(", ".join(mogrify(row, v) for v in values)))
 
+    def checked(statement: str, row: str, values: Sequence[Sequence[Any]], what: str) -> None:
+        rows(statement, row, values)
+        out[-1] = _CHECKED.format(out[-1], len(values), mogrify("%s", (what,)))
+
+    for kind, key, version in b.reads:
+        table, column = _READ_TABLES[kind]
+        what = f"the {kind} {key} changed through another orchestrator"
+        out.append(mogrify(_STILL.format(table, column), (pg_text(key), version, pg_text(what))))
     if b.flow_runs:
-        rows(
+        checked(
             _FLOW_RUNS,
             _FLOW_RUN_ROW,
             [
@@ -68,12 +92,14 @@ def batch_sql(mogrify: Mogrify, b: WriteBatch) -> list[str]:
                     pg_text(r.idempotency_key),
                     pg_texts(r.tags),
                     r.doc,
+                    r.version,
                 )
                 for r in b.flow_runs.values()
             ],
+            "a flow run changed through another orchestrator",
         )
     if b.task_runs:
-        rows(
+        checked(
             _TASK_RUNS,
             _TASK_RUN_ROW,
             [
@@ -85,9 +111,11 @@ def batch_sql(mogrify: Mogrify, b: WriteBatch) -> list[str]:
                     r.state_type,
                     pg_text(r.idempotency_key),
                     r.doc,
+                    r.version,
                 )
                 for r in b.task_runs.values()
             ],
+            "a task run changed through another orchestrator",
         )
     if b.states:
         rows(
@@ -97,7 +125,9 @@ def batch_sql(mogrify: Mogrify, b: WriteBatch) -> list[str]:
         if doc is None:
             out.append(mogrify("DELETE FROM concurrency_limits WHERE tag = %s", (pg_text(tag),)))
         else:
-            out.append(mogrify(_LIMIT, (pg_text(tag), doc)))
+            write = mogrify(_LIMIT, (pg_text(tag), doc, b.limit_versions[tag]))
+            what = mogrify("%s", (pg_text(f"the limit on {tag} changed through another orchestrator"),))
+            out.append(_CHECKED.format(write, 1, what))
     if b.cache_entries:
         rows(_CACHE_ENTRIES, _CACHE_ENTRY_ROW, [(pg_text(key), exp, st) for key, exp, st in b.cache_entries])
     for dep_id, row in b.deployments.items():
@@ -108,4 +138,6 @@ def batch_sql(mogrify: Mogrify, b: WriteBatch) -> list[str]:
             out.append(mogrify(_DEPLOYMENT, (pg_text(dep_id), pg_text(name), doc)))
     if b.logs:
         rows(_LOGS, _LOG_ROW, [(pg_text(flow), pg_text(task), doc) for flow, task, doc in b.logs])
+    # Sent to the other orchestrators' LISTEN when (and only if) this batch commits.
+    out.extend(mogrify("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, note)) for note in b.notes)
     return out
