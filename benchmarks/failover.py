@@ -131,7 +131,7 @@ def main() -> int:
     stores: list[tuple[str, object]] = [("sqlite", None)]
     pg = None
     if binaries() is not None:
-        from tests.service.conftest import migrate_template
+        from tests.pg_fixtures import migrate_template
 
         pg = PostgresServer.start()
         migrate_template(pg)

@@ -239,6 +239,39 @@ class BidiStream:
         self._reader.join(timeout=TIMEOUT)
 
 
+_END = object()
+
+
+class Watch:
+    """A WatchFlowRun stream read on a thread into a queue."""
+
+    def __init__(self, stub, flow_run_id: str, **kw) -> None:
+        self.items: queue.Queue = queue.Queue()
+        self.call = stub.WatchFlowRun(pb.WatchFlowRunRequest(flow_run_id=flow_run_id, **kw), timeout=15)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            for msg in self.call:
+                self.items.put(msg)
+        except Exception as exc:  # surfaced by next()
+            self.items.put(exc)
+        self.items.put(_END)
+
+    def next(self, timeout: float = TIMEOUT):
+        item = self.items.get(timeout=timeout)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def take(self, n: int) -> list:
+        return [self.next() for _ in range(n)]
+
+    def ended(self) -> bool:
+        return self.items.get(timeout=TIMEOUT) is _END
+
+
 @dataclass
 class World:
     """A small world for bad-input tests: a running flow run with one running task run."""

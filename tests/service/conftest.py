@@ -27,7 +27,8 @@ import pytest
 
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
 from orchestrator import BackgroundServer
-from tests.pg import PostgresServer, binaries
+from tests.pg import PostgresServer
+from tests.pg_fixtures import postgres  # noqa: F401  (the session fixture, shared)
 
 REPO = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"Cadenza orchestrator listening on ([0-9.]+):(\d+)")
@@ -48,31 +49,6 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture
 def store_kind(request) -> str:
     return request.param
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    """One throwaway PostgreSQL server for the whole session (started on first use)."""
-    if binaries() is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-    server = PostgresServer.start()
-    try:
-        migrate_template(server)
-        yield server
-    finally:
-        server.stop()
-
-
-def migrate_template(server: PostgresServer) -> None:
-    """Migrate the template once, as the orchestrator would, so each test's copy starts current."""
-    from orchestrator.store.postgres_connect import connect
-    from orchestrator.store.postgres_schema import migrate
-    from orchestrator.store.postgres_url import parse_postgres_url
-    from tests.pg import TEMPLATE
-
-    location = parse_postgres_url(server.url(TEMPLATE))
-    with connect(location) as conn:
-        migrate(conn, location.where)
 
 
 @pytest.fixture
