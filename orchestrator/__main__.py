@@ -32,8 +32,8 @@ def _parser() -> argparse.ArgumentParser:
         "--standby",
         action="store_true",
         default=None,
-        help="if another orchestrator serves the database, wait and take over when it stops "
-        "(CADENZA_ORCHESTRATOR_STANDBY)",
+        help="serve nothing while other orchestrators serve the database; take over once none does "
+        "(CADENZA_ORCHESTRATOR_STANDBY; without it, PostgreSQL replicas serve side by side)",
     )
     serve.add_argument(
         "--log-level", type=log_level, help="DEBUG logs every decision (CADENZA_LOG_LEVEL, default INFO)"

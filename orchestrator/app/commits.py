@@ -93,7 +93,7 @@ class Committer:
         run_ids = list(batch.flow_runs) + list(batch.task_runs)
         if self.replicas is not None:
             self._prepare_for_replicas(change)
-        self.registry.begin_commit(run_ids)
+        self.registry.begin_commit(run_ids, batch.limits)
         try:
             await self.store.commit(batch)
         except StoreConflict as exc:
@@ -105,7 +105,7 @@ class Committer:
             self.answers.forget(batch.answered_transitions)
             raise Unavailable(f"the store could not record the change; retry: {exc}") from exc
         finally:
-            self.registry.end_commit(run_ids)
+            self.registry.end_commit(run_ids, batch.limits)
         for flow_run_id, event in change.events:
             self.hub.publish(flow_run_id, event)
             if isinstance(event, StateEvent) and event.run_kind == "flow":
@@ -121,6 +121,6 @@ class Committer:
         batch.reads = [r for r in dict.fromkeys(batch.reads) if (r[0], r[1]) not in written and r[2] > 0]
         versions = [("flow", k, row.version) for k, row in batch.flow_runs.items()]
         versions += [("task", k, row.version) for k, row in batch.task_runs.items()]
-        versions += [("limit", tag, batch.limit_versions.get(tag, -1)) for tag in batch.limits]
+        versions += [("limit", tag, batch.limit_versions.get(tag, (0, -1))[1]) for tag in batch.limits]
         assert self.replicas is not None
         batch.notes = self.replicas.notes(versions, change.events)

@@ -75,6 +75,7 @@ class Registry:
         self.limits: dict[str, ConcurrencyLimit] = {}
         self.recent_cache: OrderedDict[str, CacheEntry] = OrderedDict()
         self.in_flight: dict[str, int] = {}  # run id -> commits not yet durable
+        self.limits_in_flight: dict[str, int] = {}  # tag -> commits not yet durable
         # Idempotency keys of runs created by this process, so a second create with the same
         # key in the same event-loop turn finds the first before it is stored.
         self.flow_run_keys: dict[str, str] = {}
@@ -124,17 +125,22 @@ class Registry:
     def merge_flow_run(self, stored: FlowRun) -> FlowRun:
         """The copy to use of a run just read from the store: the one in memory if it is as new."""
         held = self.flow_runs.items.get(stored.id)
-        if held is not None and held.version >= stored.version:
+        if held is not None and self._as_new(held, stored):
             return held
         self.flow_runs.put(stored.id, stored, self.in_flight.keys())
         return stored
 
     def merge_task_run(self, stored: TaskRun) -> TaskRun:
         held = self.task_runs.items.get(stored.id)
-        if held is not None and held.version >= stored.version:
+        if held is not None and self._as_new(held, stored):
             return held
         self.remember_task_run(stored)
         return stored
+
+    def _as_new(self, held: FlowRun | TaskRun, stored: FlowRun | TaskRun) -> bool:
+        """Memory's copy is at least as new as the store's: it is the authority (one writer),
+        the same version, or ahead by a commit in flight."""
+        return self.shared is None or held.version == stored.version or held.id in self.in_flight
 
     def merge_limits(self, stored: list[ConcurrencyLimit], tags: Collection[str] | None = None) -> None:
         """Bring the limits on `tags` (all if None) to what the store holds, keeping each one's
@@ -146,7 +152,7 @@ class Registry:
             held = self.limits.get(limit.tag)
             if held is None:
                 self.limits[limit.tag] = limit
-            elif held.version <= limit.version:
+            elif held.version != limit.version and limit.tag not in self.limits_in_flight:
                 held.concurrency_limit = limit.concurrency_limit
                 held.active_slots = limit.active_slots
                 held.version = limit.version
@@ -273,23 +279,26 @@ class Registry:
         """The rows read at a version the shared store no longer holds (none with one writer)."""
         # A run whose commit is in flight here is newer than the store: it is ours to write.
         reads = [r for r in reads if r[2] > 0 and r[1] not in self.in_flight]
+        reads = [r for r in reads if r[0] != "limit" or r[1] not in self.limits_in_flight]
         if self.shared is None or not reads:
             return []
         current = self.shared.current_versions([(kind, key) for kind, key, _ in reads])
         return [read for read in reads if current.get((read[0], read[1]), -1) != read[2]]
 
     # -- commit tracking ------------------------------------------------------------------
-    def begin_commit(self, run_ids) -> None:
-        for run_id in run_ids:
-            self.in_flight[run_id] = self.in_flight.get(run_id, 0) + 1
+    def begin_commit(self, run_ids: Collection[str], tags: Collection[str] = ()) -> None:
+        for counts, keys in ((self.in_flight, run_ids), (self.limits_in_flight, tags)):
+            for key in keys:
+                counts[key] = counts.get(key, 0) + 1
 
-    def end_commit(self, run_ids) -> None:
-        for run_id in run_ids:
-            left = self.in_flight.get(run_id, 0) - 1
-            if left <= 0:
-                self.in_flight.pop(run_id, None)
-            else:
-                self.in_flight[run_id] = left
+    def end_commit(self, run_ids: Collection[str], tags: Collection[str] = ()) -> None:
+        for counts, keys in ((self.in_flight, run_ids), (self.limits_in_flight, tags)):
+            for key in keys:
+                left = counts.get(key, 0) - 1
+                if left <= 0:
+                    counts.pop(key, None)
+                else:
+                    counts[key] = left
 
     def live_flow_runs(self) -> list[tuple[FlowRun, State]]:
         """Flow runs that have not ended, each with its current state: those in memory, or

@@ -84,12 +84,12 @@ class Replicas:
         registry = self.registry
         if kind == "limit":
             held = registry.limits.get(key)
-            if held is None or version < 0 or held.version < version:  # -1: deleted
+            if held is None or (held.version != version and key not in registry.limits_in_flight):
                 registry.merge_limits(self.store.limits_on([key]), [key])
             return
         table = registry.flow_runs if kind == "flow" else registry.task_runs
         held_run = table.items.get(key)
-        if held_run is not None and held_run.version < version and key not in registry.in_flight:
+        if held_run is not None and held_run.version != version and key not in registry.in_flight:
             registry.forget(key)  # read again from the store when next needed
 
     def missed_some(self) -> None:

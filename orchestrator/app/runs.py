@@ -64,23 +64,15 @@ class Runs:
         await self.store.flush()
         page = paged(self.store.list_flow_runs, flt, page_size, page_token)
         # In-memory objects are authoritative for runs the orchestrator holds (when newer).
-        page.items = [self._newest_flow_run(r) for r in page.items]
+        page.items = [self.registry.merge_flow_run(r) for r in page.items]
         return page
-
-    def _newest_flow_run(self, stored: FlowRun) -> FlowRun:
-        held = self.registry.flow_runs.items.get(stored.id)
-        return held if held is not None and held.version >= stored.version else stored
-
-    def _newest_task_run(self, stored: TaskRun) -> TaskRun:
-        held = self.registry.task_runs.items.get(stored.id)
-        return held if held is not None and held.version >= stored.version else stored
 
     async def list_task_runs(
         self, flow_run_id: str, state_types: list[str], page_size: int, page_token: str
     ) -> Page:
         await self.store.flush()
         page = paged(self.store.list_task_runs, flow_run_id, state_types, page_size, page_token)
-        page.items = [self._newest_task_run(r) for r in page.items]
+        page.items = [self.registry.merge_task_run(r) for r in page.items]
         return page
 
     async def all_task_runs(self, flow_run_id: str) -> list[TaskRun]:

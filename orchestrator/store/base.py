@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,13 @@ from ..core.models import CacheEntry, ConcurrencyLimit, Deployment, FlowRun, Sta
 from . import codec
 
 NOTE_BYTES = 7900  # PostgreSQL's NOTIFY payload is under 8000 bytes
+
+
+def new_version() -> int:
+    """A row version no one else will write: random, not counted, since two replicas counting
+    from the same version would write the same number, and a change built on one of theirs
+    that failed would pass for built on the other's."""
+    return int.from_bytes(os.urandom(8)) >> 2 or 1
 
 
 @dataclass(slots=True)
@@ -23,7 +31,8 @@ class FlowRunRow:
     idempotency_key: str | None
     tags: list[str]
     doc: str
-    version: int  # the row's version once written: one more than the version it was read at
+    version: int  # the row's version once written (see new_version)
+    prior: int  # the version it was read at, which the stored row must still have (0: new)
 
 
 @dataclass(slots=True)
@@ -35,7 +44,8 @@ class TaskRunRow:
     state_type: str
     idempotency_key: str | None
     doc: str
-    version: int  # as FlowRunRow.version
+    version: int  # as FlowRunRow
+    prior: int
 
 
 @dataclass(slots=True)
@@ -43,11 +53,11 @@ class WriteBatch:
     """Writes that must become durable together (one decision, or one create).
 
     Documents are serialised when added, so later in-memory changes to the same objects
-    cannot leak into an earlier batch. A run or limit put in a batch moves to its next version
-    at once (one step per batch), so a later batch on the same object expects that version.
-    A store shared by several orchestrators writes a row only over the version it was read at
-    and checks the versions of `reads`, refusing the batch with StoreConflict otherwise; a
-    store with one writer has nothing to check.
+    cannot leak into an earlier batch. A run or limit put in a batch takes a new version at
+    once (one per batch), so a later batch on the same object expects that version. A store
+    shared by several orchestrators writes a row only over the version it was read at and
+    checks the versions of `reads`, refusing the batch with StoreConflict otherwise; a store
+    with one writer has nothing to check.
     """
 
     flow_runs: dict[str, FlowRunRow] = field(default_factory=dict)
@@ -59,7 +69,7 @@ class WriteBatch:
     answered_transitions: list[str] = field(default_factory=list)
     logs: list[tuple[str, str, str]] = field(default_factory=list)  # flow run, task run, doc
     deployments: dict[str, tuple[str, str] | None] = field(default_factory=dict)  # id -> (name, doc)
-    limit_versions: dict[str, int] = field(default_factory=dict)  # tag -> version once written
+    limit_versions: dict[str, tuple[int, int]] = field(default_factory=dict)  # tag -> (prior, new)
     # Rows the decision read but does not write, as (kind, id, version): "flow", "task", "limit".
     reads: list[tuple[str, str, int]] = field(default_factory=list)
     # What other orchestrators sharing the store are told once the batch is durable (opaque
@@ -67,8 +77,10 @@ class WriteBatch:
     notes: list[str] = field(default_factory=list)
 
     def put_flow_run(self, run: FlowRun) -> None:
-        if run.id not in self.flow_runs:
-            run.version += 1
+        held = self.flow_runs.get(run.id)
+        prior = held.prior if held is not None else run.version
+        if held is None:
+            run.version = new_version()
         self.flow_runs[run.id] = FlowRunRow(
             run.id,
             run.flow_name,
@@ -79,11 +91,14 @@ class WriteBatch:
             list(run.tags),
             codec.flow_run_to_doc(run),
             run.version,
+            prior,
         )
 
     def put_task_run(self, run: TaskRun) -> None:
-        if run.id not in self.task_runs:
-            run.version += 1
+        held = self.task_runs.get(run.id)
+        prior = held.prior if held is not None else run.version
+        if held is None:
+            run.version = new_version()
         self.task_runs[run.id] = TaskRunRow(
             run.id,
             run.flow_run_id,
@@ -93,16 +108,19 @@ class WriteBatch:
             run.idempotency_key or None,
             codec.task_run_to_doc(run),
             run.version,
+            prior,
         )
 
     def add_state(self, run_kind: str, run_id: str, state: State) -> None:
         self.states.append((run_kind, run_id, state.id, codec.dumps_state(state)))
 
     def put_limit(self, limit: ConcurrencyLimit) -> None:
-        if limit.tag not in self.limit_versions:
-            limit.version += 1
+        held = self.limit_versions.get(limit.tag)
+        if held is None:
+            held = (limit.version, new_version())
+            limit.version = held[1]
         self.limits[limit.tag] = codec.limit_to_doc(limit)
-        self.limit_versions[limit.tag] = limit.version
+        self.limit_versions[limit.tag] = held
 
     def read(self, kind: str, key: str, version: int) -> None:
         """The decision relied on this row as read at `version` (written rows need not be named)."""

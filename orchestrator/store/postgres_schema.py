@@ -92,13 +92,16 @@ MIGRATIONS: list[str] = [
         doc TEXT NOT NULL
     );
     """,
-    # 3: row versions, checked on write, so replicas sharing the database never overwrite a
-    # change they did not see; cadenza_expect refuses a batch whose check failed (SQLSTATE
+    # 3: row versions (random, unique), checked on write, so replicas sharing the database never
+    # overwrite a change they did not see (prior_version: the version a write replaced); cadenza_expect refuses a batch whose check failed (SQLSTATE
     # CZ409, which the store reads as a conflict to decide again).
     """
-    ALTER TABLE flow_runs ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
-    ALTER TABLE task_runs ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
-    ALTER TABLE concurrency_limits ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE flow_runs ADD COLUMN version BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN prior_version BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE task_runs ADD COLUMN version BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN prior_version BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE concurrency_limits ADD COLUMN version BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN prior_version BIGINT NOT NULL DEFAULT 0;
     CREATE FUNCTION cadenza_expect(ok BOOLEAN, what TEXT) RETURNS VOID LANGUAGE plpgsql AS $$
     BEGIN
         IF NOT ok THEN

@@ -20,29 +20,31 @@ CHANGES_CHANNEL = "cadenza_changes"
 
 Mogrify = Callable[[str, Sequence[Any]], str]
 
-# Rows are written only over the version they were read at (EXCLUDED.version is one more):
-# a row another orchestrator changed meanwhile is left alone, the count falls short, and
+# Rows are written only over the version they were read at (EXCLUDED.prior_version): a row
+# another orchestrator changed meanwhile is left alone, the count falls short, and
 # cadenza_expect refuses the whole batch as a conflict.
 _CHECKED = "WITH w AS ({} RETURNING 1) SELECT cadenza_expect((SELECT count(*) FROM w) = {}, {})"
 _FLOW_RUNS = (
     "INSERT INTO flow_runs (id, flow_name, state_type, parent_task_run_id, deployment_id, "
-    "idempotency_key, tags, doc, version) VALUES {} "
+    "idempotency_key, tags, doc, version, prior_version) VALUES {} "
     "ON CONFLICT (id) DO UPDATE SET state_type = EXCLUDED.state_type, tags = EXCLUDED.tags, "
-    "doc = EXCLUDED.doc, version = EXCLUDED.version WHERE flow_runs.version = EXCLUDED.version - 1"
+    "doc = EXCLUDED.doc, version = EXCLUDED.version, prior_version = EXCLUDED.prior_version "
+    "WHERE flow_runs.version = EXCLUDED.prior_version"
 )
-_FLOW_RUN_ROW = "(%s, %s, %s, %s, %s, %s, %s::text[], %s, %s)"
+_FLOW_RUN_ROW = "(%s, %s, %s, %s, %s, %s, %s::text[], %s, %s, %s)"
 _TASK_RUNS = (
     "INSERT INTO task_runs (id, flow_run_id, task_key, dynamic_key, state_type, idempotency_key, doc, "
-    "version) VALUES {} ON CONFLICT (id) DO UPDATE SET state_type = EXCLUDED.state_type, "
-    "doc = EXCLUDED.doc, version = EXCLUDED.version WHERE task_runs.version = EXCLUDED.version - 1"
+    "version, prior_version) VALUES {} ON CONFLICT (id) DO UPDATE SET state_type = EXCLUDED.state_type, "
+    "doc = EXCLUDED.doc, version = EXCLUDED.version, prior_version = EXCLUDED.prior_version "
+    "WHERE task_runs.version = EXCLUDED.prior_version"
 )
-_TASK_RUN_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s)"
+_TASK_RUN_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 _STATES = "INSERT INTO states (run_kind, run_id, id, doc) VALUES {}"
 _STATE_ROW = "(%s, %s, %s, %s)"
 _LIMIT = (
-    "INSERT INTO concurrency_limits (tag, doc, version) VALUES (%s, %s, %s) "
-    "ON CONFLICT (tag) DO UPDATE SET doc = EXCLUDED.doc, version = EXCLUDED.version "
-    "WHERE concurrency_limits.version = EXCLUDED.version - 1"
+    "INSERT INTO concurrency_limits (tag, doc, version, prior_version) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (tag) DO UPDATE SET doc = EXCLUDED.doc, version = EXCLUDED.version, "
+    "prior_version = EXCLUDED.prior_version WHERE concurrency_limits.version = EXCLUDED.prior_version"
 )
 # A row read and not written must still be at the version read; FOR SHARE holds it there
 # until the commit, so a change to it through another orchestrator waits for this one.
@@ -93,6 +95,7 @@ def batch_sql(mogrify: Mogrify, b: WriteBatch) -> list[str]:
                     pg_texts(r.tags),
                     r.doc,
                     r.version,
+                    r.prior,
                 )
                 for r in b.flow_runs.values()
             ],
@@ -112,6 +115,7 @@ def batch_sql(mogrify: Mogrify, b: WriteBatch) -> list[str]:
                     pg_text(r.idempotency_key),
                     r.doc,
                     r.version,
+                    r.prior,
                 )
                 for r in b.task_runs.values()
             ],
@@ -125,7 +129,8 @@ def batch_sql(mogrify: Mogrify, b: WriteBatch) -> list[str]:
         if doc is None:
             out.append(mogrify("DELETE FROM concurrency_limits WHERE tag = %s", (pg_text(tag),)))
         else:
-            write = mogrify(_LIMIT, (pg_text(tag), doc, b.limit_versions[tag]))
+            prior, version = b.limit_versions[tag]
+            write = mogrify(_LIMIT, (pg_text(tag), doc, version, prior))
             what = mogrify("%s", (pg_text(f"the limit on {tag} changed through another orchestrator"),))
             out.append(_CHECKED.format(write, 1, what))
     if b.cache_entries:
