@@ -213,8 +213,8 @@ class Registry:
 
     def undo(self, batch: WriteBatch) -> None:
         """Put memory back to what the store holds after `batch` failed to commit: its runs
-        (and those it was decided on) reload from the store, its limits are read again (slots
-        taken by its runs freed), and cache entries it added are forgotten."""
+        (and those it was decided on) reload from the store, its limits are read again (a slot
+        it took is not there), and cache entries it added are forgotten."""
         run_ids = set(batch.flow_runs) | set(batch.task_runs)
         for run_id in run_ids | {key for kind, key, _ in batch.reads if kind != "limit"}:
             self.forget(run_id)
@@ -229,7 +229,9 @@ class Registry:
                     self.limits[tag] = stored[tag]
                 else:
                     limit.concurrency_limit = stored[tag].concurrency_limit
-                    limit.active_slots = stored[tag].active_slots - run_ids
+                    # The store's slots, not fewer: a slot the failed batch gave back is still
+                    # held there, and its retry must find it to give it back.
+                    limit.active_slots = stored[tag].active_slots
                     limit.version = stored[tag].version
         for key, _, _ in batch.cache_entries:
             self.recent_cache.pop(key, None)
