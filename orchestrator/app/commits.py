@@ -10,12 +10,12 @@ same way (Conflict), and `settle` decides it again on what the store holds now.
 from __future__ import annotations
 
 import asyncio
-import copy
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..core.copies import copy_record
 from ..store.base import Store, WriteBatch
 from ..store.errors import StoreConflict, StoreError
 from .errors import Conflict, Unavailable
@@ -73,7 +73,7 @@ class Committer:
         when a retry can happen (a shared store) every try gets copies of the originals."""
         if self.replicas is None:
             return lambda: values
-        return lambda: copy.deepcopy(values)
+        return lambda: tuple(copy_record(value) for value in values)
 
     def confirm(self, change: Change) -> None:
         """For a decision that changed nothing: raise Conflict if a row it was decided on has

@@ -172,8 +172,10 @@ class Registry:
             run = self.read_task_run(known)
             if run is not None:
                 return run
-        elif flow_run_id in self.fully_indexed and self.shared is None:
-            return None  # (a replica sharing the store may have created it)
+        elif flow_run_id in self.fully_indexed:
+            # With replicas, one may have created it all the same: then the store refuses the
+            # second as a conflict, forget() drops the shortcut, and the retry asks the store.
+            return None
         run = self.store.find_task_run(flow_run_id, task_key, dynamic_key)
         if run is not None:
             self.remember_task_run(run)
@@ -203,6 +205,7 @@ class Registry:
             del self.flow_run_keys[flow_run.idempotency_key]
         task_run = self.task_runs.items.get(run_id)
         if task_run is not None:
+            self.fully_indexed.discard(task_run.flow_run_id)
             key = (task_run.flow_run_id, task_run.task_key, task_run.dynamic_key)
             if self.task_keys.get(key) == run_id:
                 del self.task_keys[key]

@@ -6,6 +6,10 @@ commit holds): {"o": sender, "i": [item, ...]}, where an item is ["v", kind, id,
 written), ["s", flow_run_id, run_kind, run_id, run_name, state_doc or null, state_id] (a state)
 or ["l", entry] (a log line); a batch too large for one note is told in several.
 A state too large for a note travels as its id and is read from the store by whoever needs it.
+
+A replica alone on its database sends no notes (they would cost every commit for nobody): it
+starts sending once it hears from another, and a replica says hello when it starts listening
+(and whenever it listens again), so the others start before it serves anything.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ class Replicas:
         self.registry = registry
         self.hub = hub
         self.origin = new_id()
+        # Every note starts with its sender: a replica skips its own without parsing them.
+        self._own = _encode(self.origin, [])[:-6]
+        self.others = False  # whether another replica has been heard (or seen listening)
         self._flow_state_listeners: list[FlowStateListener] = []
 
     def on_flow_state(self, listener: FlowStateListener) -> None:
@@ -40,6 +47,8 @@ class Replicas:
     # -- sending ------------------------------------------------------------------------------
     def notes(self, versions: list[tuple[str, str, int]], events: list[tuple[str, Event]]) -> list[str]:
         """The notes that tell the other replicas about one batch, each within NOTE_BYTES."""
+        if not self.others:
+            return []
         items = [["v", kind, key, version] for kind, key, version in versions]
         items += [_event_item(flow_run_id, event) for flow_run_id, event in events]
         notes: list[str] = []
@@ -64,9 +73,10 @@ class Replicas:
 
     # -- hearing ------------------------------------------------------------------------------
     def hear(self, text: str) -> None:
-        note = json.loads(text)
-        if note.get("o") == self.origin:
+        if text.startswith(self._own):
             return
+        note = json.loads(text)
+        self.others = True
         for item in note.get("i", ()):
             if item[0] == "v":
                 self._drop_stale(item[1], item[2], item[3])
@@ -75,6 +85,9 @@ class Replicas:
             if event is None:
                 continue
             flow_run_id = event.flow_run_id if isinstance(event, StateEvent) else event.entry["flow_run_id"]
+            if isinstance(event, StateEvent) and event.run_kind == "task":
+                # A task run made through another replica: this one no longer knows them all.
+                self.registry.fully_indexed.discard(flow_run_id)
             self.hub.publish(flow_run_id, event)
             if isinstance(event, StateEvent) and event.run_kind == "flow":
                 for listener in self._flow_state_listeners:
@@ -100,6 +113,8 @@ class Replicas:
             for key in [k for k in table.items if k not in registry.in_flight]:
                 registry.forget(key)
         registry.merge_limits(self.store.list_limits())
+        self.others = self.others or self.store.other_listeners() > 0
+        self.store.announce(_encode(self.origin, []))  # hello: start sending notes
 
     async def listen(self) -> None:
         await self.store.listen(self.hear, self.missed_some)

@@ -21,13 +21,20 @@ import psycopg
 
 from .base import WriteBatch
 from .errors import StoreConflict, StoreError
-from .postgres_connect import READ_LOCK_TIMEOUT_MS, READ_TIMEOUT_MS, WRITE_TIMEOUT_MS, connect, connect_async
+from .postgres_connect import (
+    APPLICATION_NAME,
+    READ_LOCK_TIMEOUT_MS,
+    READ_TIMEOUT_MS,
+    WRITE_TIMEOUT_MS,
+    connect,
+    connect_async,
+)
 from .postgres_leader import BackgroundLeader
 from .postgres_listen import listen_for_notes
 from .postgres_reads import PostgresReads
 from .postgres_schema import CONFLICT_SQLSTATE, migrate
 from .postgres_url import parse_postgres_url
-from .postgres_writes import batch_sql
+from .postgres_writes import CHANGES_CHANNEL, batch_sql
 
 log = logging.getLogger("cadenza.orchestrator.store")
 
@@ -153,6 +160,19 @@ class PostgresStore(PostgresReads):
                     _log_refused(exc)
                     errors[i] = exc
         return errors
+
+    def other_listeners(self) -> int:
+        """How many other orchestrators listen for notes on this database now."""
+        rows = self._rows(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = %s",
+            (f"{APPLICATION_NAME} listen",),
+        )
+        return max(0, int(rows[0][0]) - 1)  # less this one's own
+
+    def announce(self, note: str) -> None:
+        """Send a note outside any commit (a hello)."""
+        self._rows(f"SELECT pg_notify('{CHANGES_CHANNEL}', %s)", (note,))
 
     def leads_background(self) -> bool:
         """Whether this replica does the background work now (one replica at a time)."""

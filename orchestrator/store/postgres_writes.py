@@ -46,14 +46,16 @@ _LIMIT = (
     "ON CONFLICT (tag) DO UPDATE SET doc = EXCLUDED.doc, version = EXCLUDED.version, "
     "prior_version = EXCLUDED.prior_version WHERE concurrency_limits.version = EXCLUDED.prior_version"
 )
-# A row read and not written must still be at the version read; FOR SHARE holds it there
-# until the commit, so a change to it through another orchestrator waits for this one.
+# A row read and not written must still be at the version read. It is not locked (FOR SHARE
+# would write a lock into the row, and many tasks' commits reading one flow run would make
+# each a multixact): a change committed to it after this check orders after this commit, as
+# if it had come a moment later, since that change reads nothing this one writes.
 _READ_TABLES = {
     "flow": ("flow_runs", "id"),
     "task": ("task_runs", "id"),
     "limit": ("concurrency_limits", "tag"),
 }
-_STILL = "SELECT cadenza_expect(EXISTS (SELECT 1 FROM {} WHERE {} = %s AND version = %s FOR SHARE), %s)"
+_STILL = "SELECT cadenza_expect(EXISTS (SELECT 1 FROM {} WHERE {} = %s AND version = %s), %s)"
 _CACHE_ENTRIES = "INSERT INTO cache_entries (key, expiration, state) VALUES {}"
 _CACHE_ENTRY_ROW = "(%s, %s::timestamptz, %s)"
 _DEPLOYMENT = (
