@@ -32,6 +32,8 @@ def _check_names(options_type: type, given: dict[str, Any], caller: str) -> None
     for key in given:
         if key not in names:
             raise TypeError(f"{caller} got an unexpected keyword argument {key!r}")
+    # Checked as given, before normalising (no hooks and an empty list of them look alike after).
+    options_type.check_given(given)  # type: ignore[attr-defined]
 
 
 def make_options(options_type: Callable[..., Opts], given: dict[str, Any], caller: str) -> Opts:
@@ -79,6 +81,8 @@ class Configured(Generic[Opts]):
 
     def with_options(self, **changes: Any) -> Self:
         """A copy with the given options changed and the others kept."""
+        # As in Prefect, an empty list of hooks keeps the hooks there are (it is refused elsewhere).
+        changes = {k: v for k, v in changes.items() if not (k.startswith("on_") and v == [])}
         return self._from_options(self.fn, replace_options(self.options, changes, "with_options()"))
 
     def _bind(self, args: tuple, kwargs: dict) -> dict[str, Any]:

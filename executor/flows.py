@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from executor import settings
+from executor._definition_checks import check_flow_name, check_flow_retry_delay, check_hooks, check_run_name
 from executor._options import (
     Configured,
     constructor_signature,
@@ -21,6 +22,8 @@ from executor._params import Validator, check_names
 from executor._result_files import add_storage_root
 from executor.task_runners import BaseTaskRunner, as_task_runner
 from executor.tasks import _source_hash
+
+HOOK_NAMES = ("on_completion", "on_failure", "on_cancellation", "on_crashed")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -47,6 +50,14 @@ class FlowOptions:
     on_failure: list[Callable] | None = None
     on_cancellation: list[Callable] | None = None
     on_crashed: list[Callable] | None = None
+
+    @staticmethod
+    def check_given(given: dict[str, Any]) -> None:
+        """The checks Prefect 2.20 makes when a flow is defined, on the options given."""
+        check_flow_name(given)
+        check_hooks(given, HOOK_NAMES, "flow")
+        check_run_name(given, "flow_run_name")
+        check_flow_retry_delay(given)
 
     def __post_init__(self) -> None:
         self.task_runner = as_task_runner(self.task_runner)

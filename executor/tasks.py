@@ -13,6 +13,13 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from executor import settings
+from executor._definition_checks import (
+    check_hooks,
+    check_retry_condition,
+    check_run_name,
+    check_task_retry_delays,
+    checked_retry_delays,
+)
 from executor._options import (
     Configured,
     constructor_signature,
@@ -105,6 +112,14 @@ class TaskOptions:
     on_completion: list[Callable] | None = None
     on_failure: list[Callable] | None = None
 
+    @staticmethod
+    def check_given(given: dict[str, Any]) -> None:
+        """The checks Prefect 2.20 makes when a task is defined, on the options given."""
+        check_hooks(given, ("on_completion", "on_failure"), "flow")  # Prefect's message says @flow
+        check_run_name(given, "task_run_name")
+        check_task_retry_delays(given)
+        check_retry_condition(given)
+
     def __post_init__(self) -> None:
         if self.retry_jitter_factor is not None and self.retry_jitter_factor < 0:
             raise ValueError("`retry_jitter_factor` must be >= 0.")
@@ -146,7 +161,7 @@ class Task(Configured[TaskOptions], _TaskAttributes):
         if delay is None:
             delay = settings.task_default_retry_delay()
         if callable(delay):
-            delay = delay(self._retries())
+            delay = checked_retry_delays(delay(self._retries()))
         if isinstance(delay, (int, float)):
             return [float(delay)]
         return [float(d) for d in delay]
