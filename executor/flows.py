@@ -23,7 +23,7 @@ from executor._result_files import add_storage_root
 from executor.task_runners import BaseTaskRunner, as_task_runner
 from executor.tasks import _source_hash
 
-HOOK_NAMES = ("on_completion", "on_failure", "on_cancellation", "on_crashed")
+HOOK_NAMES = ("on_completion", "on_failure", "on_cancellation", "on_crashed", "on_running")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -50,6 +50,7 @@ class FlowOptions:
     on_failure: list[Callable] | None = None
     on_cancellation: list[Callable] | None = None
     on_crashed: list[Callable] | None = None
+    on_running: list[Callable] | None = None
 
     @staticmethod
     def check_given(given: dict[str, Any]) -> None:
@@ -68,6 +69,7 @@ class FlowOptions:
         self.on_failure = list(self.on_failure or ())
         self.on_cancellation = list(self.on_cancellation or ())
         self.on_crashed = list(self.on_crashed or ())
+        self.on_running = list(self.on_running or ())
 
 
 if TYPE_CHECKING:

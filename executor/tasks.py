@@ -89,7 +89,7 @@ def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
 @dataclasses.dataclass(kw_only=True)
 class TaskOptions:
     """Every option of `@task(...)`, `Task(fn, ...)` and `with_options(...)`, with its default and
-    its checks. Values are kept normalised: tags a frozenset, hooks lists, a timeout a float."""
+    its checks. Values are kept normalised: tags a set, hooks lists, a timeout a float."""
 
     name: str | None = None
     description: str | None = None
@@ -123,7 +123,7 @@ class TaskOptions:
     def __post_init__(self) -> None:
         if self.retry_jitter_factor is not None and self.retry_jitter_factor < 0:
             raise ValueError("`retry_jitter_factor` must be >= 0.")
-        self.tags = frozenset(self.tags or ())
+        self.tags = set(self.tags or ())  # a set, as Prefect's Task.tags
         if isinstance(self.result_storage, (str, os.PathLike)):
             add_storage_root(self.result_storage)  # so results stored there can be read back
         self.timeout_seconds = float(self.timeout_seconds) if self.timeout_seconds else None

@@ -170,6 +170,10 @@ async def _orchestrate(
     cancel = rt.holder.cancel_event(flow_run.id) if parent is None else None
     try:
         state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING), first=first)
+        if state.type is StateType.RUNNING and flow.on_running:
+            flow_run.state = state
+            # Once, when the run first enters Running (not again when a retry does), as in Prefect.
+            await _run_hooks(flow, flow_run, state, call, flow.on_running)
         while state.type is StateType.RUNNING:
             flow_run.run_count = run_count
             flow_run.state = state
@@ -284,8 +288,15 @@ async def finish_flow_run(flow: Any, flow_run: Any, state: State, call: Any) -> 
         StateType.CANCELLED: flow.on_cancellation,
         StateType.CANCELLING: flow.on_cancellation,
     }.get(state.type)
+    await _run_hooks(flow, flow_run, state, call, hooks or [])
+    # The run's own lines were sent before its final state; this last line and the hooks'
+    # go with the next periodic flush (or at exit), not on the caller's time.
+
+
+async def _run_hooks(flow: Any, flow_run: Any, state: State, call: Any, hooks: list) -> None:
+    """Each hook in turn; one that raises is logged and the others still run."""
     rt = rtm.get_runtime()
-    for hook in hooks or ():
+    for hook in hooks:
         if inspect.iscoroutinefunction(hook):
             out = await rtm.run_on_loop(
                 call.loop or rt.user_loop(), functools.partial(hook, flow, flow_run, state)
@@ -294,5 +305,3 @@ async def finish_flow_run(flow: Any, flow_run: Any, state: State, call: Any) -> 
             out = await rtm.run_in_thread(rt, hook, flow, flow_run, state)
         if out.exc is not None:
             log.error("Hook %r of flow %r raised %r", getattr(hook, "__name__", hook), flow.name, out.exc)
-    # The run's own lines were sent before its final state; this last line and the hooks'
-    # go with the next periodic flush (or at exit), not on the caller's time.
