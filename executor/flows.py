@@ -95,6 +95,10 @@ class Flow(Configured[FlowOptions], _FlowAttributes):
         self.description = options.description or inspect.getdoc(fn)
         self.task_key = f"{getattr(fn, '__qualname__', self.name)}-{source}"
         self._validator: Validator | None = None
+        # The option is `validate_parameters`; as in Prefect, the flow keeps it as
+        # `should_validate_parameters`, and `validate_parameters` is the method below.
+        self.should_validate_parameters: bool = options.validate_parameters
+        del self.__dict__["validate_parameters"]
 
     def _retries(self) -> int:
         return self.retries if self.retries is not None else settings.flow_default_retries()
@@ -104,8 +108,10 @@ class Flow(Configured[FlowOptions], _FlowAttributes):
             return float(self.retry_delay_seconds)
         return settings.flow_default_retry_delay()
 
-    def validate(self, parameters: dict[str, Any]) -> dict[str, Any]:
-        """Coerced parameters, or ParameterTypeError / SignatureMismatchError."""
+    # FlowOptions has the option of this name, seen as an attribute by type checkers only.
+    def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        """The parameters cast to the types of the function's annotations, or ParameterTypeError
+        (a value of the wrong type) / SignatureMismatchError (a name the function does not take)."""
         check_names(self.signature, parameters)
         if self._validator is None:
             self._validator = Validator(self.fn, self.signature)

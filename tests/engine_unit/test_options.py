@@ -95,7 +95,7 @@ def test_with_options_changes_what_it_is_given_and_keeps_the_rest():
 def test_flow_defaults_and_normalised_values():
     plain = flow(add_one)
     assert plain.name == "add-one" and plain.description == "Adds one." and plain.version
-    assert plain.task_runner == ConcurrentTaskRunner() and plain.validate_parameters is True
+    assert plain.task_runner == ConcurrentTaskRunner() and plain.should_validate_parameters is True
     assert plain.on_crashed == [] and plain.timeout_seconds is None
     by_class = flow(add_one, task_runner=SequentialTaskRunner, timeout_seconds=2)
     assert isinstance(by_class.task_runner, SequentialTaskRunner) and by_class.timeout_seconds == 2.0
