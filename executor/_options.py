@@ -117,6 +117,38 @@ def constructor_signature(options_type: type) -> inspect.Signature:
     return inspect.Signature(fixed + keyword_parameters(options_type))
 
 
+class _Unchanged:
+    """The default of each keyword of `with_options`: the option keeps its value."""
+
+    def __repr__(self) -> str:
+        return "<unchanged>"
+
+
+UNCHANGED: Any = _Unchanged()
+
+
+def set_with_options(cls: type[Configured[Any]], options_type: type) -> None:
+    """Give `cls` its own `with_options`, whose signature (help(), inspect, notebooks) lists each option
+    as a keyword, as Prefect's explicit signatures do, instead of `**changes` (static type checkers
+    still see `**changes`)."""
+
+    def with_options(self: Configured[Any], **changes: Any) -> Any:
+        return Configured.with_options(self, **{k: v for k, v in changes.items() if v is not UNCHANGED})
+
+    with_options.__doc__ = Configured.with_options.__doc__
+    with_options.__qualname__ = f"{cls.__name__}.with_options"
+    with_options.__module__ = cls.__module__
+    kind = inspect.Parameter.KEYWORD_ONLY
+    options = [
+        inspect.Parameter(f.name, kind, default=UNCHANGED, annotation=f.type)
+        for f in dataclasses.fields(options_type)
+    ]
+    set_signature(
+        with_options, inspect.Signature([inspect.Parameter("self", kind.POSITIONAL_OR_KEYWORD)] + options)
+    )
+    cls.with_options = with_options  # type: ignore[method-assign]  # each class its own, for its signature
+
+
 def set_signature(fn: Callable[..., Any], signature: inspect.Signature) -> None:
     """The signature that inspect, help() and IDEs show for `fn`."""
     # A function takes any attribute; mypy's type for functions knows only the standard ones.

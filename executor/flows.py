@@ -17,6 +17,7 @@ from executor._options import (
     options_decorator,
     run_name,
     set_signature,
+    set_with_options,
 )
 from executor._params import Validator, check_names
 from executor._result_files import add_storage_root
@@ -131,6 +132,7 @@ class Flow(Configured[FlowOptions], _FlowAttributes):
 
 
 set_signature(Flow.__init__, constructor_signature(FlowOptions))
+set_with_options(Flow, FlowOptions)
 
 flow = options_decorator(
     FlowOptions,

@@ -26,6 +26,7 @@ from executor._options import (
     make_options,
     options_decorator,
     set_signature,
+    set_with_options,
 )
 from executor._result_files import add_storage_root
 from executor.annotations import allow_failure, quote, unmapped
@@ -344,6 +345,7 @@ def _resolve_top_level(value: Any, upstream: list[str], allow: bool) -> Any:
 
 
 set_signature(Task.__init__, constructor_signature(TaskOptions))
+set_with_options(Task, TaskOptions)
 
 task = options_decorator(
     TaskOptions,

@@ -32,6 +32,7 @@ def keyword_names(fn) -> list[str]:
 )
 def test_signatures_show_exactly_the_options_with_their_defaults(decorator, cls, options_type):
     assert keyword_names(decorator) == keyword_names(cls) == fields(options_type)
+    assert keyword_names(cls.with_options) == fields(options_type)
     params = inspect.signature(decorator).parameters
     for f in dataclasses.fields(options_type):
         assert params[f.name].default == f.default
