@@ -4,6 +4,7 @@ orchestrator's answers (AwaitingRetry -> Running again, Cached, Paused/NotReady,
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import inspect
@@ -256,8 +257,10 @@ async def run_attempts(
         if state.type is StateType.COMPLETED:  # handed a result instead of running
             state, run_count = await _unless_unreadable(task_run_id, state, run_count, cache_key)
         while state.type is StateType.RUNNING:
-            task_run.run_count = run_count
-            task_run.state = state
+            # Each attempt gets its own copy of the run and its own context: code that kept an
+            # earlier attempt's context still sees that attempt's run count and state.
+            task_run = dataclasses.replace(task_run, run_count=run_count, state=state)
+            ctx = _attempt_context(ctx, task_run)
             outcome = await execute(call, ctx.parameters, ctx)
             raised = outcome.exc
             if raised is not None:
@@ -283,6 +286,12 @@ async def run_attempts(
     if task.on_completion or task.on_failure:
         await _run_hooks(call, task_run, state)
     return state, None
+
+
+def _attempt_context(ctx: TaskRunContext, task_run: TaskRun) -> TaskRunContext:
+    return TaskRunContext(
+        ctx.task, task_run, ctx.parameters, ctx.result_factory, ctx.log_prints, ctx.flow_run_context
+    )
 
 
 async def _unless_unreadable(
