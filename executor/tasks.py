@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import inspect
 import json
@@ -29,12 +30,36 @@ from executor.states import State
 log = logging.getLogger("cadenza.tasks")
 
 
+def _code_of(fn: Callable) -> Any:
+    """Where a callable's source is: the function itself, the function a partial wraps, or the
+    class of a callable object (whose repr, with its address, differs in every process)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn if inspect.isroutine(fn) or inspect.isclass(fn) else type(fn)
+
+
 def _source_hash(fn: Callable) -> str:
+    code = _code_of(fn)
     try:
-        text = inspect.getsource(fn)
+        text = inspect.getsource(code)
     except (OSError, TypeError):
-        text = getattr(fn, "__qualname__", repr(fn))
+        text = getattr(code, "__qualname__", None) or type(code).__qualname__
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+def _callable_name(fn: Callable) -> str:
+    """A task's default name: the function's name; for an object without one, its class's."""
+    name = getattr(fn, "__name__", None)
+    return name if isinstance(name, str) else type(fn).__name__
+
+
+def _qualified_name(fn: Callable) -> str:
+    """The function's qualified name; for an object without one, its class's, with the module."""
+    qualname = getattr(fn, "__qualname__", None)
+    if isinstance(qualname, str):
+        return qualname
+    cls = type(fn)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def hash_objects(*objects: Any) -> str | None:
@@ -133,9 +158,9 @@ class Task(Configured[TaskOptions], _TaskAttributes):
 
     def _configure(self, fn: Callable, options: TaskOptions) -> None:
         super()._configure(fn, options)
-        self.name = options.name or fn.__name__
+        self.name = options.name or _callable_name(fn)
         self.description = options.description or inspect.getdoc(fn)
-        self.task_key = f"{getattr(fn, '__qualname__', self.name)}-{_source_hash(fn)}"
+        self.task_key = f"{_qualified_name(fn)}-{_source_hash(fn)}"
 
     # -- options the engine reads -----------------------------------------------------------------
     def _retries(self) -> int:
