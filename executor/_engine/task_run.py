@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from executor import _runtime as rtm
-from executor._engine.answers import TASK, crashed_state, is_crash, propose
+from executor._engine.answers import TASK, crashed_state, is_crash, propose, rerun_message
 from executor._engine.task_body import execute
 from executor._options import run_name
 from executor._port import TaskRunSpec
@@ -26,6 +26,7 @@ from executor._resolve import (
 )
 from executor.context import TaskRunContext
 from executor.exceptions import Abort, UpstreamTaskError
+from executor.loggers import task_run_logger
 from executor.objects import TaskRun
 from executor.results import unreadable_reason
 from executor.states import (
@@ -278,6 +279,7 @@ async def run_attempts(
                 _link(links, final)
             if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
                 # AwaitingRetry: ask to run again (the orchestrator WAITs until its time).
+                task_run_logger(task_run, task).info(rerun_message(state, final))
                 state, run_count = await propose(port, TASK, task_run_id, State(StateType.RUNNING))
     except Abort as exc:
         stored = await port.read_task_run(task_run_id)
