@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import functools
-import hashlib
 import inspect
-import json
 import logging
 import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from executor import settings
+from executor._hashing import code_fingerprint, hash_objects, source_hash
 from executor._options import (
     Configured,
     constructor_signature,
@@ -28,23 +26,6 @@ from executor.futures import PrefectFuture
 from executor.states import State
 
 log = logging.getLogger("cadenza.tasks")
-
-
-def _code_of(fn: Callable) -> Any:
-    """Where a callable's source is: the function itself, the function a partial wraps, or the
-    class of a callable object (whose repr, with its address, differs in every process)."""
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return fn if inspect.isroutine(fn) or inspect.isclass(fn) else type(fn)
-
-
-def _source_hash(fn: Callable) -> str:
-    code = _code_of(fn)
-    try:
-        text = inspect.getsource(code)
-    except (OSError, TypeError):
-        text = getattr(code, "__qualname__", None) or type(code).__qualname__
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
 def _callable_name(fn: Callable) -> str:
@@ -62,38 +43,13 @@ def _qualified_name(fn: Callable) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def hash_objects(*objects: Any) -> str | None:
-    """A stable hash: JSON when possible, else cloudpickle; None (no cache key) when neither can
-    serialise the objects."""
-    try:
-        # TypeError: keys that cannot be sorted or written; ValueError: circular references and
-        # values pydantic cannot convert (PydanticSerializationError); RecursionError: deep nesting.
-        blob = json.dumps(objects, sort_keys=True, default=_json_default).encode()
-    except (TypeError, ValueError, RecursionError):
-        import cloudpickle
-
-        try:
-            blob = cloudpickle.dumps(objects)
-        except Exception:  # pickling runs objects' own __reduce__: anything can come out
-            log.debug(
-                "Cannot hash %d objects for a cache key; the run is not cached", len(objects), exc_info=True
-            )
-            return None
-    return hashlib.md5(blob, usedforsecurity=False).hexdigest()
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, bytes):
-        return {"__bytes__": obj.hex()}
-    from pydantic_core import to_jsonable_python
-
-    return to_jsonable_python(obj)
-
-
 def task_input_hash(context: Any, arguments: dict[str, Any]) -> str | None:
-    """Cache key from the task's identity and source and its (resolved) arguments."""
+    """Cache key from the task's key, its function's compiled code and its (resolved) arguments.
+    The compiled code, not the source text (as Prefect 2.20): an edit of comments or layout
+    keeps the key. Prefect hashes the bytecode alone; the constants and names it uses are hashed
+    here too, so that `x * 2` -> `x * 3` or calling another function changes the key."""
     task = context.task
-    return hash_objects(task.task_key, _source_hash(task.fn), arguments)
+    return hash_objects(task.task_key, code_fingerprint(task.fn), arguments)
 
 
 def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
@@ -160,7 +116,7 @@ class Task(Configured[TaskOptions], _TaskAttributes):
         super()._configure(fn, options)
         self.name = options.name or _callable_name(fn)
         self.description = options.description or inspect.getdoc(fn)
-        self.task_key = f"{_qualified_name(fn)}-{_source_hash(fn)}"
+        self.task_key = f"{_qualified_name(fn)}-{source_hash(fn)}"
 
     # -- options the engine reads -----------------------------------------------------------------
     def _retries(self) -> int:
