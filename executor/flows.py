@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from executor import settings
 from executor._definition_checks import check_flow_name, check_flow_retry_delay, check_hooks, check_run_name
+from executor._hashing import source_hash
 from executor._options import (
     Configured,
     constructor_signature,
@@ -22,7 +23,6 @@ from executor._options import (
 from executor._params import Validator, check_names
 from executor._result_files import add_storage_root
 from executor.task_runners import BaseTaskRunner, as_task_runner
-from executor.tasks import _source_hash
 
 HOOK_NAMES = ("on_completion", "on_failure", "on_cancellation", "on_crashed", "on_running")
 
@@ -90,7 +90,7 @@ class Flow(Configured[FlowOptions], _FlowAttributes):
 
     def _configure(self, fn: Callable, options: FlowOptions) -> None:
         super()._configure(fn, options)
-        source = _source_hash(fn)
+        source = source_hash(fn)
         self.name = options.name or fn.__name__.replace("_", "-")
         self.version = options.version or source
         self.description = options.description or inspect.getdoc(fn)

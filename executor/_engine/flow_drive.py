@@ -12,13 +12,13 @@ from typing import Any
 
 from executor import _logship, settings
 from executor import _runtime as rtm
-from executor._engine.answers import FLOW, crashed_state, is_crash, propose
+from executor._engine.answers import FLOW, crashed_state, is_crash, propose, rerun_message
 from executor._params import to_call_args
 from executor._resolve import resolve_parameters, resolve_wait_for
 from executor.context import FlowRunContext, enter_flow_context
 from executor.exceptions import Abort, CancelledRun, FlowPauseTimeout, PausedRun, UpstreamTaskError
 from executor.futures import PrefectFuture
-from executor.loggers import print_mode, run_logger
+from executor.loggers import flow_run_logger, print_mode
 from executor.objects import FlowRun, OrchestrationResult
 from executor.results import ResultFactory
 from executor.states import _UNSET, State, StateType, return_value_to_state
@@ -229,6 +229,9 @@ async def _orchestrate(
                     reraise = raised
                     break
                 else:
+                    flow_run_logger(flow_run, flow).error(
+                        "Encountered exception during execution:", exc_info=raised
+                    )
                     final = State(
                         StateType.FAILED,
                         message=f"Flow run encountered an exception. {type(raised).__name__}: {raised}",
@@ -248,6 +251,7 @@ async def _orchestrate(
             await _logship.flush(port)
             state, run_count = await propose(port, FLOW, flow_run.id, final)
             if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
+                flow_run_logger(flow_run, flow).info(rerun_message(state, final))
                 state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING))
     except Abort as exc:
         log.debug("Flow run %s aborted by the orchestrator: %s", flow_run.id, exc)
@@ -280,7 +284,7 @@ def _pause_from(exc: PausedRun) -> State:
 
 
 async def finish_flow_run(flow: Any, flow_run: Any, state: State, call: Any) -> None:
-    run_logger(flow_run_id=flow_run.id, flow_run_name=flow_run.name).info("Finished in state %r", state)
+    flow_run_logger(flow_run, flow).info("Finished in state %r", state)
     hooks = {
         StateType.COMPLETED: flow.on_completion,
         StateType.FAILED: flow.on_failure,
