@@ -44,6 +44,7 @@ class Runtime:
         workers = settings.task_threads()
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="cadenza-task")
         self._user_loop: asyncio.AbstractEventLoop | None = None
+        self._task_loop: asyncio.AbstractEventLoop | None = None
         self._user_lock = threading.Lock()
         self.port: OrchestratorPort = self.run(_on_loop(open_port))
         self.holder = RunHolder(self.port, settings.lease_seconds())
@@ -69,15 +70,20 @@ class Runtime:
         return await asyncio.wrap_future(self.submit(coro))
 
     def user_loop(self) -> asyncio.AbstractEventLoop:
-        """A background loop for async user code that has no loop of its own (async task in a
-        sync flow, async subflow under a sync parent)."""
+        """A background loop for async user code that has no loop of its own (an async flow
+        called from sync code, async hooks)."""
         with self._user_lock:
             if self._user_loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=loop.run_forever, name="cadenza-user-loop", daemon=True)
-                thread.start()
-                self._user_loop = loop
+                self._user_loop = _loop_in_thread("cadenza-user-loop")
             return self._user_loop
+
+    def task_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop async task bodies run on: never a flow's own loop, which a sync task called
+        from the flow blocks while it waits for its upstream async tasks (a deadlock)."""
+        with self._user_lock:
+            if self._task_loop is None:
+                self._task_loop = _loop_in_thread("cadenza-task-loop")
+            return self._task_loop
 
     def flush_logs(self) -> None:
         """Send the run log records still waiting through this runtime's port."""
@@ -90,6 +96,12 @@ class Runtime:
             log.debug("Closing the orchestrator port failed", exc_info=True)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _loop_in_thread(name: str) -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name=name, daemon=True).start()
+    return loop
 
 
 async def _on_loop(fn: Callable[[], Any]) -> Any:

@@ -149,7 +149,9 @@ def _new_call(
     dynamic_key = flow_ctx.next_dynamic_key(task.task_key)
     future = PrefectFuture(task, f"{task.name}-{dynamic_key}", rtm.get_runtime().loop, asynchronous)
     tags = current_tags().union(task.tags) if task.tags else current_tags()  # a frozenset either way
-    loop = flow_ctx.user_loop if (task.isasync and flow_ctx.user_loop is not None) else None
+    # Async task bodies run on the runtime's task loop, not the flow's: a sync task called
+    # from an async flow blocks the flow's loop while it waits for its upstream tasks.
+    loop = rtm.get_runtime().task_loop() if task.isasync else None
     return TaskCall(
         task,
         parameters,
