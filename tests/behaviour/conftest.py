@@ -1,6 +1,6 @@
 """One real orchestrator per test session and way of reaching it: a separate service on a
-loopback port chosen at run time, and the embedded default's, in the engine's process (every
-test runs both ways).
+loopback port chosen at run time (over SQLite, and over PostgreSQL where it is installed), and
+the embedded default's, in the engine's process (every test runs each way).
 
 The engine reads CADENZA_ORCHESTRATOR and CADENZA_HOME when it first needs them (the first
 flow call), so they are set here, before any test body runs. The orchestrator's database lives
@@ -20,6 +20,7 @@ import time
 import pytest
 
 from tests.environment import restored_environ
+from tests.pg_fixtures import postgres  # noqa: F401 (the PostgreSQL mode's server)
 from tests.processes import stop_process
 
 from ._deployments import deployer, deployments  # noqa: F401 (fixtures for the tests of deployed runs)
@@ -38,20 +39,26 @@ def _pump(stream, lines: queue.Queue[str | None]) -> None:
 # tests stay fast and a waiting run goes through 100+ WAIT answers (enough to show that many
 # waits in a row do not recurse).
 SHORT_WAITS = {"CADENZA_SLOT_WAIT_SECONDS": "0.01", "CADENZA_SLOT_WAIT_MAX_SECONDS": "0.01"}
-# Both ways the engine reaches its orchestrator: a separate service over gRPC, and the embedded
-# default's orchestrator on the engine's own loop (CADENZA_TEST_ORCHESTRATORS narrows it).
-MODES = [m for m in os.environ.get("CADENZA_TEST_ORCHESTRATORS", "service,in-process").split(",") if m]
+# The ways the engine reaches its orchestrator: a separate service over gRPC (on SQLite, and on
+# PostgreSQL where it is installed), and the embedded default's orchestrator on the engine's own
+# loop. CADENZA_TEST_ORCHESTRATORS narrows it.
+MODES = [
+    m for m in os.environ.get("CADENZA_TEST_ORCHESTRATORS", "service,in-process,postgres").split(",") if m
+]
 
 
 @pytest.fixture(scope="session", autouse=True, params=MODES)
 def orchestrator(request, tmp_path_factory):
     """Point the engine at an orchestrator for the whole session: `service` starts
-    `python -m orchestrator serve`; `in-process` lets the engine start its own, in-process."""
+    `python -m orchestrator serve` on SQLite, `postgres` the same on a throwaway PostgreSQL
+    database; `in-process` lets the engine start its own, in-process."""
     from executor import _runtime
 
     _runtime.shutdown()  # the engine keeps the orchestrator it first found: start afresh
     if request.param == "in-process":
         yield from _in_process(tmp_path_factory)
+    elif request.param == "postgres":
+        yield from _service(tmp_path_factory, request.getfixturevalue("postgres").new_database())
     else:
         yield from _service(tmp_path_factory)
     _runtime.shutdown()
@@ -69,8 +76,9 @@ def _in_process(tmp_path_factory):
         yield {"address": address, "home": home, "process": None, "mode": "in-process"}
 
 
-def _service(tmp_path_factory):
+def _service(tmp_path_factory, database: str = ""):
     db_dir = tmp_path_factory.mktemp("orchestrator-db")
+    database = database or str(db_dir / "cadenza.db")
     home = tmp_path_factory.mktemp("cadenza-home")
     env = dict(os.environ)
     env.update(SHORT_WAITS)
@@ -86,7 +94,7 @@ def _service(tmp_path_factory):
             "--port",
             "0",
             "--db",
-            str(db_dir / "cadenza.db"),
+            database,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
