@@ -21,16 +21,21 @@ class InputGatherer:
 
     def gather(self, run_kind: str, run: FlowRun | TaskRun, proposal: Proposal) -> DecisionInputs:
         needs = needs_for(run_kind, run, proposal)
-        now = now_utc()
-        inputs = DecisionInputs(now, draw=random.random(), ticket=next(self._tickets), new_id=new_id)
         if not needs or run_kind != "task":
-            return inputs
+            return DecisionInputs(now_utc(), draw=random.random(), ticket=next(self._tickets), new_id=new_id)
         assert isinstance(run, TaskRun)
         registry = self.registry
+        flow_run = limits = None
         if NEEDS_FLOW_RUN in needs and run.flow_run_id:
-            inputs.flow_run = registry.read_flow_run(run.flow_run_id)
+            flow_run = registry.read_flow_run(run.flow_run_id)
         if NEEDS_LIMITS in needs and run.tags:
-            inputs.limits = registry.limits_on(run.tags)
+            limits = registry.limits_on(run.tags)
+        # The clock is read after the store (limits are read from it when replicas share it):
+        # a slot freed by a commit that read saw is stamped as taken after that commit.
+        now = now_utc()
+        inputs = DecisionInputs(now, draw=random.random(), ticket=next(self._tickets), new_id=new_id)
+        inputs.flow_run = flow_run
+        inputs.limits = limits or []
         details = proposal.state.details
         if NEEDS_CACHE in needs and details.cache_key and not details.refresh_cache:
             inputs.cached = registry.lookup_cache(details.cache_key, now)
