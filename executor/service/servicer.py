@@ -18,7 +18,7 @@ from cadenza.v1 import states_pb2 as spb
 from .catalog import FlowCatalog
 from .config import ExecutorConfig
 from .results import describe_result
-from .submit import Refused, check_entrypoint, parse_parameters
+from .submit import Refused, check_entrypoint, check_run_input, parse_parameters
 from .watch import watch_flow_run
 
 log = logging.getLogger("cadenza.executor.rpc")
@@ -144,8 +144,7 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
 
     @handled
     async def ResumeFlowRun(self, request, context):
-        if request.run_input_json:
-            parse_parameters(request.run_input_json, "run_input_json")
+        check_run_input(request.run_input_json)
         resp = await self._call("ResumeFlowRun", request)
         result = resp.result
         if result.status == pb.PROPOSAL_STATUS_ABORT:

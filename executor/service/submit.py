@@ -1,10 +1,11 @@
-"""Checks on what a caller may submit: entrypoints the allowlist allows, JSON parameters."""
+"""Checks on what a caller hands in: entrypoints the allowlist allows, JSON parameters and run
+input."""
 
 from __future__ import annotations
 
 import grpc
 
-from cadenza.documents import DocumentError, parse_json
+from cadenza.documents import DocumentError, parse_json, parse_run_input
 from cadenza.text import echo
 
 from .._allowlist import EntrypointAllowlist, EntrypointNotAllowed, find_module_spec
@@ -30,6 +31,14 @@ def parse_parameters(text: str, field: str = "parameters_json") -> dict:
             f"{field} must be a JSON object of parameter names to values",
         )
     return value
+
+
+def check_run_input(text: str) -> None:
+    """Run input is checked here as the orchestrator checks it, so both answer alike."""
+    try:
+        parse_run_input(text)
+    except DocumentError as exc:
+        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
 
 
 def check_entrypoint(entrypoint: str, allowlist: EntrypointAllowlist) -> tuple[str, str]:

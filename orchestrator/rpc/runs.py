@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cadenza.documents import DocumentError, parse_json
+from cadenza.documents import DocumentError, parse_run_input
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ..app import Orchestrator
@@ -100,11 +100,10 @@ class RunsRpc:
     @unary
     async def ResumeFlowRun(self, request, context):
         flow_run_id = convert.run_id(request.flow_run_id, "flow_run_id")
-        if request.run_input_json:
-            try:
-                parse_json(request.run_input_json, "run_input_json")
-            except DocumentError as exc:
-                raise InvalidArgument(str(exc)) from None
+        try:
+            parse_run_input(request.run_input_json)
+        except DocumentError as exc:
+            raise InvalidArgument(str(exc)) from None
         answer = await self.orchestrator.pauses.resume(flow_run_id, request.run_input_json)
         return pb.ResumeFlowRunResponse(result=requests.answer_pb(answer))
 

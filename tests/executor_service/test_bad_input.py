@@ -16,13 +16,16 @@ from ._harness import (
     COMPLETED,
     FAILED,
     FLOWS_FILE,
+    PAUSED,
     count_flow_runs,
     deploy,
     module_entrypoint,
+    read,
     rpc_error,
     submit,
     unique,
     wait_final,
+    wait_state,
 )
 
 REFUSED_SUBMITS = [
@@ -200,6 +203,24 @@ def test_cancel_of_a_finished_run_and_resume_of_a_run_not_paused(cluster, orch, 
     # Neither changed the run.
     details = ex.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=run_id))
     assert details.flow_run.state.type == COMPLETED and json.loads(details.result_json) == "ok"
+
+
+@pytest.mark.parametrize("service", ["executor", "orchestrator"])
+@pytest.mark.parametrize("run_input", ["[1, 2]", "null"])
+def test_run_input_must_be_a_json_object_on_both_services(cluster, orch, ex, service, run_input):
+    """Run input is a JSON object of input names to values (or empty); both services refuse
+    anything else alike, naming the field that was sent."""
+    run_id = submit(ex, entrypoint=module_entrypoint("pause_here"), params={"timeout": 20})
+    wait_state(cluster, orch, run_id, PAUSED)
+    stub = ex if service == "executor" else orch
+    error = rpc_error(
+        stub.ResumeFlowRun, pb.ResumeFlowRunRequest(flow_run_id=run_id, run_input_json=run_input)
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert "run_input_json must be a JSON object" in error.details(), error.details()
+    assert "parameter" not in error.details(), error.details()
+    assert read(orch, run_id).state.type == PAUSED  # refused, so still paused
+    ex.CancelFlowRun(epb.CancelFlowRunRequest(flow_run_id=run_id))
 
 
 @pytest.mark.parametrize(
