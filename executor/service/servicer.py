@@ -104,7 +104,9 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
 
     async def WatchFlowRun(self, request, context):
         try:
-            async for event in watch_flow_run(self.stub, self.config, request.flow_run_id):
+            async for event in watch_flow_run(
+                self.stub, self.config, request.flow_run_id, request.exclude_task_runs
+            ):
                 yield event
         except grpc.aio.AioRpcError as exc:
             await context.abort(exc.code(), exc.details() or "watch failed")
