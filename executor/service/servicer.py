@@ -75,7 +75,7 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
             ).deployment
             # The catalog refuses an entrypoint outside the allowlist before importing it.
             await self.catalog.check(
-                dep.entrypoint, {**json.loads(dep.parameters_json or "{}"), **parameters}
+                dep.entrypoint, {**json.loads(dep.parameters_json or "{}"), **parameters}, dep.name
             )
             resp = await self._call(
                 "CreateFlowRunFromDeployment",

@@ -11,6 +11,9 @@ from cadenza.text import echo
 from .._allowlist import EntrypointAllowlist, EntrypointNotAllowed, find_module_spec
 from .._load import is_file_target
 
+# What a direct submit names, as every refusal of its entrypoint says.
+ENTRYPOINT_SHAPE = "'package.module:flow_function', naming a function decorated with @flow"
+
 
 class Refused(Exception):
     def __init__(self, code: grpc.StatusCode, message: str) -> None:
@@ -48,7 +51,7 @@ def check_entrypoint(entrypoint: str, allowlist: EntrypointAllowlist) -> tuple[s
     if not sep or not module or not function.isidentifier():
         raise Refused(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"entrypoint {echo(entrypoint)} must look like 'package.module:flow_function'",
+            f"entrypoint {echo(entrypoint)} must look like {ENTRYPOINT_SHAPE}",
         )
     # Files go through deployments, which store them with an absolute path any worker can
     # open; a direct submit names a module on the executor's import path.
@@ -62,7 +65,9 @@ def check_entrypoint(entrypoint: str, allowlist: EntrypointAllowlist) -> tuple[s
     spec, _ = find_module_spec(module)
     if spec is None:
         raise Refused(
-            grpc.StatusCode.NOT_FOUND, f"module {echo(module)} of entrypoint {echo(entrypoint)} was not found"
+            grpc.StatusCode.NOT_FOUND,
+            f"module {echo(module)} of entrypoint {echo(entrypoint)} was not found on the executor's "
+            f"import path; check the entrypoint: {ENTRYPOINT_SHAPE}",
         )
     return module, function
 
