@@ -157,3 +157,15 @@ def slot_holder(pid_file: str, seconds: float = 60) -> None:
 @flow
 def always_fails() -> None:
     raise ValueError("this flow always fails")
+
+
+def _note_cancellation(flow, flow_run, state) -> None:
+    with open(flow_run.parameters["marker"], "w") as fh:
+        fh.write(state.type.value)
+
+
+@flow(on_cancellation=[_note_cancellation])
+def pause_with_cancel_hook(marker: str, timeout: float = 20) -> str:
+    """Pauses in process; its on_cancellation hook writes the final state type to `marker`."""
+    pause_flow_run(timeout=timeout, poll_interval=0.2)
+    return "resumed"
