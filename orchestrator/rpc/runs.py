@@ -47,7 +47,8 @@ class RunsRpc:
         )
         page = await self.orchestrator.runs.list_flow_runs(flt, request.page_size, request.page_token)
         return pb.ListFlowRunsResponse(
-            flow_runs=[convert.flow_run_to_pb(r) for r in page.items], next_page_token=page.next_token
+            flow_runs=[convert.listed(convert.flow_run_to_pb(r)) for r in page.items],
+            next_page_token=page.next_token,
         )
 
     @unary
@@ -83,7 +84,8 @@ class RunsRpc:
             wanted = set(checks.tags(request.tags, "tags"))
             runs = [r for r in runs if wanted.issubset(r.tags)]
         return pb.ListTaskRunsResponse(
-            task_runs=[convert.task_run_to_pb(r) for r in runs], next_page_token=page.next_token
+            task_runs=[convert.listed(convert.task_run_to_pb(r)) for r in runs],
+            next_page_token=page.next_token,
         )
 
     @unary

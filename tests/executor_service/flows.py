@@ -169,3 +169,17 @@ def pause_with_cancel_hook(marker: str, timeout: float = 20) -> str:
     """Pauses in process; its on_cancellation hook writes the final state type to `marker`."""
     pause_flow_run(timeout=timeout, poll_interval=0.2)
     return "resumed"
+
+
+class Rejected(Exception):
+    """An error of the user's own, named by its module in what a run raised."""
+
+
+@task
+def reject(reason: str) -> None:
+    raise Rejected(reason)
+
+
+@flow(persist_result=True)
+def fails_in_task(reason: str = "not today") -> None:
+    reject(reason)
