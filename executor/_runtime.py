@@ -16,6 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cadenza.collector import tune_collector
 from executor import _logship, embedded, settings
 from executor._engine.holding import RunHolder
 from executor._port import OrchestratorPort
@@ -45,6 +46,7 @@ class Runtime:
         self._user_lock = threading.Lock()
         self.port: OrchestratorPort = self.run(_on_loop(open_port))
         self.holder = RunHolder(self.port, settings.lease_seconds())
+        tune_collector()  # the flow's modules and the engine are loaded: they stay
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)

@@ -10,6 +10,7 @@ import grpc
 from grpc_health.v1 import health
 
 from cadenza import transport
+from cadenza.collector import tune_collector
 from cadenza.serving import start_grpc_server, wait_for_stop_signal
 from cadenza.v1 import executor_pb2 as epb
 from cadenza.v1 import executor_pb2_grpc as epb_grpc
@@ -78,6 +79,7 @@ async def start_executor(config: ExecutorConfig) -> RunningExecutor:
 
 async def serve(config: ExecutorConfig, announce=print) -> None:
     running = await start_executor(config)
+    tune_collector()  # after start-up: what it made lives as long as the process
     announce(f"Cadenza executor listening on {running.address}", flush=True)
     log.info("orchestrator: %s; worker id: %s", config.orchestrator, config.worker_id)
     await wait_for_stop_signal()

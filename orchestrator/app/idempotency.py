@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..core.models import Decision, FlowRun, Proposal, State, Status, TaskRun
 from ..store.base import Store
 
-_KEEP = 50000  # answers remembered in memory; half are dropped when there are more
+_KEEP = 20_000  # answers remembered in memory; half are dropped when there are more
 
 
 @dataclass(slots=True)

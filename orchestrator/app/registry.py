@@ -63,11 +63,13 @@ class _LRU(Generic[_Run]):
 class Registry:
     """Runs, limits and recent cache entries in memory, read through to the store."""
 
-    def __init__(self, store: Store, capacity: int = 20000) -> None:
+    # Bounded so that memory stays flat however many runs pass through (final runs beyond
+    # these are evicted and read back from the store if asked for; live ones never are).
+    def __init__(self, store: Store, capacity: int = 10_000) -> None:
         self.store = store
         self.shared: SharedStore | None = store if getattr(store, "shared", False) else None  # type: ignore[assignment]
         self.flow_runs: _LRU[FlowRun] = _LRU(capacity)
-        self.task_runs: _LRU[TaskRun] = _LRU(capacity * 5)
+        self.task_runs: _LRU[TaskRun] = _LRU(capacity * 2)
         self.task_keys: dict[tuple[str, str, str], str] = {}
         # Flow runs created by this process whose every task run is in `task_keys`: a key not
         # found there does not exist, and the store need not be asked.
@@ -314,7 +316,7 @@ class Registry:
         return [(r, r.state) for r in runs if r.state and not r.state.is_final()]
 
 
-def _remember_key(index: dict[str, str], key: str, run_id: str, capacity: int = 100_000) -> None:
+def _remember_key(index: dict[str, str], key: str, run_id: str, capacity: int = 20_000) -> None:
     index[key] = run_id
     if len(index) > capacity:
         # Only a shortcut for runs not yet stored: the store answers for the older ones.

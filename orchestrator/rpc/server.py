@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health
 
+from cadenza.collector import tune_collector
 from cadenza.serving import start_grpc_server, wait_for_stop_signal
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import orchestrator_pb2_grpc as pb_grpc
@@ -124,6 +125,7 @@ async def _stand_by(lock: StoreOwnership, database: str) -> None:
 async def serve(config: ServerConfig, announce=print) -> None:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
     running = await start_server(config)
+    tune_collector()  # after start-up: what it made lives as long as the process
     announce(f"Cadenza orchestrator listening on {running.address}", flush=True)
     log.info("database: %s", describe(config.database))
     await wait_for_stop_signal()
