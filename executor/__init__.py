@@ -3,6 +3,7 @@
 Prefect 2 users change `prefect` to `executor` in their imports."""
 
 from executor.annotations import allow_failure, quote, unmapped
+from executor.client import get_client
 from executor.context import get_run_context, tags
 from executor.flows import Flow, flow
 from executor.futures import PrefectFuture
@@ -26,4 +27,5 @@ __all__ = [
     "quote",
     "unmapped",
     "tags",
+    "get_client",
 ]

@@ -32,6 +32,8 @@ def _check_names(options_type: type, given: dict[str, Any], caller: str) -> None
     for key in given:
         if key not in names:
             raise TypeError(f"{caller} got an unexpected keyword argument {key!r}")
+    # Checked as given, before normalising (no hooks and an empty list of them look alike after).
+    options_type.check_given(given)  # type: ignore[attr-defined]
 
 
 def make_options(options_type: Callable[..., Opts], given: dict[str, Any], caller: str) -> Opts:
@@ -79,6 +81,8 @@ class Configured(Generic[Opts]):
 
     def with_options(self, **changes: Any) -> Self:
         """A copy with the given options changed and the others kept."""
+        # As in Prefect, an empty list of hooks keeps the hooks there are (it is refused elsewhere).
+        changes = {k: v for k, v in changes.items() if not (k.startswith("on_") and v == [])}
         return self._from_options(self.fn, replace_options(self.options, changes, "with_options()"))
 
     def _bind(self, args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -111,6 +115,38 @@ def constructor_signature(options_type: type) -> inspect.Signature:
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     fixed = [inspect.Parameter("self", kind), inspect.Parameter("fn", kind, annotation="Callable")]
     return inspect.Signature(fixed + keyword_parameters(options_type))
+
+
+class _Unchanged:
+    """The default of each keyword of `with_options`: the option keeps its value."""
+
+    def __repr__(self) -> str:
+        return "<unchanged>"
+
+
+UNCHANGED: Any = _Unchanged()
+
+
+def set_with_options(cls: type[Configured[Any]], options_type: type) -> None:
+    """Give `cls` its own `with_options`, whose signature (help(), inspect, notebooks) lists each option
+    as a keyword, as Prefect's explicit signatures do, instead of `**changes` (static type checkers
+    still see `**changes`)."""
+
+    def with_options(self: Configured[Any], **changes: Any) -> Any:
+        return Configured.with_options(self, **{k: v for k, v in changes.items() if v is not UNCHANGED})
+
+    with_options.__doc__ = Configured.with_options.__doc__
+    with_options.__qualname__ = f"{cls.__name__}.with_options"
+    with_options.__module__ = cls.__module__
+    kind = inspect.Parameter.KEYWORD_ONLY
+    options = [
+        inspect.Parameter(f.name, kind, default=UNCHANGED, annotation=f.type)
+        for f in dataclasses.fields(options_type)
+    ]
+    set_signature(
+        with_options, inspect.Signature([inspect.Parameter("self", kind.POSITIONAL_OR_KEYWORD)] + options)
+    )
+    cls.with_options = with_options  # type: ignore[method-assign]  # each class its own, for its signature
 
 
 def set_signature(fn: Callable[..., Any], signature: inspect.Signature) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import inspect
 import logging
 import queue
 import threading
@@ -36,7 +37,7 @@ class Runtime:
     # How the port reaches the orchestrator (gRPC runtimes only): what a Dask worker is handed.
     connection: Connection | None = None
 
-    def __init__(self, open_port: Callable[[], OrchestratorPort]) -> None:
+    def __init__(self, open_port: Callable[[], OrchestratorPort | Awaitable[OrchestratorPort]]) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._serve, name="cadenza-engine", daemon=True)
         self.thread.start()
@@ -91,8 +92,9 @@ class Runtime:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def _on_loop(fn: Callable[[], T]) -> T:
-    return fn()
+async def _on_loop(fn: Callable[[], Any]) -> Any:
+    made = fn()
+    return await made if inspect.isawaitable(made) else made
 
 
 def connect(address: str, connection: Connection | None = None) -> Runtime:
@@ -118,9 +120,28 @@ def get_runtime() -> Runtime:
     with _runtime_lock:
         rt = _runtime
         if rt is None:
-            rt = connect(embedded.orchestrator_address())
+            rt = _embedded_or_connect()
             _install(rt)
         return rt
+
+
+def _embedded_or_connect() -> Runtime:
+    """Connect to the orchestrator there is; else start the embedded one, on the engine's loop
+    and called directly (or, with CADENZA_IN_PROCESS=false, in a thread of its own)."""
+    address = embedded.existing_orchestrator()
+    if address is None and settings.in_process():
+        from executor._wire.in_process import InProcessPort
+
+        async def open_in_process() -> OrchestratorPort:
+            return InProcessPort(await embedded.start_on_this_loop())
+
+        from executor._wire import Connection
+
+        rt = Runtime(open_in_process)
+        # What a Dask worker is handed: the same orchestrator, through its gRPC server.
+        rt.connection = Connection.from_settings(rt.port.address)  # type: ignore[attr-defined]
+        return rt
+    return connect(address or embedded.orchestrator_address())
 
 
 def installed_runtime() -> Runtime | None:

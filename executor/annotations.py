@@ -29,6 +29,9 @@ class BaseAnnotation(Generic[T]):
 class quote(BaseAnnotation[T]):
     """Pass the value to the function untouched: no resolution of futures or states inside."""
 
+    def unquote(self) -> T:
+        return self.unwrap()
+
 
 class allow_failure(BaseAnnotation[T]):
     """Let the run start even if this upstream failed; the function receives the exception."""

@@ -20,24 +20,48 @@ _server: Any = None
 
 
 def orchestrator_address() -> str:
-    configured = settings.orchestrator_address()
+    configured = existing_orchestrator()
     if configured:
         return configured
     global _server
     with _lock:
+        if _server is None:
+            from orchestrator import BackgroundServer
+
+            _server = BackgroundServer.start(db_path=database_path())
+        return _server.address
+
+
+def existing_orchestrator() -> str | None:
+    """CADENZA_ORCHESTRATOR, or the address of the orchestrator already serving the database
+    under CADENZA_HOME (this process's own, or another's); None: there is none yet."""
+    configured = settings.orchestrator_address()
+    if configured:
+        return configured
+    with _lock:
         if _server is not None:
             return _server.address
-        home = settings.home()
-        home.mkdir(parents=True, exist_ok=True)
-        db_path = str(home / "cadenza.db")
-        running = _running_orchestrator(db_path)
-        if running:
-            log.debug("using the orchestrator at %s, which serves %s", running, db_path)
-            return running
-        from orchestrator import BackgroundServer
+    db_path = database_path()
+    running = _running_orchestrator(db_path)
+    if running:
+        log.debug("using the orchestrator at %s, which serves %s", running, db_path)
+    return running
 
-        _server = BackgroundServer.start(db_path=db_path)
-        return _server.address
+
+def database_path() -> str:
+    home = settings.home()
+    home.mkdir(parents=True, exist_ok=True)
+    return str(home / "cadenza.db")
+
+
+async def start_on_this_loop() -> Any:
+    """The embedded orchestrator, started on the running loop (the engine's): its RunningServer."""
+    from orchestrator import start_server
+    from orchestrator.config import ServerConfig
+
+    config = ServerConfig.from_env()
+    config.host, config.port, config.database = "127.0.0.1", 0, database_path()
+    return await start_server(config)
 
 
 def _running_orchestrator(db_path: str) -> str | None:

@@ -77,9 +77,9 @@ async def _run_stored(flow_run_id: str, stored: FlowRun) -> State:
     )
     flow_run = await port.read_flow_run(flow_run_id)
     parameters = dict(flow_run.parameters)
-    if flow.validate_parameters:
+    if flow.should_validate_parameters:
         try:
-            parameters = flow.validate(parameters)
+            parameters = flow.validate_parameters(parameters)
         except (ParameterTypeError, SignatureMismatchError) as exc:
             message = f"Validation of flow parameters failed with error: {exc.__class__.__name__}: {exc}"
             state, _ = await propose(port, FLOW, flow_run_id, State(StateType.FAILED, message=message))

@@ -45,6 +45,10 @@ class ReservedArgumentError(CadenzaException, TypeError):
     """A flow or task declares a parameter name the engine reserves (wait_for, return_state)."""
 
 
+class InvalidNameError(CadenzaException, ValueError):
+    """A name contains a character that is not permitted (one of / % & < >)."""
+
+
 class MappingLengthMismatch(CadenzaException):
     """Iterables given to `.map` have different lengths."""
 

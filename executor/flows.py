@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from executor import settings
+from executor._definition_checks import check_flow_name, check_flow_retry_delay, check_hooks, check_run_name
+from executor._hashing import source_hash
 from executor._options import (
     Configured,
     constructor_signature,
@@ -16,11 +18,13 @@ from executor._options import (
     options_decorator,
     run_name,
     set_signature,
+    set_with_options,
 )
 from executor._params import Validator, check_names
 from executor._result_files import add_storage_root
 from executor.task_runners import BaseTaskRunner, as_task_runner
-from executor.tasks import _source_hash
+
+HOOK_NAMES = ("on_completion", "on_failure", "on_cancellation", "on_crashed", "on_running")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -47,6 +51,15 @@ class FlowOptions:
     on_failure: list[Callable] | None = None
     on_cancellation: list[Callable] | None = None
     on_crashed: list[Callable] | None = None
+    on_running: list[Callable] | None = None
+
+    @staticmethod
+    def check_given(given: dict[str, Any]) -> None:
+        """The checks Prefect 2.20 makes when a flow is defined, on the options given."""
+        check_flow_name(given)
+        check_hooks(given, HOOK_NAMES, "flow")
+        check_run_name(given, "flow_run_name")
+        check_flow_retry_delay(given)
 
     def __post_init__(self) -> None:
         self.task_runner = as_task_runner(self.task_runner)
@@ -57,6 +70,7 @@ class FlowOptions:
         self.on_failure = list(self.on_failure or ())
         self.on_cancellation = list(self.on_cancellation or ())
         self.on_crashed = list(self.on_crashed or ())
+        self.on_running = list(self.on_running or ())
 
 
 if TYPE_CHECKING:
@@ -76,12 +90,16 @@ class Flow(Configured[FlowOptions], _FlowAttributes):
 
     def _configure(self, fn: Callable, options: FlowOptions) -> None:
         super()._configure(fn, options)
-        source = _source_hash(fn)
+        source = source_hash(fn)
         self.name = options.name or fn.__name__.replace("_", "-")
         self.version = options.version or source
         self.description = options.description or inspect.getdoc(fn)
         self.task_key = f"{getattr(fn, '__qualname__', self.name)}-{source}"
         self._validator: Validator | None = None
+        # The option is `validate_parameters`; as in Prefect, the flow keeps it as
+        # `should_validate_parameters`, and `validate_parameters` is the method below.
+        self.should_validate_parameters: bool = options.validate_parameters
+        del self.__dict__["validate_parameters"]
 
     def _retries(self) -> int:
         return self.retries if self.retries is not None else settings.flow_default_retries()
@@ -91,8 +109,10 @@ class Flow(Configured[FlowOptions], _FlowAttributes):
             return float(self.retry_delay_seconds)
         return settings.flow_default_retry_delay()
 
-    def validate(self, parameters: dict[str, Any]) -> dict[str, Any]:
-        """Coerced parameters, or ParameterTypeError / SignatureMismatchError."""
+    # FlowOptions has the option of this name, seen as an attribute by type checkers only.
+    def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        """The parameters cast to the types of the function's annotations, or ParameterTypeError
+        (a value of the wrong type) / SignatureMismatchError (a name the function does not take)."""
         check_names(self.signature, parameters)
         if self._validator is None:
             self._validator = Validator(self.fn, self.signature)
@@ -112,6 +132,7 @@ class Flow(Configured[FlowOptions], _FlowAttributes):
 
 
 set_signature(Flow.__init__, constructor_signature(FlowOptions))
+set_with_options(Flow, FlowOptions)
 
 flow = options_decorator(
     FlowOptions,

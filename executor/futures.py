@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import warnings
 from typing import Any
 
 from executor.states import State
@@ -143,3 +144,12 @@ class PrefectFuture:
 
     def __hash__(self) -> int:
         return id(self)
+
+    def __bool__(self) -> bool:
+        # A future is always true: `if my_task.submit():` is almost surely a mistake for its result.
+        warnings.warn(
+            "A 'PrefectFuture' from a task call was cast to a boolean; did you mean to check the"
+            " result of the task instead? e.g. `if my_task().result(): ...`",
+            stacklevel=2,
+        )
+        return True

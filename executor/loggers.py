@@ -23,11 +23,16 @@ _CONSOLE = "cadenza-console"  # the name of the console handler on the "cadenza"
 
 
 class OrchestratorHandler(logging.Handler):
-    """Hands the records that belong to a run to the log shipper (executor._logship)."""
+    """Hands the records that belong to a run to the log shipper (executor._logship). The stored
+    line is the message followed by its traceback, if any (exc_info, stack_info); a record
+    logged with extra={"send_to_api": False} (or Prefect's older "send_to_orion") is not stored,
+    though the console still prints it."""
 
     def emit(self, record: logging.LogRecord) -> None:
         flow_run_id = getattr(record, "flow_run_id", None)
         if not flow_run_id:
+            return
+        if not getattr(record, "send_to_api", True) or not getattr(record, "send_to_orion", True):
             return
         try:
             entry = LogEntry(
@@ -35,7 +40,7 @@ class OrchestratorHandler(logging.Handler):
                 getattr(record, "task_run_id", None) or None,
                 record.name,
                 record.levelno,
-                record.getMessage(),
+                self.format(record),  # the default format: the message, then the traceback
                 _dt.datetime.fromtimestamp(record.created, _dt.UTC),
             )
         except Exception:  # a message that cannot be formatted: logging's own error report
@@ -82,22 +87,26 @@ def run_logger(
     )
 
 
+def flow_run_logger(flow_run: Any, flow: Any = None, **extra: Any) -> RunLoggerAdapter:
+    """The logger of a flow run, given the run (Prefect's `flow_run_logger`)."""
+    names = {"flow_run_name": flow_run.name, "flow_name": flow.name if flow is not None else "<unknown>"}
+    return run_logger(flow_run_id=flow_run.id, **{**names, **extra})
+
+
+def task_run_logger(task_run: Any, task: Any = None, **extra: Any) -> RunLoggerAdapter:
+    """The logger of a task run, given the run (Prefect's `task_run_logger`)."""
+    names = {"task_run_name": task_run.name, "task_name": task.name if task is not None else "<unknown>"}
+    return run_logger(flow_run_id=task_run.flow_run_id, task_run_id=task_run.id, **{**names, **extra})
+
+
 def get_run_logger(**extra: Any) -> RunLoggerAdapter:
     """The logger of the current flow or task run; its records are stored with the run."""
     task_ctx = TaskRunContext.get()
     if task_ctx is not None:
-        tr = task_ctx.task_run
-        return run_logger(
-            flow_run_id=tr.flow_run_id,
-            task_run_id=tr.id,
-            task_run_name=tr.name,
-            task_name=task_ctx.task.name,
-            **extra,
-        )
+        return task_run_logger(task_ctx.task_run, task_ctx.task, **extra)
     flow_ctx = FlowRunContext.get()
     if flow_ctx is not None:
-        fr = flow_ctx.flow_run
-        return run_logger(flow_run_id=fr.id, flow_run_name=fr.name, flow_name=flow_ctx.flow.name, **extra)
+        return flow_run_logger(flow_ctx.flow_run, flow_ctx.flow, **extra)
     raise MissingContextError("There is no active flow or task run context.")
 
 

@@ -86,6 +86,10 @@ class EngineSettings(ClientSettings):
     # How long the engine keeps trying an orchestrator it cannot reach (at the first call, and
     # again whenever the connection is lost during a run) before it gives up.
     orchestrator_retry_seconds: PositiveSeconds = 15.0
+    # The embedded default's orchestrator runs on the engine's own event loop and the engine
+    # calls it directly (executor/_wire/in_process.py); false: in a thread of its own, called
+    # over gRPC on loopback like a separate one.
+    in_process: Flag = True
 
 
 def current() -> EngineSettings:
@@ -153,3 +157,7 @@ def lease_seconds() -> float:
 
 def orchestrator_retry_seconds() -> float:
     return current().orchestrator_retry_seconds
+
+
+def in_process() -> bool:
+    return current().in_process

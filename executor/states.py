@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-import inspect
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -250,6 +248,16 @@ def Retrying(**kw: Any) -> State:
     return State(StateType.RUNNING, name="Retrying", **kw)
 
 
+def Suspended(
+    timeout_seconds: float | None = None,
+    pause_expiration_time: _dt.datetime | None = None,
+    pause_key: str | None = None,
+    **kw: Any,
+) -> State:
+    """A pause that gives up the run's process: it is rescheduled when resumed."""
+    return Paused(timeout_seconds, pause_expiration_time, True, pause_key, name="Suspended", **kw)
+
+
 def Late(scheduled_time: _dt.datetime | None = None, **kw: Any) -> State:
     return Scheduled(scheduled_time=scheduled_time, name="Late", **kw)
 
@@ -304,37 +312,13 @@ def is_hand_built(state: State) -> bool:
     return not d.flow_run_id and not d.task_run_id
 
 
-def aggregate_states(states: Iterable[State]) -> tuple[StateType, str]:
-    states = list(states)
-    total = len(states)
-    if all(s.type is StateType.COMPLETED for s in states):
-        return StateType.COMPLETED, "All states completed."
-    cancelled = sum(1 for s in states if s.type is StateType.CANCELLED)
-    if cancelled:
-        return StateType.CANCELLED, f"{cancelled}/{total} states cancelled."
-    paused = sum(1 for s in states if s.type is StateType.PAUSED)
-    if paused:
-        return StateType.PAUSED, f"{paused}/{total} states paused."
-    failed = sum(1 for s in states if s.type in (StateType.FAILED, StateType.CRASHED))
-    if failed:
-        return StateType.FAILED, f"{failed}/{total} states failed."
-    not_final = sum(1 for s in states if not s.is_final())
-    if not_final:
-        return StateType.FAILED, f"{not_final}/{total} states are not final."
-    return StateType.FAILED, "Given states: " + ", ".join(s.type.value for s in states)
+def get_state_result(state: State, raise_on_failure: bool = True, fetch: bool | None = None) -> Any:
+    """The state's result, as `state.result(...)` gives it."""
+    return state.result(raise_on_failure=raise_on_failure, fetch=True if fetch is None else fetch)
 
 
-def return_value_to_state(retval: Any) -> State:
-    """Turn what a function returned into the state to propose (data not yet persisted)."""
-    if isinstance(retval, State) and is_hand_built(retval):
-        return retval
-    if isinstance(retval, State) or is_state_iterable(retval):
-        states = [retval] if isinstance(retval, State) else list(retval)
-        type_, message = aggregate_states(states)
-        return State(type_, message=message, data=retval)
-    if inspect.isgenerator(retval):
-        retval = list(retval)
-    return State(StateType.COMPLETED, data=retval)
+def format_exception(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def exception_to_failed_state(exc: BaseException, message: str | None = None) -> State:
@@ -345,6 +329,14 @@ def exception_to_failed_state(exc: BaseException, message: str | None = None) ->
 def new_transition_id() -> str:
     return str(uuid.uuid4())
 
+
+# Defined on top of State, and imported from here as Prefect users import them.
+from executor.state_groups import (  # noqa: E402
+    StateGroup,
+    aggregate_states,
+    is_state,
+    return_value_to_state,
+)
 
 __all__ = [
     "State",
@@ -362,6 +354,13 @@ __all__ = [
     "AwaitingRetry",
     "Retrying",
     "Late",
+    "Suspended",
+    "StateGroup",
+    "is_state",
+    "aggregate_states",
+    "get_state_result",
+    "format_exception",
+    "exception_to_failed_state",
     "TERMINAL_STATES",
     "get_state_exception",
     "raise_state_exception",

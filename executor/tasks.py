@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import inspect
-import json
 import logging
 import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from executor import settings
+from executor._definition_checks import (
+    check_hooks,
+    check_retry_condition,
+    check_run_name,
+    check_task_retry_delays,
+    checked_retry_delays,
+)
+from executor._hashing import code_fingerprint, hash_objects, source_hash
 from executor._options import (
     Configured,
     constructor_signature,
     make_options,
     options_decorator,
     set_signature,
+    set_with_options,
 )
 from executor._result_files import add_storage_root
 from executor.annotations import allow_failure, quote, unmapped
@@ -29,46 +36,28 @@ from executor.states import State
 log = logging.getLogger("cadenza.tasks")
 
 
-def _source_hash(fn: Callable) -> str:
-    try:
-        text = inspect.getsource(fn)
-    except (OSError, TypeError):
-        text = getattr(fn, "__qualname__", repr(fn))
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:12]
+def _callable_name(fn: Callable) -> str:
+    """A task's default name: the function's name; for an object without one, its class's."""
+    name = getattr(fn, "__name__", None)
+    return name if isinstance(name, str) else type(fn).__name__
 
 
-def hash_objects(*objects: Any) -> str | None:
-    """A stable hash: JSON when possible, else cloudpickle; None (no cache key) when neither can
-    serialise the objects."""
-    try:
-        # TypeError: keys that cannot be sorted or written; ValueError: circular references and
-        # values pydantic cannot convert (PydanticSerializationError); RecursionError: deep nesting.
-        blob = json.dumps(objects, sort_keys=True, default=_json_default).encode()
-    except (TypeError, ValueError, RecursionError):
-        import cloudpickle
-
-        try:
-            blob = cloudpickle.dumps(objects)
-        except Exception:  # pickling runs objects' own __reduce__: anything can come out
-            log.debug(
-                "Cannot hash %d objects for a cache key; the run is not cached", len(objects), exc_info=True
-            )
-            return None
-    return hashlib.md5(blob, usedforsecurity=False).hexdigest()
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, bytes):
-        return {"__bytes__": obj.hex()}
-    from pydantic_core import to_jsonable_python
-
-    return to_jsonable_python(obj)
+def _qualified_name(fn: Callable) -> str:
+    """The function's qualified name; for an object without one, its class's, with the module."""
+    qualname = getattr(fn, "__qualname__", None)
+    if isinstance(qualname, str):
+        return qualname
+    cls = type(fn)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def task_input_hash(context: Any, arguments: dict[str, Any]) -> str | None:
-    """Cache key from the task's identity and source and its (resolved) arguments."""
+    """Cache key from the task's key, its function's compiled code and its (resolved) arguments.
+    The compiled code, not the source text (as Prefect 2.20): an edit of comments or layout
+    keeps the key. Prefect hashes the bytecode alone; the constants and names it uses are hashed
+    here too, so that `x * 2` -> `x * 3` or calling another function changes the key."""
     task = context.task
-    return hash_objects(task.task_key, _source_hash(task.fn), arguments)
+    return hash_objects(task.task_key, code_fingerprint(task.fn), arguments)
 
 
 def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
@@ -82,7 +71,7 @@ def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:
 @dataclasses.dataclass(kw_only=True)
 class TaskOptions:
     """Every option of `@task(...)`, `Task(fn, ...)` and `with_options(...)`, with its default and
-    its checks. Values are kept normalised: tags a frozenset, hooks lists, a timeout a float."""
+    its checks. Values are kept normalised: tags a set, hooks lists, a timeout a float."""
 
     name: str | None = None
     description: str | None = None
@@ -105,10 +94,18 @@ class TaskOptions:
     on_completion: list[Callable] | None = None
     on_failure: list[Callable] | None = None
 
+    @staticmethod
+    def check_given(given: dict[str, Any]) -> None:
+        """The checks Prefect 2.20 makes when a task is defined, on the options given."""
+        check_hooks(given, ("on_completion", "on_failure"), "flow")  # Prefect's message says @flow
+        check_run_name(given, "task_run_name")
+        check_task_retry_delays(given)
+        check_retry_condition(given)
+
     def __post_init__(self) -> None:
         if self.retry_jitter_factor is not None and self.retry_jitter_factor < 0:
             raise ValueError("`retry_jitter_factor` must be >= 0.")
-        self.tags = frozenset(self.tags or ())
+        self.tags = set(self.tags or ())  # a set, as Prefect's Task.tags
         if isinstance(self.result_storage, (str, os.PathLike)):
             add_storage_root(self.result_storage)  # so results stored there can be read back
         self.timeout_seconds = float(self.timeout_seconds) if self.timeout_seconds else None
@@ -133,9 +130,9 @@ class Task(Configured[TaskOptions], _TaskAttributes):
 
     def _configure(self, fn: Callable, options: TaskOptions) -> None:
         super()._configure(fn, options)
-        self.name = options.name or fn.__name__
+        self.name = options.name or _callable_name(fn)
         self.description = options.description or inspect.getdoc(fn)
-        self.task_key = f"{getattr(fn, '__qualname__', self.name)}-{_source_hash(fn)}"
+        self.task_key = f"{_qualified_name(fn)}-{source_hash(fn)}"
 
     # -- options the engine reads -----------------------------------------------------------------
     def _retries(self) -> int:
@@ -146,7 +143,7 @@ class Task(Configured[TaskOptions], _TaskAttributes):
         if delay is None:
             delay = settings.task_default_retry_delay()
         if callable(delay):
-            delay = delay(self._retries())
+            delay = checked_retry_delays(delay(self._retries()))
         if isinstance(delay, (int, float)):
             return [float(delay)]
         return [float(d) for d in delay]
@@ -329,6 +326,7 @@ def _resolve_top_level(value: Any, upstream: list[str], allow: bool) -> Any:
 
 
 set_signature(Task.__init__, constructor_signature(TaskOptions))
+set_with_options(Task, TaskOptions)
 
 task = options_decorator(
     TaskOptions,

@@ -84,3 +84,11 @@ def crashed_state(exc: BaseException) -> State:
 def is_crash(exc: BaseException) -> bool:
     """BaseExceptions that are not ordinary errors of user code end a run as Crashed."""
     return not isinstance(exc, Exception) or isinstance(exc, TerminationSignal)
+
+
+def rerun_message(state: State, final: State) -> str:
+    """What a run logs when the orchestrator answers its final state with AwaitingRetry."""
+    return (
+        f"Received non-final state {state.name!r} when proposing final state {final.name!r}"
+        " and will attempt to run again..."
+    )

@@ -148,7 +148,7 @@ def _new_call(
 ) -> TaskCall:
     dynamic_key = flow_ctx.next_dynamic_key(task.task_key)
     future = PrefectFuture(task, f"{task.name}-{dynamic_key}", rtm.get_runtime().loop, asynchronous)
-    tags = task.tags | current_tags() if task.tags else current_tags()
+    tags = current_tags().union(task.tags) if task.tags else current_tags()  # a frozenset either way
     loop = flow_ctx.user_loop if (task.isasync and flow_ctx.user_loop is not None) else None
     return TaskCall(
         task,

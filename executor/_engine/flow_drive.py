@@ -12,13 +12,13 @@ from typing import Any
 
 from executor import _logship, settings
 from executor import _runtime as rtm
-from executor._engine.answers import FLOW, crashed_state, is_crash, propose
+from executor._engine.answers import FLOW, crashed_state, is_crash, propose, rerun_message
 from executor._params import to_call_args
 from executor._resolve import resolve_parameters, resolve_wait_for
 from executor.context import FlowRunContext, enter_flow_context
 from executor.exceptions import Abort, CancelledRun, FlowPauseTimeout, PausedRun, UpstreamTaskError
 from executor.futures import PrefectFuture
-from executor.loggers import print_mode, run_logger
+from executor.loggers import flow_run_logger, print_mode
 from executor.objects import FlowRun, OrchestrationResult
 from executor.results import ResultFactory
 from executor.states import _UNSET, State, StateType, return_value_to_state
@@ -170,6 +170,10 @@ async def _orchestrate(
     cancel = rt.holder.cancel_event(flow_run.id) if parent is None else None
     try:
         state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING), first=first)
+        if state.type is StateType.RUNNING and flow.on_running:
+            flow_run.state = state
+            # Once, when the run first enters Running (not again when a retry does), as in Prefect.
+            await _run_hooks(flow, flow_run, state, call, flow.on_running)
         while state.type is StateType.RUNNING:
             flow_run.run_count = run_count
             flow_run.state = state
@@ -225,6 +229,9 @@ async def _orchestrate(
                     reraise = raised
                     break
                 else:
+                    flow_run_logger(flow_run, flow).error(
+                        "Encountered exception during execution:", exc_info=raised
+                    )
                     final = State(
                         StateType.FAILED,
                         message=f"Flow run encountered an exception. {type(raised).__name__}: {raised}",
@@ -244,6 +251,7 @@ async def _orchestrate(
             await _logship.flush(port)
             state, run_count = await propose(port, FLOW, flow_run.id, final)
             if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
+                flow_run_logger(flow_run, flow).info(rerun_message(state, final))
                 state, run_count = await propose(port, FLOW, flow_run.id, State(StateType.RUNNING))
     except Abort as exc:
         log.debug("Flow run %s aborted by the orchestrator: %s", flow_run.id, exc)
@@ -276,7 +284,7 @@ def _pause_from(exc: PausedRun) -> State:
 
 
 async def finish_flow_run(flow: Any, flow_run: Any, state: State, call: Any) -> None:
-    run_logger(flow_run_id=flow_run.id, flow_run_name=flow_run.name).info("Finished in state %r", state)
+    flow_run_logger(flow_run, flow).info("Finished in state %r", state)
     hooks = {
         StateType.COMPLETED: flow.on_completion,
         StateType.FAILED: flow.on_failure,
@@ -284,8 +292,15 @@ async def finish_flow_run(flow: Any, flow_run: Any, state: State, call: Any) -> 
         StateType.CANCELLED: flow.on_cancellation,
         StateType.CANCELLING: flow.on_cancellation,
     }.get(state.type)
+    await _run_hooks(flow, flow_run, state, call, hooks or [])
+    # The run's own lines were sent before its final state; this last line and the hooks'
+    # go with the next periodic flush (or at exit), not on the caller's time.
+
+
+async def _run_hooks(flow: Any, flow_run: Any, state: State, call: Any, hooks: list) -> None:
+    """Each hook in turn; one that raises is logged and the others still run."""
     rt = rtm.get_runtime()
-    for hook in hooks or ():
+    for hook in hooks:
         if inspect.iscoroutinefunction(hook):
             out = await rtm.run_on_loop(
                 call.loop or rt.user_loop(), functools.partial(hook, flow, flow_run, state)
@@ -294,5 +309,3 @@ async def finish_flow_run(flow: Any, flow_run: Any, state: State, call: Any) -> 
             out = await rtm.run_in_thread(rt, hook, flow, flow_run, state)
         if out.exc is not None:
             log.error("Hook %r of flow %r raised %r", getattr(hook, "__name__", hook), flow.name, out.exc)
-    # The run's own lines were sent before its final state; this last line and the hooks'
-    # go with the next periodic flush (or at exit), not on the caller's time.

@@ -111,9 +111,9 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
             pass  # the NotReady check in drive_flow_run reports it as the run's state
 
     validation_error: Exception | None = None
-    if flow.validate_parameters:
+    if flow.should_validate_parameters:
         try:
-            parameters = flow.validate(parameters)
+            parameters = flow.validate_parameters(parameters)
         except (ParameterTypeError, SignatureMismatchError) as exc:
             validation_error = exc
 

@@ -13,7 +13,7 @@ from executor import _runtime as rtm
 from executor._params import to_call_args
 from executor._resolve import is_untrackable
 from executor.context import TaskRunContext, reset_task_context, set_task_context
-from executor.loggers import print_mode
+from executor.loggers import print_mode, task_run_logger
 from executor.states import _UNSET, State, StateType, exception_to_failed_state, return_value_to_state
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def _finish_value(call: TaskCall, ctx: TaskRunContext, state: State) -> State:
 
 
 def _failure(call: TaskCall, ctx: TaskRunContext, exc: Exception) -> State:
-    log.debug("Task run %s raised %r", ctx.task_run.id, exc)
+    task_run_logger(ctx.task_run, call.task).error("Encountered exception during execution:", exc_info=exc)
     state = exception_to_failed_state(exc, f"Task run encountered an exception {type(exc).__name__}: {exc}")
     condition = call.task.retry_condition_fn
     if condition is not None:

@@ -4,6 +4,7 @@ orchestrator's answers (AwaitingRetry -> Running again, Cached, Paused/NotReady,
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import inspect
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from executor import _runtime as rtm
-from executor._engine.answers import TASK, crashed_state, is_crash, propose
+from executor._engine.answers import TASK, crashed_state, is_crash, propose, rerun_message
 from executor._engine.task_body import execute
 from executor._options import run_name
 from executor._port import TaskRunSpec
@@ -25,6 +26,7 @@ from executor._resolve import (
 )
 from executor.context import TaskRunContext
 from executor.exceptions import Abort, UpstreamTaskError
+from executor.loggers import task_run_logger
 from executor.objects import TaskRun
 from executor.results import unreadable_reason
 from executor.states import (
@@ -256,8 +258,10 @@ async def run_attempts(
         if state.type is StateType.COMPLETED:  # handed a result instead of running
             state, run_count = await _unless_unreadable(task_run_id, state, run_count, cache_key)
         while state.type is StateType.RUNNING:
-            task_run.run_count = run_count
-            task_run.state = state
+            # Each attempt gets its own copy of the run and its own context: code that kept an
+            # earlier attempt's context still sees that attempt's run count and state.
+            task_run = dataclasses.replace(task_run, run_count=run_count, state=state)
+            ctx = _attempt_context(ctx, task_run)
             outcome = await execute(call, ctx.parameters, ctx)
             raised = outcome.exc
             if raised is not None:
@@ -275,6 +279,7 @@ async def run_attempts(
                 _link(links, final)
             if not state.is_final() and state.type in (StateType.SCHEDULED, StateType.PENDING):
                 # AwaitingRetry: ask to run again (the orchestrator WAITs until its time).
+                task_run_logger(task_run, task).info(rerun_message(state, final))
                 state, run_count = await propose(port, TASK, task_run_id, State(StateType.RUNNING))
     except Abort as exc:
         stored = await port.read_task_run(task_run_id)
@@ -283,6 +288,12 @@ async def run_attempts(
     if task.on_completion or task.on_failure:
         await _run_hooks(call, task_run, state)
     return state, None
+
+
+def _attempt_context(ctx: TaskRunContext, task_run: TaskRun) -> TaskRunContext:
+    return TaskRunContext(
+        ctx.task, task_run, ctx.parameters, ctx.result_factory, ctx.log_prints, ctx.flow_run_context
+    )
 
 
 async def _unless_unreadable(

@@ -30,7 +30,7 @@ _RETRYABLE = {
 }
 
 # Status codes by number, as an Error answer on the stream carries them.
-_CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
+CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
 
 
 class ProposalStream:
@@ -75,7 +75,7 @@ class ProposalStream:
             self._pending.pop(rid, None)
         kind = resp.WhichOneof("response")
         if kind == "error":
-            raise OrchestratorError(_CODE_NAMES.get(resp.error.code, "UNKNOWN"), resp.error.message)
+            raise OrchestratorError(CODE_NAMES.get(resp.error.code, "UNKNOWN"), resp.error.message)
         return getattr(resp, kind)
 
     async def _run(self) -> None:

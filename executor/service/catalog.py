@@ -87,10 +87,10 @@ class FlowCatalog:
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 f"loading the flow at {echo(entrypoint)} took longer than {LOAD_TIMEOUT_SECONDS:.0f}s",
             ) from None
-        if not getattr(flow, "validate_parameters", True):
+        if not flow.should_validate_parameters:
             return
         try:
-            flow.validate(parameters)
+            flow.validate_parameters(parameters)
         except (ParameterTypeError, SignatureMismatchError) as exc:
             raise Refused(
                 grpc.StatusCode.INVALID_ARGUMENT,

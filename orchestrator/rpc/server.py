@@ -47,6 +47,9 @@ class RunningServer:
     store: Store
     health: health.aio.HealthServicer
     lock: StoreOwnership
+    # The servicer behind the gRPC server, for a caller in the same process and on the same
+    # event loop to call without the network (the embedded default's engine).
+    servicer: OrchestratorServicer | None = None
     loops: list[asyncio.Task] = field(default_factory=list)
 
     @property
@@ -96,7 +99,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
         await store.close()
         lock.release()
         raise
-    running = RunningServer(server, port, config.host, orchestrator, store, health_servicer, lock)
+    running = RunningServer(server, port, config.host, orchestrator, store, health_servicer, lock, servicer)
     lock.publish(running.address)
     running.loops += start_loops(orchestrator, pause_interval=config.pause_check_interval_seconds)
     if orchestrator.replicas is not None:

@@ -23,7 +23,9 @@ log = logging.getLogger("cadenza.orchestrator.rpc")
 class StreamRpc(RunsRpc):
     """Builds on the unary RPCs on runs: a request on the stream is answered the same way."""
 
-    async def _answer(self, msg: pb.ProposeStatesRequest) -> pb.ProposeStatesResponse:
+    async def answer(self, msg: pb.ProposeStatesRequest) -> pb.ProposeStatesResponse:
+        """One request of the stream, answered (also called directly by an engine in this
+        process, see executor/_wire/in_process.py)."""
         resp = pb.ProposeStatesResponse(request_id=msg.request_id)
         try:
             which = msg.WhichOneof("request")
@@ -55,7 +57,7 @@ class StreamRpc(RunsRpc):
         packing = False  # set once the client has sent an envelope
 
         async def handle(msg: pb.ProposeStatesRequest) -> None:
-            out.put_nowait(await self._answer(msg))
+            out.put_nowait(await self.answer(msg))
 
         def start(msg: pb.ProposeStatesRequest) -> None:
             task = asyncio.create_task(handle(msg))

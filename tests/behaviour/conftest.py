@@ -1,4 +1,6 @@
-"""One real orchestrator service per test session, on a loopback port chosen at run time.
+"""One real orchestrator per test session and way of reaching it: a separate service on a
+loopback port chosen at run time, and the embedded default's, in the engine's process (every
+test runs both ways).
 
 The engine reads CADENZA_ORCHESTRATOR and CADENZA_HOME when it first needs them (the first
 flow call), so they are set here, before any test body runs. The orchestrator's database lives
@@ -32,16 +34,46 @@ def _pump(stream, lines: queue.Queue[str | None]) -> None:
     lines.put(None)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def orchestrator(tmp_path_factory):
-    """Start `python -m orchestrator serve` and point the engine at it for the whole session."""
+# Short slot WAITs: tasks waiting on a tag concurrency limit retry every 10 ms, so the limit
+# tests stay fast and a waiting run goes through 100+ WAIT answers (enough to show that many
+# waits in a row do not recurse).
+SHORT_WAITS = {"CADENZA_SLOT_WAIT_SECONDS": "0.01", "CADENZA_SLOT_WAIT_MAX_SECONDS": "0.01"}
+# Both ways the engine reaches its orchestrator: a separate service over gRPC, and the embedded
+# default's orchestrator on the engine's own loop (CADENZA_TEST_ORCHESTRATORS narrows it).
+MODES = [m for m in os.environ.get("CADENZA_TEST_ORCHESTRATORS", "service,in-process").split(",") if m]
+
+
+@pytest.fixture(scope="session", autouse=True, params=MODES)
+def orchestrator(request, tmp_path_factory):
+    """Point the engine at an orchestrator for the whole session: `service` starts
+    `python -m orchestrator serve`; `in-process` lets the engine start its own, in-process."""
+    from executor import _runtime
+
+    _runtime.shutdown()  # the engine keeps the orchestrator it first found: start afresh
+    if request.param == "in-process":
+        yield from _in_process(tmp_path_factory)
+    else:
+        yield from _service(tmp_path_factory)
+    _runtime.shutdown()
+
+
+def _in_process(tmp_path_factory):
+    home = tmp_path_factory.mktemp("cadenza-home")
+    names = ("CADENZA_ORCHESTRATOR", "CADENZA_HOME", "CADENZA_IN_PROCESS", *SHORT_WAITS)
+    with restored_environ(*names):
+        os.environ.pop("CADENZA_ORCHESTRATOR", None)
+        os.environ.update(SHORT_WAITS, CADENZA_HOME=str(home), CADENZA_IN_PROCESS="true")
+        from executor import _runtime
+
+        address = _runtime.get_runtime().port.address  # type: ignore[attr-defined]
+        yield {"address": address, "home": home, "process": None, "mode": "in-process"}
+
+
+def _service(tmp_path_factory):
     db_dir = tmp_path_factory.mktemp("orchestrator-db")
     home = tmp_path_factory.mktemp("cadenza-home")
     env = dict(os.environ)
-    # Short slot WAITs: tasks waiting on a tag concurrency limit retry every 10 ms, so the
-    # limit tests stay fast and a waiting run goes through 100+ WAIT answers (enough to show
-    # that many waits in a row do not recurse).
-    env.update(CADENZA_SLOT_WAIT_SECONDS="0.01", CADENZA_SLOT_WAIT_MAX_SECONDS="0.01")
+    env.update(SHORT_WAITS)
     env.pop("CADENZA_ORCHESTRATOR", None)
     proc = subprocess.Popen(
         [
@@ -96,7 +128,7 @@ def orchestrator(tmp_path_factory):
         with restored_environ("CADENZA_ORCHESTRATOR", "CADENZA_HOME"):
             os.environ["CADENZA_ORCHESTRATOR"] = address
             os.environ["CADENZA_HOME"] = str(home)
-            yield {"address": address, "home": home, "process": proc}
+            yield {"address": address, "home": home, "process": proc, "mode": "service"}
     finally:
         # The engine keeps its proposal stream open: a graceful stop would sit out its grace.
         stop_process(proc)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from executor import flow, task
-from executor.context import get_run_context
+from executor.context import TaskRunContext, get_run_context
 from executor.tasks import task_input_hash
 
 from ._util import uniq
@@ -216,6 +216,34 @@ def test_85_task_input_hash_covers_the_function_code():
 
     assert run_calls(make_first(), [(salt, 1)]) == [("Completed", 2)]
     assert run_calls(make_second(), [(salt, 1)]) == [("Completed", 3)]
+
+
+def double_commented(x):
+    # Doubles its input.
+    return x * 2
+
+
+def double_uncommented(x):
+    return x * 2
+
+
+def triple(x):
+    return x * 3
+
+
+def test_85_task_input_hash_reads_the_bytecode_not_the_source_text():
+    """Prefect 2.20 hashes the task key, the function's bytecode and the arguments: an edit of
+    comments alone keeps the key (for the same task key), a change of behaviour does not."""
+
+    def key(fn, task_key="double-key", x=1):
+        t = task(fn)
+        t.task_key = task_key  # the same task, as its key stays across an edit of its text
+        return task_input_hash(TaskRunContext(t, None, {"x": x}, None, False, None), {"x": x})
+
+    assert key(double_commented) == key(double_uncommented)
+    assert key(double_commented) != key(triple)
+    assert key(double_commented) != key(double_commented, task_key="other-key")
+    assert key(double_commented) != key(double_commented, x=2)
 
 
 @dataclasses.dataclass

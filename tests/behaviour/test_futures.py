@@ -263,3 +263,16 @@ def test_async_wait_and_result_with_a_timeout_give_none_and_timeouterror_then_th
         return waited, timed_out, await future.result()
 
     assert asyncio.run(f()) == (None, True, 7)
+
+
+def test_future_used_as_a_bool_warns_and_is_true():
+    futures = []
+
+    @flow(name=uniq("fut-bool"))
+    def host():
+        futures.append(identity.submit(0))
+
+    host()
+    with pytest.warns(UserWarning, match="was cast to a boolean; did you mean to check the result"):
+        truth = bool(futures[0])
+    assert truth is True  # even though the task's result, 0, is falsy

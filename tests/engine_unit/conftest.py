@@ -14,8 +14,12 @@ from tests.environment import restored_environ
 
 @pytest.fixture(scope="session", autouse=True)
 def orchestrator(tmp_path_factory):
+    from executor import _runtime
     from orchestrator import BackgroundServer
 
+    # The engine keeps the first orchestrator it found, per process: another directory's
+    # session (tests/behaviour's) may have left one; start from none.
+    _runtime.shutdown()
     home = tmp_path_factory.mktemp("engine-home")
     with restored_environ(
         "CADENZA_ORCHESTRATOR", "CADENZA_HOME", "CADENZA_SLOT_WAIT_SECONDS", "CADENZA_SLOT_WAIT_MAX_SECONDS"
@@ -28,6 +32,7 @@ def orchestrator(tmp_path_factory):
         try:
             yield {"address": server.address, "home": home}
         finally:
+            _runtime.shutdown()
             server.stop()
 
 

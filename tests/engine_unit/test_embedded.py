@@ -1,5 +1,7 @@
 """With no CADENZA_ORCHESTRATOR, the first flow call starts the real orchestrator in process
-over SQLite under CADENZA_HOME and talks to it over gRPC: `python my_flow.py` just works."""
+over SQLite under CADENZA_HOME: `python my_flow.py` just works. The engine calls it directly on
+its own loop, while its gRPC server serves every other client; CADENZA_IN_PROCESS=false puts it
+in a thread of its own, called over gRPC."""
 
 from __future__ import annotations
 
@@ -38,6 +40,44 @@ def test_embedded_default_runs_a_flow_file(tmp_path):
     assert "RESULT 5 5 {'n': 3}" in proc.stdout
     assert (tmp_path / "home" / "cadenza.db").exists()
     assert any((tmp_path / "home" / "storage").iterdir())
+
+
+PORT_SCRIPT = """
+import grpc
+from cadenza.v1 import orchestrator_pb2 as pb, orchestrator_pb2_grpc as pb_grpc
+from executor import flow, task
+from executor._runtime import get_runtime
+
+@task
+def double(x):
+    return 2 * x
+
+@flow
+def doubled(n: int):
+    return sum(f.result() for f in double.map(range(n)))
+
+state = doubled(4, return_state=True)
+port = get_runtime().port
+with grpc.insecure_channel(port.address) as channel:  # what the CLI or another process uses
+    run = pb_grpc.OrchestratorStub(channel).ReadFlowRun(
+        pb.ReadFlowRunRequest(flow_run_id=state.state_details.flow_run_id), timeout=5
+    ).flow_run
+print("PORT", type(port).__name__, state.result(), run.state.name == "Completed")
+"""
+
+
+def test_the_embedded_orchestrator_is_called_in_process_and_serves_grpc_too(tmp_path):
+    script = tmp_path / "port_flow.py"
+    script.write_text(PORT_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
+    env["CADENZA_HOME"] = str(tmp_path / "home")
+    for setting, port in (("true", "InProcessPort"), ("false", "GrpcPort")):
+        env["CADENZA_IN_PROCESS"] = setting
+        proc = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert f"PORT {port} 12 True" in proc.stdout, proc.stdout
 
 
 def test_sigterm_crashes_a_running_top_level_flow(tmp_path, orchestrator):

@@ -32,6 +32,7 @@ def keyword_names(fn) -> list[str]:
 )
 def test_signatures_show_exactly_the_options_with_their_defaults(decorator, cls, options_type):
     assert keyword_names(decorator) == keyword_names(cls) == fields(options_type)
+    assert keyword_names(cls.with_options) == fields(options_type)
     params = inspect.signature(decorator).parameters
     for f in dataclasses.fields(options_type):
         assert params[f.name].default == f.default
@@ -43,8 +44,9 @@ def test_signatures_show_exactly_the_options_with_their_defaults(decorator, cls,
 def test_every_entry_point_accepts_every_option_and_names_an_unknown_one(decorator, cls):
     made = decorator(add_one)
     every = {name: getattr(made.options, name) for name in fields(type(made.options))}
-    assert decorator(**every)(add_one).options == made.options
-    assert cls(add_one, **every).options == made.options
+    given = {name: value for name, value in every.items() if value != []}  # empty hook lists are refused
+    assert decorator(**given)(add_one).options == made.options
+    assert cls(add_one, **given).options == made.options
     assert made.with_options(**every).options == made.options
     with pytest.raises(TypeError, match="'retires'"):
         decorator(retires=1)
@@ -94,7 +96,7 @@ def test_with_options_changes_what_it_is_given_and_keeps_the_rest():
 def test_flow_defaults_and_normalised_values():
     plain = flow(add_one)
     assert plain.name == "add-one" and plain.description == "Adds one." and plain.version
-    assert plain.task_runner == ConcurrentTaskRunner() and plain.validate_parameters is True
+    assert plain.task_runner == ConcurrentTaskRunner() and plain.should_validate_parameters is True
     assert plain.on_crashed == [] and plain.timeout_seconds is None
     by_class = flow(add_one, task_runner=SequentialTaskRunner, timeout_seconds=2)
     assert isinstance(by_class.task_runner, SequentialTaskRunner) and by_class.timeout_seconds == 2.0
