@@ -45,3 +45,30 @@ def parse_json(text: str, field: str, *, require_object: bool = False) -> Any:
     if require_object and not isinstance(value, dict):
         raise DocumentError(f"{field} must be a JSON object")
     return value
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, as a client in any language would name it."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def parse_run_input(text: str, field: str = "run_input_json") -> dict[str, Any] | None:
+    """Input handed to a paused flow on resume: empty for none, else (as Prefect's run input)
+    a JSON object of input names to values, which pause_flow_run returns to the flow."""
+    if not text:
+        return None
+    value = parse_json(text, field)
+    if not isinstance(value, dict):
+        raise DocumentError(
+            f"{field} must be a JSON object of input names to values, or empty for no input "
+            f"(got {_kind(value)})"
+        )
+    return value

@@ -13,6 +13,18 @@ class FlowLoadError(Exception):
     """The entrypoint does not name a loadable flow."""
 
 
+class FlowNotFound(FlowLoadError):
+    """The entrypoint's file is missing, or its module loaded but has no flow by that name
+    (`found` says what is there instead: "nothing", or the kind of object, e.g. "a class")."""
+
+    def __init__(self, message: str, target: str, name: str, where: str, found: str) -> None:
+        super().__init__(message)
+        self.target = target
+        self.name = name
+        self.where = where
+        self.found = found
+
+
 def split_entrypoint(entrypoint: str) -> tuple[str, str]:
     target, sep, name = entrypoint.rpartition(":")
     if not sep or not target or not name.isidentifier():
@@ -29,7 +41,7 @@ def is_file_target(target: str) -> bool:
 
 def _module_from_path(path: Path) -> ModuleType:
     if not path.is_file():
-        raise FlowLoadError(f"flow file {str(path)!r} does not exist")
+        raise FlowNotFound(f"flow file {str(path)!r} does not exist", str(path), "", str(path), "nothing")
     name = f"cadenza_flow_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
@@ -40,6 +52,10 @@ def _module_from_path(path: Path) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _kind(obj: object) -> str:
+    return "a class" if isinstance(obj, type) else f"a {type(obj).__name__}"
 
 
 def load_flow(entrypoint: str):
@@ -57,10 +73,13 @@ def load_flow(entrypoint: str):
     except Exception as exc:
         raise FlowLoadError(f"could not import {target!r}: {exc.__class__.__name__}: {exc}") from exc
     obj = getattr(module, name, None)
+    where = getattr(module, "__file__", None) or target
     if obj is None:
-        raise FlowLoadError(f"{target!r} has no attribute {name!r}")
+        raise FlowNotFound(f"{target!r} has no attribute {name!r}", target, name, where, "nothing")
     if not isinstance(obj, Flow):
-        raise FlowLoadError(f"{entrypoint!r} is not a flow: decorate it with @flow")
+        raise FlowNotFound(
+            f"{entrypoint!r} is not a flow: decorate it with @flow", target, name, where, _kind(obj)
+        )
     return obj
 
 

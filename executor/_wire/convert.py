@@ -10,6 +10,7 @@ from typing import Any
 
 from cadenza.v1 import orchestrator_pb2 as opb
 from cadenza.v1 import states_pb2 as spb
+from executor._exception_info import describe, raised_by
 from executor._port import FlowRunSpec, RunKind, TaskRunSpec
 from executor.objects import (
     ConcurrencyLimit,
@@ -33,6 +34,7 @@ _KIND_TO_PB = {
     "literal": spb.RESULT_KIND_LITERAL,
 }
 _PB_TO_KIND = {v: k for k, v in _KIND_TO_PB.items()}
+_RAISING = frozenset({StateType.FAILED, StateType.CRASHED})  # the states that tell what was raised
 
 
 def dt_from_pb(ts: Any) -> _dt.datetime | None:
@@ -70,6 +72,13 @@ def state_to_pb(state: State, transition_id: str | None = None) -> spb.State:
             data.serializer = ref.serializer
         if ref.json is not None:
             data.json = ref.json
+    if state.type in _RAISING and state.has_data():
+        exc = raised_by(state._data)
+        if exc is not None:
+            info = describe(exc)
+            msg.exception.type = info.type
+            msg.exception.message = info.message
+            msg.exception.traceback = info.traceback
     d = state.state_details
     pd = msg.details
     if d.flow_run_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from cadenza.documents import DocumentError, parse_run_input
 from cadenza.v1 import orchestrator_pb2 as pb
 from cadenza.v1 import states_pb2 as spb
 
@@ -113,11 +114,10 @@ def flow_run(args) -> int | None:
         print(f"Flow run {args.id} is now {state_label(resp.state)}")
         return None
     if args.action == "resume":
-        if args.input:
-            try:
-                json.loads(args.input)
-            except ValueError as exc:
-                raise CommandError(f"--input is not valid JSON: {exc}") from None
+        try:
+            parse_run_input(args.input or "", "--input")
+        except DocumentError as exc:
+            raise CommandError(str(exc)) from None
         _rpc.executor().ResumeFlowRun(
             pb.ResumeFlowRunRequest(flow_run_id=args.id, run_input_json=args.input or "")
         )

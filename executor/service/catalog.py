@@ -14,11 +14,38 @@ import grpc
 from cadenza.text import echo
 
 from .._allowlist import EntrypointAllowlist
-from .._load import FlowLoadError, is_file_target, load_flow, split_entrypoint
+from .._load import FlowLoadError, FlowNotFound, is_file_target, load_flow, split_entrypoint
 from ..exceptions import ParameterTypeError, SignatureMismatchError
-from .submit import Refused, check_allowed
+from .submit import ENTRYPOINT_SHAPE, Refused, check_allowed
 
 LOAD_TIMEOUT_SECONDS = 30.0
+
+
+def unloadable(exc: FlowLoadError, entrypoint: str, deployment: str) -> Refused:
+    """Why the flow cannot be loaded, with advice for who can fix it. A caller naming an
+    entrypoint that has no such flow asked for something that does not exist (NOT_FOUND); a
+    deployment, or a module that fails to import, is in a state its owner must fix first."""
+    if deployment:
+        return Refused(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"deployment {echo(deployment)} names the flow at {echo(entrypoint)}, which cannot be "
+            f"loaded: {exc}. Fix the flow or the deployment's entrypoint, and redeploy.",
+        )
+    if isinstance(exc, FlowNotFound):
+        there = (
+            "it has nothing by that name"
+            if exc.found == "nothing"
+            else f"{exc.name!r} there is {exc.found}, not a flow: decorate it with @flow"
+        )
+        return Refused(
+            grpc.StatusCode.NOT_FOUND,
+            f"no flow {exc.name!r} in module {exc.target!r} ({exc.where}): {there}. "
+            f"Check the entrypoint {echo(entrypoint)}: {ENTRYPOINT_SHAPE}.",
+        )
+    return Refused(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        f"the flow at {echo(entrypoint)} cannot be loaded: {exc}. Fix the module, then submit again.",
+    )
 
 
 def _stamp(entrypoint: str) -> float:
@@ -48,15 +75,13 @@ class FlowCatalog:
             self._flows[entrypoint] = (stamp, flow)
             return flow
 
-    async def check(self, entrypoint: str, parameters: dict) -> None:
+    async def check(self, entrypoint: str, parameters: dict, deployment: str = "") -> None:
+        """Refuse what cannot run: an entrypoint given directly, or that of `deployment`."""
         checked = check_allowed(entrypoint, self.allowlist)
         try:
             flow = await asyncio.wait_for(asyncio.to_thread(self._load, checked), LOAD_TIMEOUT_SECONDS)
         except FlowLoadError as exc:
-            raise Refused(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"the flow at {echo(entrypoint)} cannot be loaded: {exc}. Fix it and redeploy.",
-            ) from None
+            raise unloadable(exc, entrypoint, deployment) from None
         except TimeoutError:
             raise Refused(
                 grpc.StatusCode.DEADLINE_EXCEEDED,

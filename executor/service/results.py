@@ -18,6 +18,8 @@ def describe_result(state: spb.State) -> tuple[bool, str, str]:
         return False, "", f"the run is not finished (it is {name})"
     if data.HasField("json"):
         return True, data.json, ""
+    if state.type != spb.STATE_TYPE_COMPLETED:
+        return False, "", _how_it_ended(state, name)
     if data.kind == spb.RESULT_KIND_PERSISTED:
         return (
             False,
@@ -29,6 +31,12 @@ def describe_result(state: spb.State) -> tuple[bool, str, str]:
         )
     if data.kind == spb.RESULT_KIND_UNPERSISTED:
         return False, "", "the result was not persisted; set persist_result=True on the flow"
-    if state.type != spb.STATE_TYPE_COMPLETED:
-        return False, "", f"the run ended {name}: {state.message}"
     return False, "", "the run has no result"
+
+
+def _how_it_ended(state: spb.State, name: str) -> str:
+    """A run that did not complete has no result to speak of: say how it ended instead."""
+    note = f"the run ended {name}: {state.message}" if state.message else f"the run ended {name}"
+    if state.HasField("exception"):
+        note += f"; it raised {state.exception.type}, whose traceback is in flow_run.state.exception"
+    return note

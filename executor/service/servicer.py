@@ -18,7 +18,7 @@ from cadenza.v1 import states_pb2 as spb
 from .catalog import FlowCatalog
 from .config import ExecutorConfig
 from .results import describe_result
-from .submit import Refused, check_entrypoint, parse_parameters
+from .submit import Refused, check_entrypoint, check_run_input, parse_parameters
 from .watch import watch_flow_run
 
 log = logging.getLogger("cadenza.executor.rpc")
@@ -75,7 +75,7 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
             ).deployment
             # The catalog refuses an entrypoint outside the allowlist before importing it.
             await self.catalog.check(
-                dep.entrypoint, {**json.loads(dep.parameters_json or "{}"), **parameters}
+                dep.entrypoint, {**json.loads(dep.parameters_json or "{}"), **parameters}, dep.name
             )
             resp = await self._call(
                 "CreateFlowRunFromDeployment",
@@ -104,7 +104,9 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
 
     async def WatchFlowRun(self, request, context):
         try:
-            async for event in watch_flow_run(self.stub, self.config, request.flow_run_id):
+            async for event in watch_flow_run(
+                self.stub, self.config, request.flow_run_id, request.exclude_task_runs
+            ):
                 yield event
         except grpc.aio.AioRpcError as exc:
             await context.abort(exc.code(), exc.details() or "watch failed")
@@ -144,8 +146,7 @@ class ExecutorServicer(epb_grpc.ExecutorServicer):
 
     @handled
     async def ResumeFlowRun(self, request, context):
-        if request.run_input_json:
-            parse_parameters(request.run_input_json, "run_input_json")
+        check_run_input(request.run_input_json)
         resp = await self._call("ResumeFlowRun", request)
         result = resp.result
         if result.status == pb.PROPOSAL_STATUS_ABORT:

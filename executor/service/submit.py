@@ -1,14 +1,18 @@
-"""Checks on what a caller may submit: entrypoints the allowlist allows, JSON parameters."""
+"""Checks on what a caller hands in: entrypoints the allowlist allows, JSON parameters and run
+input."""
 
 from __future__ import annotations
 
 import grpc
 
-from cadenza.documents import DocumentError, parse_json
+from cadenza.documents import DocumentError, parse_json, parse_run_input
 from cadenza.text import echo
 
 from .._allowlist import EntrypointAllowlist, EntrypointNotAllowed, find_module_spec
 from .._load import is_file_target
+
+# What a direct submit names, as every refusal of its entrypoint says.
+ENTRYPOINT_SHAPE = "'package.module:flow_function', naming a function decorated with @flow"
 
 
 class Refused(Exception):
@@ -32,6 +36,14 @@ def parse_parameters(text: str, field: str = "parameters_json") -> dict:
     return value
 
 
+def check_run_input(text: str) -> None:
+    """Run input is checked here as the orchestrator checks it, so both answer alike."""
+    try:
+        parse_run_input(text)
+    except DocumentError as exc:
+        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+
+
 def check_entrypoint(entrypoint: str, allowlist: EntrypointAllowlist) -> tuple[str, str]:
     """Return (module, function) of an entrypoint the operator allows, or refuse it; nothing
     is imported either way."""
@@ -39,7 +51,7 @@ def check_entrypoint(entrypoint: str, allowlist: EntrypointAllowlist) -> tuple[s
     if not sep or not module or not function.isidentifier():
         raise Refused(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"entrypoint {echo(entrypoint)} must look like 'package.module:flow_function'",
+            f"entrypoint {echo(entrypoint)} must look like {ENTRYPOINT_SHAPE}",
         )
     # Files go through deployments, which store them with an absolute path any worker can
     # open; a direct submit names a module on the executor's import path.
@@ -53,7 +65,9 @@ def check_entrypoint(entrypoint: str, allowlist: EntrypointAllowlist) -> tuple[s
     spec, _ = find_module_spec(module)
     if spec is None:
         raise Refused(
-            grpc.StatusCode.NOT_FOUND, f"module {echo(module)} of entrypoint {echo(entrypoint)} was not found"
+            grpc.StatusCode.NOT_FOUND,
+            f"module {echo(module)} of entrypoint {echo(entrypoint)} was not found on the executor's "
+            f"import path; check the entrypoint: {ENTRYPOINT_SHAPE}",
         )
     return module, function
 

@@ -97,7 +97,14 @@ async def _history(stub, config: ExecutorConfig, run: pb.FlowRun):
             return
 
 
-async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
+def _is_task_change(item) -> bool:
+    return isinstance(item, pb.RunStateChange) and item.run_kind == pb.RUN_KIND_TASK
+
+
+async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str, exclude_task_runs: bool = False):
+    """Events of the run for a caller; with `exclude_task_runs`, its task runs' state changes
+    are left out of what is sent but still followed, for the progress counts and for the
+    subflows they start."""
     meta = config.metadata()
     run = (
         await stub.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=flow_run_id), timeout=10, metadata=meta)
@@ -110,6 +117,8 @@ async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
             if isinstance(item, pb.RunStateChange):
                 progress.see(item)
         total, done = progress.counts
+        if exclude_task_runs:
+            items = [item for item in items if not _is_task_change(item)]
         for i, item in enumerate(items):
             sequence += 1
             event = epb.FlowRunEvent(
@@ -181,6 +190,8 @@ async def watch_flow_run(stub, config: ExecutorConfig, flow_run_id: str):
                 held, deadline = msg, loop.time() + _CHILD_DRAIN_SECONDS
                 continue
             if not msg.HasField("state_change") and not msg.HasField("log"):
+                continue
+            if exclude_task_runs and _is_task_change(msg.state_change):
                 continue
             sequence += 1
             yield _event(msg, sequence, progress, terminal=False)

@@ -46,6 +46,15 @@ class ResultRef:
     json: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ExceptionInfo:
+    """What a run raised, as the engine described it: type, message and traceback text."""
+
+    type: str = ""
+    message: str = ""
+    traceback: str = ""
+
+
 @dataclass(slots=True)
 class StateDetails:
     flow_run_id: str = ""
@@ -72,6 +81,7 @@ class State:
     data: ResultRef = field(default_factory=ResultRef)
     details: StateDetails = field(default_factory=StateDetails)
     id: str = field(default_factory=new_id)
+    exception: ExceptionInfo | None = None  # frozen, so copies of the state may share it
 
     def __post_init__(self) -> None:
         if not self.name:

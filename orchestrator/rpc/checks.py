@@ -18,6 +18,9 @@ from ..app.errors import InvalidArgument, echo
 MAX_SECONDS = 10 * 365 * 24 * 3600.0
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 200
+# What a run raised (the engine keeps to less): bounded, since every read of the run carries it.
+MAX_EXCEPTION_TYPE = 1000
+MAX_EXCEPTION_TEXT = 64 * 1024
 # What a datetime can hold: 0001-01-01 to 9999-12-31 (protobuf's own range).
 _MIN_EPOCH = -62135596800
 _MAX_EPOCH = 253402300799
@@ -63,3 +66,10 @@ def tags(values: Iterable[str], field: str) -> list[str]:
                 f"{field} has the tag {echo(tag)}: tags are 1 to {MAX_TAG_LENGTH} characters"
             )
     return unique
+
+
+def text(value: str, field: str, limit: int) -> str:
+    """Free text of at most `limit` characters."""
+    if len(value) > limit:
+        raise InvalidArgument(f"{field} has {len(value)} characters; at most {limit} are allowed")
+    return value

@@ -16,6 +16,7 @@ from ..core.models import (
     ConcurrencyLimit,
     Decision,
     Deployment,
+    ExceptionInfo,
     FlowRun,
     FlowRunPolicy,
     ResultKind,
@@ -139,7 +140,25 @@ def state_from_pb(msg: spb.State, field: str = "state") -> State:
             transition_id=d.transition_id,
             untrackable_result=d.untrackable_result,
         ),
+        exception=_exception_from_pb(msg, field),
     )
+
+
+def _exception_from_pb(msg: spb.State, field: str) -> ExceptionInfo | None:
+    if not msg.HasField("exception"):
+        return None
+    e = msg.exception
+    return ExceptionInfo(
+        type=checks.text(e.type, f"{field}.exception.type", checks.MAX_EXCEPTION_TYPE),
+        message=checks.text(e.message, f"{field}.exception.message", checks.MAX_EXCEPTION_TEXT),
+        traceback=checks.text(e.traceback, f"{field}.exception.traceback", checks.MAX_EXCEPTION_TEXT),
+    )
+
+
+def _exception_to_pb(info: ExceptionInfo | None) -> spb.ExceptionInfo | None:
+    if info is None:
+        return None
+    return spb.ExceptionInfo(type=info.type, message=info.message, traceback=info.traceback)
 
 
 def state_to_pb(state: State) -> spb.State:
@@ -172,6 +191,7 @@ def state_to_pb(state: State) -> spb.State:
             transition_id=d.transition_id,
             untrackable_result=d.untrackable_result,
         ),
+        exception=_exception_to_pb(state.exception),
     )
 
 
@@ -233,6 +253,14 @@ def flow_run_to_pb(run: FlowRun) -> pb.FlowRun:
         run_input_json=run.run_input_json,
         lease_epoch=run.lease_epoch,
     )
+
+
+def listed(run: Any) -> Any:
+    """A flow or task run as a list page shows it: what it raised without the traceback, which
+    would make a page of failures thousands of times the size; a read of the run has it."""
+    if run.state.HasField("exception"):
+        run.state.exception.ClearField("traceback")
+    return run
 
 
 def task_run_to_pb(run: TaskRun) -> pb.TaskRun:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cadenza.documents import DocumentError, parse_json
+from cadenza.documents import DocumentError, parse_run_input
 from cadenza.v1 import orchestrator_pb2 as pb
 
 from ..app import Orchestrator
@@ -47,7 +47,8 @@ class RunsRpc:
         )
         page = await self.orchestrator.runs.list_flow_runs(flt, request.page_size, request.page_token)
         return pb.ListFlowRunsResponse(
-            flow_runs=[convert.flow_run_to_pb(r) for r in page.items], next_page_token=page.next_token
+            flow_runs=[convert.listed(convert.flow_run_to_pb(r)) for r in page.items],
+            next_page_token=page.next_token,
         )
 
     @unary
@@ -83,7 +84,8 @@ class RunsRpc:
             wanted = set(checks.tags(request.tags, "tags"))
             runs = [r for r in runs if wanted.issubset(r.tags)]
         return pb.ListTaskRunsResponse(
-            task_runs=[convert.task_run_to_pb(r) for r in runs], next_page_token=page.next_token
+            task_runs=[convert.listed(convert.task_run_to_pb(r)) for r in runs],
+            next_page_token=page.next_token,
         )
 
     @unary
@@ -100,11 +102,10 @@ class RunsRpc:
     @unary
     async def ResumeFlowRun(self, request, context):
         flow_run_id = convert.run_id(request.flow_run_id, "flow_run_id")
-        if request.run_input_json:
-            try:
-                parse_json(request.run_input_json, "run_input_json")
-            except DocumentError as exc:
-                raise InvalidArgument(str(exc)) from None
+        try:
+            parse_run_input(request.run_input_json)
+        except DocumentError as exc:
+            raise InvalidArgument(str(exc)) from None
         answer = await self.orchestrator.pauses.resume(flow_run_id, request.run_input_json)
         return pb.ResumeFlowRunResponse(result=requests.answer_pb(answer))
 

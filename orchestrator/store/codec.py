@@ -10,6 +10,7 @@ import orjson
 from ..core.models import (
     ConcurrencyLimit,
     Deployment,
+    ExceptionInfo,
     FlowRun,
     FlowRunPolicy,
     ResultKind,
@@ -42,7 +43,7 @@ def _dumps(doc: dict) -> str:
 
 def state_to_doc(state: State) -> dict[str, Any]:
     d = state.details
-    return {
+    doc = {
         "id": state.id,
         "type": state.type.value,
         "name": state.name,
@@ -65,11 +66,16 @@ def state_to_doc(state: State) -> dict[str, Any]:
             "untrackable_result": d.untrackable_result,
         },
     }
+    if state.exception is not None:  # only failures carry one; documents of other states stay as they were
+        e = state.exception
+        doc["exception"] = [e.type, e.message, e.traceback]
+    return doc
 
 
 def state_from_doc(doc: dict[str, Any]) -> State:
     d = doc["details"]
     kind, key, serializer, js = doc["data"]
+    raised = doc.get("exception")
     return State(
         id=doc["id"],
         type=StateType(doc["type"]),
@@ -92,6 +98,7 @@ def state_from_doc(doc: dict[str, Any]) -> State:
             transition_id=d["transition_id"],
             untrackable_result=d["untrackable_result"],
         ),
+        exception=ExceptionInfo(*raised) if raised else None,
     )
 
 

@@ -157,3 +157,29 @@ def slot_holder(pid_file: str, seconds: float = 60) -> None:
 @flow
 def always_fails() -> None:
     raise ValueError("this flow always fails")
+
+
+def _note_cancellation(flow, flow_run, state) -> None:
+    with open(flow_run.parameters["marker"], "w") as fh:
+        fh.write(state.type.value)
+
+
+@flow(on_cancellation=[_note_cancellation])
+def pause_with_cancel_hook(marker: str, timeout: float = 20) -> str:
+    """Pauses in process; its on_cancellation hook writes the final state type to `marker`."""
+    pause_flow_run(timeout=timeout, poll_interval=0.2)
+    return "resumed"
+
+
+class Rejected(Exception):
+    """An error of the user's own, named by its module in what a run raised."""
+
+
+@task
+def reject(reason: str) -> None:
+    raise Rejected(reason)
+
+
+@flow(persist_result=True)
+def fails_in_task(reason: str = "not today") -> None:
+    reject(reason)

@@ -16,13 +16,16 @@ from ._harness import (
     COMPLETED,
     FAILED,
     FLOWS_FILE,
+    PAUSED,
     count_flow_runs,
     deploy,
     module_entrypoint,
+    read,
     rpc_error,
     submit,
     unique,
     wait_final,
+    wait_state,
 )
 
 REFUSED_SUBMITS = [
@@ -51,7 +54,34 @@ REFUSED_SUBMITS = [
     (
         dict(entrypoint="tests.executor_service.missing:quick"),
         grpc.StatusCode.NOT_FOUND,
-        ["tests.executor_service.missing", "not found"],
+        [
+            "tests.executor_service.missing",
+            "not found",
+            "check the entrypoint",
+            "package.module:flow_function",
+        ],
+    ),
+    # The module is there but the flow is not: NOT_FOUND too, naming the module, its file and
+    # the function looked for.
+    (
+        dict(entrypoint=module_entrypoint("no_such_flow")),
+        grpc.StatusCode.NOT_FOUND,
+        [
+            "no flow 'no_such_flow'",
+            "tests.executor_service.flows",
+            "flows.py",
+            "package.module:flow_function",
+        ],
+    ),
+    (
+        dict(entrypoint=module_entrypoint("Opaque")),
+        grpc.StatusCode.NOT_FOUND,
+        ["no flow 'Opaque'", "flows.py", "a class, not a flow: decorate it with @flow"],
+    ),
+    (
+        dict(entrypoint="tests.executor_service.broken_flows:anything"),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        ["cannot be loaded", "fails on import on purpose", "Fix the module"],
     ),
     (dict(entrypoint="tests.executor_service.flows"), grpc.StatusCode.INVALID_ARGUMENT, ["module:flow"]),
     (
@@ -94,6 +124,8 @@ def test_refused_submit_is_clear_and_creates_nothing(cluster, orch, ex, fields, 
     assert error.code() == code, error.details()
     for word in words:
         assert word in error.details(), (word, error.details())
+    if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION) and "entrypoint" in fields:
+        assert "deploy" not in error.details(), error.details()  # no deployment is involved
     assert count_flow_runs(orch) == before  # nothing was created, so nothing is left unfinished
     ex.ListDeployments(pb.ListDeploymentsRequest())  # and the executor still answers
 
@@ -158,6 +190,7 @@ def test_a_flow_that_cannot_be_loaded_is_refused_at_submit(cluster, orch, ex, en
     error = rpc_error(ex.SubmitFlowRun, epb.SubmitFlowRunRequest(deployment_name=dep.name))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
     assert "cannot be loaded" in error.details(), error.details()
+    assert dep.name in error.details() and "redeploy" in error.details(), error.details()
     for word in words:
         assert word in error.details(), (word, error.details())
     assert count_flow_runs(orch) == before
@@ -200,6 +233,24 @@ def test_cancel_of_a_finished_run_and_resume_of_a_run_not_paused(cluster, orch, 
     # Neither changed the run.
     details = ex.ReadFlowRun(pb.ReadFlowRunRequest(flow_run_id=run_id))
     assert details.flow_run.state.type == COMPLETED and json.loads(details.result_json) == "ok"
+
+
+@pytest.mark.parametrize("service", ["executor", "orchestrator"])
+@pytest.mark.parametrize("run_input", ["[1, 2]", "null"])
+def test_run_input_must_be_a_json_object_on_both_services(cluster, orch, ex, service, run_input):
+    """Run input is a JSON object of input names to values (or empty); both services refuse
+    anything else alike, naming the field that was sent."""
+    run_id = submit(ex, entrypoint=module_entrypoint("pause_here"), params={"timeout": 20})
+    wait_state(cluster, orch, run_id, PAUSED)
+    stub = ex if service == "executor" else orch
+    error = rpc_error(
+        stub.ResumeFlowRun, pb.ResumeFlowRunRequest(flow_run_id=run_id, run_input_json=run_input)
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert "run_input_json must be a JSON object" in error.details(), error.details()
+    assert "parameter" not in error.details(), error.details()
+    assert read(orch, run_id).state.type == PAUSED  # refused, so still paused
+    ex.CancelFlowRun(epb.CancelFlowRunRequest(flow_run_id=run_id))
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from cadenza.v1 import executor_pb2 as epb
@@ -20,8 +21,10 @@ from ._harness import (
     module_entrypoint,
     pid_alive,
     read,
+    rpc_error,
     submit,
     task_runs,
+    wait_file,
     wait_final,
     wait_for,
     wait_state,
@@ -112,3 +115,34 @@ def test_a_paused_run_is_cancelled_and_its_waiting_process_stops(cluster, orch, 
     # The paused process sees its run final at its next look and leaves; the run stays Cancelled.
     wait_for(lambda: not _engine_processes(run_id), 10, "the paused process to exit", cluster)
     assert read(orch, run_id).state.type == CANCELLED
+
+
+def test_a_cancelled_pause_runs_the_flows_on_cancellation_hooks(cluster, orch, ex, tmp_path):
+    marker = tmp_path / "hook"
+    run_id = submit(
+        ex, entrypoint=module_entrypoint("pause_with_cancel_hook"), params={"marker": str(marker)}
+    )
+    wait_state(cluster, orch, run_id, PAUSED)
+    answer = ex.CancelFlowRun(epb.CancelFlowRunRequest(flow_run_id=run_id))
+    assert answer.state.type == CANCELLED, answer
+    # The waiting process leaves its pause, ends the run as Cancelled and runs the hook.
+    assert wait_file(marker, 10, cluster) == "CANCELLED"
+    wait_for(lambda: not _engine_processes(run_id), 10, "the paused process to exit", cluster)
+    assert read(orch, run_id).state.type == CANCELLED
+
+
+def test_a_rescheduled_pause_is_cancelled_at_once_and_never_run_again(cluster, orch, ex, tmp_path):
+    marker = tmp_path / "executions"
+    dep = deploy(orch, "pause_and_reschedule", params={"marker": str(marker)})
+    run_id = submit(ex, deployment=dep.name)
+    wait_state(cluster, orch, run_id, PAUSED)
+    (pid,) = [int(line) for line in marker.read_text().split()]
+    wait_for(lambda: not pid_alive(pid), 5, "the paused run's process to exit", cluster)
+
+    answer = ex.CancelFlowRun(epb.CancelFlowRunRequest(flow_run_id=run_id))
+    assert answer.state.type == CANCELLED, answer  # no process holds it: Cancelled directly
+    error = rpc_error(ex.ResumeFlowRun, pb.ResumeFlowRunRequest(flow_run_id=run_id))
+    assert "not paused" in error.details(), error.details()
+    time.sleep(1.0)  # a worker's claim loop would have picked a Scheduled run up by now
+    assert read(orch, run_id).state.type == CANCELLED
+    assert len(marker.read_text().split()) == 1  # never run again

@@ -103,3 +103,30 @@ def test_watch_streams_a_task_log_line_of_a_short_flow(cluster, orch, ex):
     events = watch(ex, run_id)
     assert events[-1].terminal
     assert "chatty task got 9" in [e.log.message for e in events if e.HasField("log")]
+
+
+def test_exclude_task_runs_leaves_task_run_states_out_live_and_replayed(cluster, orch, ex):
+    dep = deploy(orch, "parent_flow")
+    run_id = submit(ex, deployment=dep.name, params={"n": 4})
+    request = pb.WatchFlowRunRequest(flow_run_id=run_id, exclude_task_runs=True)
+    live = list(ex.WatchFlowRun(request, timeout=WATCH_TIMEOUT))
+    assert wait_final(cluster, orch, run_id).state.type == COMPLETED, cluster.logs()
+    replayed = list(ex.WatchFlowRun(request, timeout=WATCH_TIMEOUT))
+
+    for events in (live, replayed):
+        explain = "\n".join(str(e).replace("\n", " ") for e in events)
+        changes = [e.state_change for e in events if e.HasField("state_change")]
+        assert not [c for c in changes if c.run_kind == pb.RUN_KIND_TASK], explain
+        assert [c.state.type for c in changes if c.run_id == run_id][-1] == COMPLETED, explain
+        assert "chatty task got 4" in [e.log.message for e in events if e.HasField("log")], explain
+        assert events[-1].terminal and not any(e.terminal for e in events[:-1]), explain
+        # The task runs are still counted, though not shown.
+        assert 0 < events[-1].task_runs_done == events[-1].task_runs_total, explain
+
+    explain = "\n".join(str(e).replace("\n", " ") for e in live)
+    # Live, the subflow is still followed (its tracker is a task run) and its task counted.
+    subflows = {
+        e.state_change.run_id for e in live if e.HasField("state_change") and e.state_change.run_id != run_id
+    }
+    assert len(subflows) == 1, explain
+    assert (live[-1].task_runs_total, live[-1].task_runs_done) == (2, 2), explain

@@ -382,6 +382,13 @@ CASES = [
         "run_input_json",
     ),
     (
+        "run-input-json-not-an-object",
+        "ResumeFlowRun",
+        lambda w: pb.ResumeFlowRunRequest(flow_run_id=w.flow, run_input_json="[1, 2]"),
+        INVALID,
+        "run_input_json",
+    ),
+    (
         "task-input-type-unknown",
         "CreateTaskRun",
         lambda w: pb.CreateTaskRunRequest(

@@ -48,6 +48,7 @@ def awaiting_retry(failed: State, t: Transition, delay: float) -> State:
         message=failed.message,
         data=replace(failed.data),
         details=StateDetails(scheduled_time=t.now + timedelta(seconds=delay)),
+        exception=failed.exception,  # why it is retried
     )
 
 
