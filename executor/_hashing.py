@@ -33,6 +33,15 @@ def source_hash(fn: Callable) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
+def code_hash(fn: Callable) -> str:
+    """A short hash of what the function does: its compiled code, so that an edit of comments or
+    layout keeps it (the source text's hash for a callable without Python code)."""
+    fingerprint = code_fingerprint(fn)
+    if not fingerprint:
+        return source_hash(fn)
+    return hashlib.md5(fingerprint.encode(), usedforsecurity=False).hexdigest()[:12]
+
+
 def hash_objects(*objects: Any) -> str | None:
     """A stable hash: JSON when possible, else cloudpickle; None (no cache key) when neither can
     serialise the objects."""

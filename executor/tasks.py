@@ -18,7 +18,7 @@ from executor._definition_checks import (
     check_task_retry_delays,
     checked_retry_delays,
 )
-from executor._hashing import code_fingerprint, hash_objects, source_hash
+from executor._hashing import code_fingerprint, code_hash, hash_objects
 from executor._options import (
     Configured,
     constructor_signature,
@@ -42,11 +42,12 @@ def _callable_name(fn: Callable) -> str:
     return name if isinstance(name, str) else type(fn).__name__
 
 
-def _qualified_name(fn: Callable) -> str:
-    """The function's qualified name; for an object without one, its class's, with the module."""
+def _key_name(fn: Callable) -> str:
+    """The name part of a task key, as Prefect 2 makes it: the function's own name (the last
+    part of its qualified name); for an object without one, its class's, with the module."""
     qualname = getattr(fn, "__qualname__", None)
     if isinstance(qualname, str):
-        return qualname
+        return qualname.rsplit(".", 1)[-1]
     cls = type(fn)
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -132,7 +133,7 @@ class Task(Configured[TaskOptions], _TaskAttributes):
         super()._configure(fn, options)
         self.name = options.name or _callable_name(fn)
         self.description = options.description or inspect.getdoc(fn)
-        self.task_key = f"{_qualified_name(fn)}-{source_hash(fn)}"
+        self.task_key = f"{_key_name(fn)}-{code_hash(fn)}"
 
     # -- options the engine reads -----------------------------------------------------------------
     def _retries(self) -> int:
