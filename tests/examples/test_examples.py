@@ -29,7 +29,18 @@ def orchestrator_service(tmp_path_factory):
     db = tmp_path_factory.mktemp("examples-orchestrator") / "orchestrator.db"
     env = _clean_env(db.parent)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)],
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
