@@ -12,6 +12,10 @@ from ..core.models import Decision, FlowRun, Proposal, State, Status, TaskRun
 from ..store.base import Store
 
 _KEEP = 20_000  # answers remembered in memory; half are dropped when there are more
+# Runs whose answers were dropped, looked up in their stored history on a miss. Past this many,
+# the set is cleared and every miss looks there (what it did for all runs before: a read of the
+# run's states per proposal, which made a 100k-task flow slower with every task).
+_FORGOTTEN_RUNS_MAX = 200_000
 
 
 @dataclass(slots=True)
@@ -25,24 +29,29 @@ class Answer:
 class AnswerMemory:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._recent: dict[str, Answer] = {}
-        self._forgot_some = False
+        self._recent: dict[str, tuple[Answer, str]] = {}  # transition id -> (answer, run id)
+        self._forgotten_runs: set[str] = set()
+        self._forgot_too_many = False
 
     def recall(self, run: FlowRun | TaskRun, proposal: Proposal) -> Answer | None:
         tid = proposal.state.details.transition_id
         if not tid:
             return None
-        seen = self._recent.get(tid)
-        if seen is None and (run.loaded_from_store or self._forgot_some):
-            seen = self._from_history(run, proposal, tid)
-        return seen
+        kept = self._recent.get(tid)
+        if kept is not None:
+            return kept[0]
+        if run.loaded_from_store or self._forgot_too_many or run.id in self._forgotten_runs:
+            return self._from_history(run, proposal, tid)
+        return None
 
-    def remember(self, tid: str, answer: Answer) -> None:
-        self._recent[tid] = answer
+    def remember(self, tid: str, answer: Answer, run_id: str) -> None:
+        self._recent[tid] = (answer, run_id)
         if len(self._recent) > _KEEP:
             for old in list(self._recent)[: _KEEP // 2]:
-                del self._recent[old]
-            self._forgot_some = True
+                self._forgotten_runs.add(self._recent.pop(old)[1])
+            if len(self._forgotten_runs) > _FORGOTTEN_RUNS_MAX:
+                self._forgotten_runs.clear()
+                self._forgot_too_many = True
 
     def forget(self, tids: list[str]) -> None:
         """Answers that never became durable must not be handed to a retry of the proposal."""

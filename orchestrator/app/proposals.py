@@ -91,7 +91,7 @@ class Proposals:
         if tid and decision.status is not Status.WAIT:
             # WAIT changed nothing and must be re-evaluated when proposed again.
             change.batch.answered_transitions.append(tid)
-            self.answers.remember(tid, answer)
+            self.answers.remember(tid, answer, run.id)
         return answer
 
     def apply(self, run_kind: str, run: FlowRun | TaskRun, proposal: Proposal, change: Change) -> Decision:
