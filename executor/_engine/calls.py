@@ -123,19 +123,28 @@ async def _async_flow_call(
 
 # -- tasks -------------------------------------------------------------------------------------
 def _task_flow_context() -> FlowRunContext:
-    flow_ctx = FlowRunContext.get()
+    """The flow run a task call belongs to. A call inside another task (a nested task, as Prefect
+    2.20 allows) belongs to the outer task's flow run: a task body on a worker thread may not
+    see the flow's context variable, its own task context always carries it."""
+    outer = TaskRunContext.get()
+    flow_ctx = outer.flow_run_context if outer is not None else FlowRunContext.get()
     if flow_ctx is None:
         raise RuntimeError(
             "Tasks cannot be run outside of a flow. To call the underlying task function outside "
             "of a flow use `task.fn()`."
         )
-    if TaskRunContext.get() is not None:
-        raise RuntimeError("Tasks cannot be run from within tasks. Did you mean to call this task in a flow?")
     if flow_ctx.timed_out.is_set():
         raise TimeoutError("Flow run timed out")
     if flow_ctx.cancelled.is_set():
         raise CancelledRun("The flow run was cancelled")
     return flow_ctx
+
+
+def caller_is_async(flow_ctx: FlowRunContext) -> bool:
+    """Whether the code calling a task is async (the outer task for a nested call, else the
+    flow): an async task called from it gives an awaitable, as Prefect 2 does."""
+    outer = TaskRunContext.get()
+    return bool(outer.task.isasync) if outer is not None else bool(flow_ctx.flow.isasync)
 
 
 def _new_call(
@@ -149,9 +158,12 @@ def _new_call(
     dynamic_key = flow_ctx.next_dynamic_key(task.task_key)
     future = PrefectFuture(task, f"{task.name}-{dynamic_key}", rtm.get_runtime().loop, asynchronous)
     tags = current_tags().union(task.tags) if task.tags else current_tags()  # a frozenset either way
-    # Async task bodies run on the runtime's task loop, not the flow's: a sync task called
-    # from an async flow blocks the flow's loop while it waits for its upstream tasks.
-    loop = rtm.get_runtime().task_loop() if task.isasync else None
+    # Async task bodies run on loops of their own, never the flow's: a sync task called from an
+    # async flow blocks the flow's loop while it waits for its upstream tasks.
+    outer = TaskRunContext.get()
+    # A nested sync task gets a thread of its own: outer tasks waiting on the shared pool for
+    # inner tasks queued behind them on that same pool would wait forever.
+    where = "thread" if outer is not None else "pool"
     return TaskCall(
         task,
         parameters,
@@ -160,10 +172,17 @@ def _new_call(
         dynamic_key,
         tags,
         future,
-        "pool",
-        loop=loop,
+        where,
         extra_inputs=extra_inputs,
+        parent_task_run_id=outer.task_run.id if outer is not None else None,
     )
+
+
+def _track(flow_ctx: FlowRunContext, call: TaskCall, child: Any) -> None:
+    """A flow run's own calls count toward its final state; nested ones belong to their outer
+    task (as in Prefect 2.20, which leaves them out of the flow's task run futures)."""
+    if call.parent_task_run_id is None:
+        flow_ctx.children.append(child)
 
 
 def run_to_end(call: TaskCall) -> rtm.Outcome:
@@ -187,18 +206,18 @@ def enter_task_call(task: Any, args: tuple, kwargs: dict, return_state: bool, wa
     """`task(...)`: run to the end and give back the value (or the state)."""
     flow_ctx = _task_flow_context()
     parameters = task._bind(args, kwargs)
-    both_async = task.isasync and flow_ctx.flow.isasync
+    both_async = task.isasync and caller_is_async(flow_ctx)
     call = _new_call(task, flow_ctx, parameters, wait_for, both_async)
     if both_async:
         return _async_task_call(call, flow_ctx, return_state)
     outcome = run_to_end(call)
-    flow_ctx.children.append(outcome.value)
+    _track(flow_ctx, call, outcome.value)
     return _deliver(outcome, return_state)
 
 
 async def _async_task_call(call: TaskCall, flow_ctx: FlowRunContext, return_state: bool) -> Any:
     outcome = await run_to_end_async(call)
-    flow_ctx.children.append(outcome.value)
+    _track(flow_ctx, call, outcome.value)
     return _deliver(outcome, return_state)
 
 
@@ -217,9 +236,9 @@ def submit_parameters(
     wait_for: Any,
     extra_inputs: list[str] | None = None,
 ) -> Any:
-    both_async = task.isasync and flow_ctx.flow.isasync
+    both_async = task.isasync and caller_is_async(flow_ctx)
     call = _new_call(task, flow_ctx, parameters, wait_for, both_async, extra_inputs)
-    flow_ctx.children.append(call.future)
+    _track(flow_ctx, call, call.future)
     runner = flow_ctx.task_runner
     if both_async:
         return _async_submit(runner, call, return_state)
