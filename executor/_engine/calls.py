@@ -9,8 +9,7 @@ import concurrent.futures
 import logging
 import signal
 import threading
-from collections.abc import Callable
-from types import FrameType
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from executor import _runtime as rtm
@@ -58,7 +57,7 @@ def enter_flow_call(flow: Any, args: tuple, kwargs: dict, return_state: bool, wa
         )
 
     if flow.isasync and (parent is None or parent.flow.isasync):
-        return _async_flow_call(rt, on_loop, return_state)
+        return _async_flow_call(rt, on_loop, return_state, parent is None)
 
     portal = None
     if flow.isasync:  # an async subflow under a sync parent: the caller gets the value
@@ -91,34 +90,78 @@ _INTERRUPTS = (KeyboardInterrupt, SystemExit, TerminationSignal)
 
 
 class _sigterm_raises:
-    """During a top-level flow call in the main thread, SIGTERM raises TerminationSignal so the
-    run is reported Crashed before the process goes away."""
+    """During a top-level flow call in the main thread (sync, or an async one being awaited),
+    SIGTERM raises TerminationSignal so the run is reported Crashed before the process goes
+    away, as Prefect's capture_sigterm does. The handler is installed by the outermost of the
+    calls in progress and put back when the last one ends."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, call: FlowCall | None = None) -> None:
         self.enabled = enabled and threading.current_thread() is threading.main_thread()
-        self.previous: Callable[[int, FrameType | None], Any] | int | None = None
+        self.call = call
 
     def __enter__(self) -> None:
-        if self.enabled:
+        if not self.enabled:
+            return
+        if not _sigterm_scopes:
             try:
-                self.previous = signal.signal(signal.SIGTERM, _on_sigterm)
-            except ValueError:
+                _previous_sigterm[0] = signal.signal(signal.SIGTERM, _on_sigterm)
+            except ValueError:  # not the main interpreter
                 self.enabled = False
+                return
+        _sigterm_scopes.append(self)
 
     def __exit__(self, *exc: Any) -> None:
         if self.enabled:
-            signal.signal(signal.SIGTERM, self.previous)
+            _sigterm_scopes.remove(self)
+            if not _sigterm_scopes:
+                signal.signal(signal.SIGTERM, _previous_sigterm[0])
+
+
+_sigterm_scopes: list[_sigterm_raises] = []
+_previous_sigterm: list[Any] = [signal.SIG_DFL]
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    raise TerminationSignal("SIGTERM")
+    exc = TerminationSignal("SIGTERM")
+    for scope in _sigterm_scopes:
+        if scope.call is not None:
+            # An async caller sees the signal as the cancellation of its flow call: the engine
+            # reports that crash with this reason.
+            scope.call.interrupt = exc
+    raise exc
+
+
+# How long an async caller that stops waiting gives the engine to report the crash (and run the
+# run's hooks) before it goes on: a process about to exit would otherwise cut that off.
+_CRASH_REPORT_SECONDS = 10.0
 
 
 async def _async_flow_call(
-    rt: rtm.Runtime, on_loop: Callable[[asyncio.AbstractEventLoop], FlowCall], return_state: bool
+    rt: rtm.Runtime,
+    on_loop: Callable[[asyncio.AbstractEventLoop], FlowCall],
+    return_state: bool,
+    top_level: bool,
 ) -> Any:
     call = on_loop(asyncio.get_running_loop())  # the caller's own loop runs the body
-    return _deliver(await rt.run_async(run_flow(call)), return_state)
+    ended = threading.Event()
+    running = rt.submit(_setting_when_done(run_flow(call), ended))
+    with _sigterm_raises(top_level, call):
+        try:
+            outcome = await asyncio.wrap_future(running)
+        except BaseException:
+            # Cancelled by the caller (an anyio scope, task.cancel(), asyncio.run ending on a
+            # signal): the engine ends the run Crashed once it sees the cancellation.
+            running.cancel()
+            ended.wait(_CRASH_REPORT_SECONDS)
+            raise
+    return _deliver(outcome, return_state)
+
+
+async def _setting_when_done(coro: Coroutine[Any, Any, rtm.Outcome], done: threading.Event) -> rtm.Outcome:
+    try:
+        return await coro
+    finally:
+        done.set()
 
 
 # -- tasks -------------------------------------------------------------------------------------
