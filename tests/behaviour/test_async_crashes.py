@@ -108,9 +108,7 @@ VICTIM = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize(
-    "kind, where", [("async", "waiting"), ("async", "blocking"), ("sync", "blocking")]
-)
+@pytest.mark.parametrize("kind, where", [("async", "waiting"), ("async", "blocking"), ("sync", "blocking")])
 def test_sigterm_during_a_flow_crashes_it_runs_on_crashed_and_raises(client, tmp_path, kind, where):
     script = tmp_path / "victim.py"
     script.write_text(VICTIM)
