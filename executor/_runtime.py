@@ -44,7 +44,7 @@ class Runtime:
         workers = settings.task_threads()
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="cadenza-task")
         self._user_loop: asyncio.AbstractEventLoop | None = None
-        self.task_loops = LoopPool("cadenza-task-loop")
+        self.task_loops = LoopPool("cadenza-task-loop", workers)
         self._user_lock = threading.Lock()
         self.port: OrchestratorPort = self.run(_on_loop(open_port))
         self.holder = RunHolder(self.port, settings.lease_seconds())
@@ -105,29 +105,31 @@ def _serve_until_stopped(loop: asyncio.AbstractEventLoop) -> None:
 
 
 class LoopPool:
-    """Event loops, each in a thread of its own, lent to one async task body at a time: as in
-    Prefect 2, where each task run's function runs in a new thread, a blocking call in one async
-    task (time.sleep) holds up no other. A loop comes back only once the body on it has ended
-    (after a timeout's cancellation too); up to `keep` idle loops wait for the next bodies."""
+    """Event loops, each in a thread of its own, for async task bodies. Prefect 2 runs each task
+    run's function in a new thread, so a blocking call in one async task (time.sleep) holds up
+    no other: a body gets an idle loop, or a new one while there are fewer than `size`; past
+    that (a large fan-out) it shares the least busy loop, so threads stay bounded. A loop counts
+    as busy until the body on it has ended (after a timeout's cancellation too)."""
 
-    def __init__(self, name: str, keep: int = 16) -> None:
+    def __init__(self, name: str, size: int) -> None:
         self.name = name
-        self.keep = keep
-        self._idle: list[asyncio.AbstractEventLoop] = []
+        self.size = max(1, size)
+        self._busy: dict[asyncio.AbstractEventLoop, int] = {}  # loop -> bodies on it
         self._lock = threading.Lock()
 
     def acquire(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return _loop_in_thread(self.name)
+            busy = self._busy
+            loop = min(busy, key=busy.__getitem__) if busy else None
+            if loop is None or (busy[loop] and len(busy) < self.size):
+                loop = _loop_in_thread(self.name)
+                busy[loop] = 0
+            busy[loop] += 1
+            return loop
 
     def release(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
-            if len(self._idle) < self.keep:
-                self._idle.append(loop)
-                return
-        loop.call_soon_threadsafe(loop.stop)
+            self._busy[loop] -= 1
 
 
 async def _on_loop(fn: Callable[[], Any]) -> Any:
