@@ -176,6 +176,12 @@ def _task_flow_context() -> FlowRunContext:
             "Tasks cannot be run outside of a flow. To call the underlying task function outside "
             "of a flow use `task.fn()`."
         )
+    if outer is not None and flow_ctx.flow is None:  # the stand-in context of a Dask worker
+        raise RuntimeError(
+            "Tasks cannot be run from within a task running on a Dask worker: the flow run's task "
+            "runner and task run keys live in the flow's process. Call the inner function with "
+            "`task.fn(...)`, or call or submit the inner task from the flow."
+        )
     if flow_ctx.timed_out.is_set():
         raise TimeoutError("Flow run timed out")
     if flow_ctx.cancelled.is_set():
