@@ -53,8 +53,12 @@ BENCH_REPEAT ?= 3
 BENCH_BASELINE ?= d1f37ce
 BENCH_PEERS := .bench/prefect2/.installed .bench/prefect3/.installed
 
-bench: install
-	$(PY) -m benchmarks.run --repeat $(BENCH_REPEAT) --baseline '$(BENCH_BASELINE)'
+# The targets of issue 11 are ratios to Prefect 3 in the same run, and per-task time and memory
+# at 100k tasks: so make bench runs Prefect 3 (W1, W2) and the 1k and 100k scale runs too.
+BENCH_SCALE ?= 1000,100000
+bench: install .bench/prefect3/.installed
+	$(PY) -m benchmarks.run --repeat $(BENCH_REPEAT) --baseline '$(BENCH_BASELINE)' \
+	  --peers prefect3 --peer-workloads W1,W2 --scale '$(BENCH_SCALE)'
 
 .PHONY: bench-scale
 bench-scale: install

@@ -47,6 +47,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale-only", action="store_true", help="only the floor and the scale runs")
     parser.add_argument("--peer", action="store_true", help="also run Prefect 2.20 and 3.9 from .bench/")
     parser.add_argument(
+        "--peers", default="", help="also run these of prefect2,prefect3 from .bench/ (make bench: prefect3)"
+    )
+    parser.add_argument(
+        "--peer-workloads", default="", help="the workloads the peers run ('' for all of --workloads)"
+    )
+    parser.add_argument(
         "--baseline",
         metavar="REF",
         default="",
@@ -95,7 +101,12 @@ def repetition_order(engines: list[Engine], rep: int) -> list[Engine]:
 
 
 def run_repetitions(
-    engines: list[Engine], workloads: list[str], repeat: int, scratch: Path, timeout: float
+    engines: list[Engine],
+    workloads: list[str],
+    repeat: int,
+    scratch: Path,
+    timeout: float,
+    peer_workloads: set[str],
 ) -> list[dict[str, Any]]:
     """Repetition 1 of every workload on every engine, then repetition 2, ...: a noisy stretch
     of the machine hits every engine alike."""
@@ -103,6 +114,8 @@ def run_repetitions(
     for rep in range(repeat):
         for w in workloads:
             for engine in repetition_order(engines, rep):
+                if engine.peer and w not in peer_workloads:
+                    continue
                 r = run_workload(engine, w, DEFAULT_N[w], scratch, timeout)
                 r["repetition"] = rep + 1
                 runs.append(r)
@@ -166,8 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"baseline: {args.baseline} = {baseline.commit[:12]} in {baseline.root}", flush=True)
         olds = {e.mode: e for e in baseline_engines(baseline)}
         engines = [e for now in engines for e in (now, olds[now.mode])]
-    if args.peer:
-        engines += prefect_engines()
+    peers = ["prefect2", "prefect3"] if args.peer else [p for p in args.peers.split(",") if p.strip()]
+    if peers:
+        engines += prefect_engines(peers)
+    peer_workloads = {w.strip().upper() for w in args.peer_workloads.split(",") if w.strip()} or set(
+        workloads
+    )
     kind = "peer" if args.peer else ("scale" if args.scale_only else "latest")
     out_path = Path(args.out) if args.out else RESULTS / f"{kind}.json"
     scratch = Path(tempfile.mkdtemp(prefix="cadenza-bench-"))
@@ -179,7 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         f"floor: unary {floors[0]['unary']['median_us']:.0f} µs, stream {floors[0]['stream']['median_us']:.0f} µs",
         flush=True,
     )
-    runs = [] if args.scale_only else run_repetitions(engines, workloads, args.repeat, scratch, args.timeout)
+    runs = (
+        []
+        if args.scale_only
+        else run_repetitions(engines, workloads, args.repeat, scratch, args.timeout, peer_workloads)
+    )
     scale_runs = run_scale(sizes, scratch, args.timeout)
     on_postgres = args.postgres if args.postgres is not None else not (args.scale_only or args.peer)
     postgres = None

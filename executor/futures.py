@@ -24,7 +24,7 @@ class PrefectFuture:
 
     __slots__ = (
         "task",
-        "key",
+        "_key",
         "asynchronous",
         "_state",
         "_task_run_id",
@@ -35,10 +35,12 @@ class PrefectFuture:
     )
 
     def __init__(
-        self, task: Any, key: str, loop: asyncio.AbstractEventLoop, asynchronous: bool = False
+        self, task: Any, key: str | int, loop: asyncio.AbstractEventLoop, asynchronous: bool = False
     ) -> None:
         self.task = task
-        self.key = key
+        # An int is the run's dynamic key: the "name-N" string is made when asked for, not kept
+        # (100k futures would hold 100k of them).
+        self._key = key
         self.asynchronous = asynchronous
         self._loop = loop
         self._state: State | None = None
@@ -54,9 +56,17 @@ class PrefectFuture:
         if event is not None:
             event.set()
 
+    @property
+    def key(self) -> str:
+        key = self._key
+        return f"{self.task.name}-{key}" if isinstance(key, int) else key
+
     def _set_state(self, state: State) -> None:
-        if self._task_run_id is None and state.state_details.task_run_id:
-            self._task_run_id = state.state_details.task_run_id
+        details = state.state_details
+        if self._task_run_id is None and details.task_run_id:
+            self._task_run_id = details.task_run_id
+        elif details.task_run_id == self._task_run_id:
+            details.task_run_id = self._task_run_id  # one copy of the id, not two
         with _lock:
             self._state = state
             event = self._event

@@ -66,9 +66,15 @@ def baseline_engines(baseline: Baseline) -> list[Engine]:
     ]
 
 
-def prefect_engines() -> list[Engine]:
+PREFECT_LABELS = {"prefect2": "Prefect 2.20", "prefect3": "Prefect 3.9"}
+
+
+def prefect_engines(keys: list[str]) -> list[Engine]:
     out = []
-    for key, label in (("prefect2", "Prefect 2.20"), ("prefect3", "Prefect 3.9")):
+    for key in keys:
+        if key not in PREFECT_LABELS:
+            raise SystemExit(f"unknown peer {key!r}: choose among {', '.join(PREFECT_LABELS)}")
+        label = PREFECT_LABELS[key]
         py = ROOT / ".bench" / key / "bin" / "python"
         if not py.exists():
             raise SystemExit(f"{py} is missing: run `make bench-peer`, which creates .bench/{key}")

@@ -205,7 +205,7 @@ def _new_call(
     extra_inputs: list[str] | None = None,
 ) -> TaskCall:
     dynamic_key = flow_ctx.next_dynamic_key(task.task_key)
-    future = PrefectFuture(task, f"{task.name}-{dynamic_key}", rtm.get_runtime().loop, asynchronous)
+    future = PrefectFuture(task, dynamic_key, rtm.get_runtime().loop, asynchronous)
     tags = current_tags().union(task.tags) if task.tags else current_tags()  # a frozenset either way
     # Async task bodies run on loops of their own, never the flow's: a sync task called from an
     # async flow blocks the flow's loop while it waits for its upstream tasks.

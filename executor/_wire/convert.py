@@ -111,9 +111,24 @@ def state_to_pb(state: State, transition_id: str | None = None) -> spb.State:
     return msg
 
 
+# The flow run id of the last state read: every task state of a flow run names the same one, and
+# sharing one str instead of a copy per state saves 85 bytes a task run (100k of them in a flow).
+_last_flow_run_id: list[str] = [""]
+
+
+def _shared_flow_run_id(value: str) -> str | None:
+    if not value:
+        return None
+    last = _last_flow_run_id[0]
+    if value == last:
+        return last
+    _last_flow_run_id[0] = value
+    return value
+
+
 def details_from_pb(pd: Any) -> StateDetails:
     return StateDetails(
-        flow_run_id=pd.flow_run_id or None,
+        flow_run_id=_shared_flow_run_id(pd.flow_run_id),
         task_run_id=pd.task_run_id or None,
         child_flow_run_id=pd.child_flow_run_id or None,
         scheduled_time=dt_from_pb(pd.scheduled_time) if pd.HasField("scheduled_time") else None,
