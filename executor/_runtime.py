@@ -44,7 +44,7 @@ class Runtime:
         workers = settings.task_threads()
         self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="cadenza-task")
         self._user_loop: asyncio.AbstractEventLoop | None = None
-        self._task_loop: asyncio.AbstractEventLoop | None = None
+        self.task_loops = LoopPool("cadenza-task-loop", workers)
         self._user_lock = threading.Lock()
         self.port: OrchestratorPort = self.run(_on_loop(open_port))
         self.holder = RunHolder(self.port, settings.lease_seconds())
@@ -77,14 +77,6 @@ class Runtime:
                 self._user_loop = _loop_in_thread("cadenza-user-loop")
             return self._user_loop
 
-    def task_loop(self) -> asyncio.AbstractEventLoop:
-        """The loop async task bodies run on: never a flow's own loop, which a sync task called
-        from the flow blocks while it waits for its upstream async tasks (a deadlock)."""
-        with self._user_lock:
-            if self._task_loop is None:
-                self._task_loop = _loop_in_thread("cadenza-task-loop")
-            return self._task_loop
-
     def flush_logs(self) -> None:
         """Send the run log records still waiting through this runtime's port."""
         self.run(_logship.flush(self.port), timeout=10)
@@ -100,8 +92,44 @@ class Runtime:
 
 def _loop_in_thread(name: str) -> asyncio.AbstractEventLoop:
     loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name=name, daemon=True).start()
+    threading.Thread(target=_serve_until_stopped, args=(loop,), name=name, daemon=True).start()
     return loop
+
+
+def _serve_until_stopped(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+
+
+class LoopPool:
+    """Event loops, each in a thread of its own, for async task bodies. Prefect 2 runs each task
+    run's function in a new thread, so a blocking call in one async task (time.sleep) holds up
+    no other: a body gets an idle loop, or a new one while there are fewer than `size`; past
+    that (a large fan-out) it shares the least busy loop, so threads stay bounded. A loop counts
+    as busy until the body on it has ended (after a timeout's cancellation too)."""
+
+    def __init__(self, name: str, size: int) -> None:
+        self.name = name
+        self.size = max(1, size)
+        self._busy: dict[asyncio.AbstractEventLoop, int] = {}  # loop -> bodies on it
+        self._lock = threading.Lock()
+
+    def acquire(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            busy = self._busy
+            loop = min(busy, key=busy.__getitem__) if busy else None
+            if loop is None or (busy[loop] and len(busy) < self.size):
+                loop = _loop_in_thread(self.name)
+                busy[loop] = 0
+            busy[loop] += 1
+            return loop
+
+    def release(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            self._busy[loop] -= 1
 
 
 async def _on_loop(fn: Callable[[], Any]) -> Any:
@@ -269,8 +297,11 @@ async def run_in_new_thread(fn: Callable[..., Any], *args: Any) -> Outcome:
     return await fut
 
 
-async def run_on_loop(loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[Any]]) -> Outcome:
-    """Run an async user callable on its loop; cancelling this cancels the user task."""
+async def run_on_loop(
+    loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[Any]], pool: LoopPool | None = None
+) -> Outcome:
+    """Run an async user callable on its loop; cancelling this cancels the user task. A loop
+    borrowed from `pool` goes back to it when the user task has ended."""
 
     async def wrapper() -> Outcome:
         try:
@@ -281,4 +312,7 @@ async def run_on_loop(loop: asyncio.AbstractEventLoop, factory: Callable[[], Awa
             log.debug("Async call raised %r; handed to the waiting caller", exc)
             return Outcome(exc=exc)
 
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(wrapper(), loop))
+    running = asyncio.run_coroutine_threadsafe(wrapper(), loop)
+    if pool is not None:
+        running.add_done_callback(lambda _: pool.release(loop))
+    return await asyncio.wrap_future(running)

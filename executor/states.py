@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import enum
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from executor.context import FlowRunContext, TaskRunContext
 from executor.exceptions import (
     CancelledRun,
     CrashedRun,
@@ -134,7 +136,20 @@ class State:
 
         return load_result(self.result_ref)
 
-    def result(self, raise_on_failure: bool = True, fetch: bool = True) -> Any:
+    def result(self, raise_on_failure: bool = True, fetch: bool | None = None) -> Any:
+        """The run's value (raising its exception if it did not complete). Asked to fetch from
+        async code, an awaitable of it, as Prefect 2's `await state.result(fetch=True)`."""
+        if fetch and _caller_is_async():
+            return self._fetch(raise_on_failure)
+        return self._result(raise_on_failure)
+
+    async def _fetch(self, raise_on_failure: bool) -> Any:
+        if self._data is not _UNSET or not self.is_final():
+            return self._result(raise_on_failure)
+        # A persisted result is read off the caller's loop.
+        return await asyncio.to_thread(self._result, raise_on_failure)
+
+    def _result(self, raise_on_failure: bool) -> Any:
         if self.type is StateType.PAUSED:
             raise PausedRun("Run is paused, its result is not available.", state=self)
         if not self.is_final():
@@ -314,7 +329,21 @@ def is_hand_built(state: State) -> bool:
 
 def get_state_result(state: State, raise_on_failure: bool = True, fetch: bool | None = None) -> Any:
     """The state's result, as `state.result(...)` gives it."""
-    return state.result(raise_on_failure=raise_on_failure, fetch=True if fetch is None else fetch)
+    return state.result(raise_on_failure=raise_on_failure, fetch=fetch)
+
+
+def _caller_is_async() -> bool:
+    """Whether the calling code is async, decided as Prefect 2's sync_compatible does: by the
+    task or flow whose run this is, else by whether an event loop runs in this thread."""
+    run: Any = TaskRunContext.get()
+    code = run.task if run is not None else getattr(FlowRunContext.get(), "flow", None)
+    if code is not None:
+        return bool(code.isasync)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def format_exception(exc: BaseException) -> str:

@@ -185,10 +185,10 @@ class Task(Configured[TaskOptions], _TaskAttributes):
         return enter_task_submit(self, args, kwargs, return_state, wait_for)
 
     def map(self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any) -> Any:
-        from executor._engine.calls import _task_flow_context
+        from executor._engine.calls import _task_flow_context, caller_is_async
 
         flow_ctx = _task_flow_context()
-        if self.isasync and flow_ctx.flow.isasync:
+        if self.isasync and caller_is_async(flow_ctx):
             return self._map_async(flow_ctx, args, kwargs, return_state, wait_for)
         calls, extra = self._map_calls(args, kwargs)
         return self._submit_all(flow_ctx, calls, extra, return_state, wait_for)

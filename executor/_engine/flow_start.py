@@ -43,7 +43,9 @@ class FlowCall:
         "loop",
         "dynamic_key",
         "flow_run_id",
+        "flow_run",
         "reported_by_caller",
+        "interrupt",
     )
 
     def __init__(
@@ -70,8 +72,12 @@ class FlowCall:
         self.loop = loop
         self.dynamic_key = dynamic_key
         self.flow_run_id: str | None = None  # known once the run is created
+        self.flow_run: Any = None
         # Set by a sync caller that was interrupted: it reports the crash with its own reason.
         self.reported_by_caller = False
+        # The signal that interrupted the caller (SIGTERM): the reason of the crash its
+        # cancellation then causes here.
+        self.interrupt: BaseException | None = None
 
 
 async def run_flow(call: FlowCall) -> rtm.Outcome:
@@ -142,6 +148,7 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
     created = await port.create_flow_run(spec)
     flow_run = created.flow_run
     call.flow_run_id = flow_run.id
+    call.flow_run = flow_run
     if validation_error is not None:
         if parent is None:
             state = flow_run.state
@@ -184,22 +191,24 @@ async def run_flow(call: FlowCall) -> rtm.Outcome:
 
 
 async def _report_cancelled(call: FlowCall, flow_run: Any, exc: BaseException) -> None:
+    await report_crash(call, call.interrupt or exc)
+
+
+async def report_crash(call: FlowCall, exc: BaseException) -> None:
+    """The caller was interrupted or stopped waiting (Ctrl-C, SIGTERM, a cancelled async caller):
+    never leave the run Running. Crashed is proposed unforced, as Prefect does: a run already
+    Cancelling stays so, and the hooks of the state it is left in run (on_crashed or
+    on_cancellation)."""
+    flow_run = call.flow_run
+    if flow_run is None:
+        return
     try:
         state, _ = await propose(rtm.get_runtime().port, FLOW, flow_run.id, crashed_state(exc))
         flow_run.state = state
         call.loop = None  # the caller's loop may be going away: async hooks run on the user loop
         await finish_flow_run(call.flow, flow_run, state, call)
     except Exception:
-        log.debug("Could not report the cancelled flow run %s as Crashed", flow_run.id, exc_info=True)
-
-
-async def report_crash(call: FlowCall, exc: BaseException) -> None:
-    """The caller was interrupted while waiting (Ctrl-C, SIGTERM): never leave the run Running."""
-    if call.flow_run_id:
-        try:
-            await propose(rtm.get_runtime().port, FLOW, call.flow_run_id, crashed_state(exc))
-        except Exception:
-            log.debug("Could not report the crash of flow run %s", call.flow_run_id, exc_info=True)
+        log.debug("Could not report the crash of flow run %s", flow_run.id, exc_info=True)
 
 
 def _record_child(parent: FlowRunContext | None, state: State) -> State:

@@ -77,10 +77,15 @@ async def execute(call: TaskCall, params: dict, ctx: TaskRunContext) -> rtm.Outc
     rt = rtm.get_runtime()
     task = call.task
     if task.isasync:
-        loop = call.loop or rt.user_loop()
-        aw = rtm.run_on_loop(loop, lambda: _call_async(call, params, ctx))
+        if call.loop is not None:
+            aw = rtm.run_on_loop(call.loop, lambda: _call_async(call, params, ctx))
+        else:  # a loop of its own, so that a blocking call in it holds up no other task
+            pool = rt.task_loops
+            aw = rtm.run_on_loop(pool.acquire(), lambda: _call_async(call, params, ctx), pool)
     elif call.where == "caller" and call.portal is not None and not task.timeout_seconds:
         aw = call.portal.call(_call_sync, call, params, ctx)
+    elif call.where == "thread":  # a nested task: see calls._new_call
+        aw = rtm.run_in_new_thread(_call_sync, call, params, ctx)
     else:
         aw = rtm.run_in_thread(rt, _call_sync, call, params, ctx)
     if not task.timeout_seconds:

@@ -54,6 +54,7 @@ class TaskCall:
         "portal",
         "loop",
         "extra_inputs",
+        "parent_task_run_id",
     )
 
     def __init__(
@@ -69,6 +70,7 @@ class TaskCall:
         portal: Any = None,
         loop: Any = None,
         extra_inputs: list[str] | None = None,
+        parent_task_run_id: str | None = None,
     ) -> None:
         self.task = task
         self.parameters = parameters
@@ -81,12 +83,19 @@ class TaskCall:
         self.portal = portal
         self.loop = loop
         self.extra_inputs = extra_inputs
+        # The task run this one was called in (a nested task), recorded as its "__parents__".
+        self.parent_task_run_id = parent_task_run_id
 
 
 def _task_inputs(
-    inputs: dict[str, list[str]], wait_ids: list[str] | None, extra: list[str] | None, parameters: dict
+    inputs: dict[str, list[str]],
+    wait_ids: list[str] | None,
+    extra: list[str] | None,
+    parameters: dict,
+    parent: str | None = None,
 ) -> dict[str, list[str]]:
-    """Upstream task run ids per parameter (every parameter listed), then under "wait_for"."""
+    """Upstream task run ids per parameter (every parameter listed), then under "wait_for" and
+    "__parents__"."""
     out: dict[str, list[str]] = {}
     for name in parameters:
         ids = inputs.get(name) or []
@@ -96,6 +105,8 @@ def _task_inputs(
         out[name] = ids
     if wait_ids is not None:
         out["wait_for"] = wait_ids
+    if parent is not None:  # a nested task: linked to the task run it was called in, as Prefect does
+        out["__parents__"] = [parent]
     return out
 
 
@@ -200,7 +211,7 @@ async def _orchestrate(call: TaskCall, elsewhere: RunElsewhere | None) -> tuple[
         name=name,
         task_version=task.version or "",
         tags=sorted(call.tags),
-        task_inputs=_task_inputs(inputs, wait_ids, call.extra_inputs, params),
+        task_inputs=_task_inputs(inputs, wait_ids, call.extra_inputs, params, call.parent_task_run_id),
         retries=task._retries(),
         retry_delays=task._retry_delays(),
         retry_jitter_factor=task.retry_jitter_factor,

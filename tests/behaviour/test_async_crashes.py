@@ -5,8 +5,15 @@ run."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import anyio
+import pytest
 
 from executor import flow
 from executor.context import get_run_context
@@ -64,3 +71,60 @@ def test_an_async_flow_whose_task_is_cancelled_ends_crashed(client):
 
     asyncio.run(main())
     _assert_crashed(client, started, hooked)
+
+
+VICTIM = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    from executor import flow
+    from executor.context import get_run_context
+    from executor.exceptions import TerminationSignal
+
+    def hook(name):
+        def record(flow, run, state):
+            print(name, state.type.value, flush=True)
+        return record
+
+    @flow(on_crashed=[hook("on_crashed")], on_cancellation=[hook("on_cancellation")])
+    async def async_victim(blocking: bool):
+        print(get_run_context().flow_run.id, flush=True)
+        if blocking:
+            time.sleep(30)  # the signal arrives inside the body's own code
+        await asyncio.sleep(30)  # the signal arrives while the loop waits
+
+    @flow(on_crashed=[hook("on_crashed")], on_cancellation=[hook("on_cancellation")])
+    def sync_victim(blocking: bool):
+        print(get_run_context().flow_run.id, flush=True)
+        time.sleep(30)
+
+    victim = async_victim if sys.argv[1] == "async" else sync_victim
+    try:
+        run = victim(sys.argv[2] == "blocking")
+        asyncio.run(run) if sys.argv[1] == "async" else None
+    except TerminationSignal:
+        print("raised TerminationSignal", flush=True)
+        sys.exit(3)
+    """
+)
+
+
+@pytest.mark.parametrize("kind, where", [("async", "waiting"), ("async", "blocking"), ("sync", "blocking")])
+def test_sigterm_during_a_flow_crashes_it_runs_on_crashed_and_raises(client, tmp_path, kind, where):
+    script = tmp_path / "victim.py"
+    script.write_text(VICTIM)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), kind, where], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    try:
+        run_id = proc.stdout.readline().strip()
+        time.sleep(0.2)  # into the body's sleep
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, out
+    assert out.splitlines() == ["on_crashed CRASHED", "raised TerminationSignal"]
+    state = client.read_flow_run(run_id).state
+    assert state.type is StateType.CRASHED
+    assert state.message == "Execution was aborted by a termination signal."

@@ -21,6 +21,11 @@ def pid_of(_item=None):
 
 
 @task
+def nests():
+    return inc(1)  # a nested task: not on a Dask worker
+
+
+@task
 def total(values):
     return sum(values)
 

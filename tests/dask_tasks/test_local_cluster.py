@@ -73,6 +73,7 @@ def run(orchestrator):
         seen["timeout"] = t.sleeps_too_long.submit()
         seen["logged"] = t.logs_a_line.submit(nonce)
         seen["async"] = t.async_inc.submit(41)
+        seen["nested"] = t.nests.submit()
         seen["two_value"] = two.result()
         return os.getpid()
 
@@ -130,6 +131,13 @@ def test_wait_for_starts_the_task_after_its_upstream_ended(run, client):
     assert after.result() >= slow.result()
     stored = client.read_task_run(after.task_run_id)
     assert _input_ids(stored, "wait_for") == {slow.task_run_id}
+
+
+def test_a_task_called_in_a_task_on_a_worker_fails_the_outer_with_what_to_do(run):
+    state = run["nested"].wait()
+    assert state.is_failed()
+    with pytest.raises(RuntimeError, match=r"within a task running on a Dask worker.*task\.fn"):
+        state.result()
 
 
 def test_an_upstream_failure_leaves_the_downstream_not_ready(run, client):

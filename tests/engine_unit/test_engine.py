@@ -308,20 +308,9 @@ def test_future_wait_timeout_and_task_run_id():
     assert f() == 5
 
 
-def test_task_outside_flow_and_task_in_task_raise():
+def test_task_outside_flow_raises():
     with pytest.raises(RuntimeError, match="outside of a flow"):
         one()
-
-    @task
-    def outer():
-        return one()
-
-    @flow(name=uniq("nested"))
-    def f():
-        return outer()
-
-    with pytest.raises(RuntimeError, match="within tasks"):
-        f()
 
 
 def test_task_result_storage_and_serializer(tmp_path, client):
